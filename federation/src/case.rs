@@ -1,0 +1,321 @@
+//! The case record (案件/工单): what was reported, where it stands, who owns it, and every step it took.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::code::Code;
+use crate::Millis;
+
+/// Longest title, in characters (Chinese characters count as one).
+pub const MAX_TITLE_CHARS: usize = 100;
+/// Longest description, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 2000;
+/// Longest note, reason, reporter, actor, address or handler name, in characters.
+pub const MAX_SHORT_CHARS: usize = 200;
+/// Longest client request id, in bytes.
+pub const MAX_REQUEST_ID_BYTES: usize = 128;
+
+/// Where a case stands in the national seven-stage lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseState {
+    /// 上报: entered, not yet accepted.
+    Reported,
+    /// 立案: accepted as valid; the registration clock is met.
+    Registered,
+    /// 派遣: sent to a handler; the handling clock runs.
+    Dispatched,
+    /// 处置: the handler is working on it.
+    Handling,
+    /// 处理反馈: the handler reports it done; awaiting verification.
+    Handled,
+    /// 核查结案: verified and closed.
+    Closed,
+    /// 作废: not a valid case.
+    Cancelled,
+    /// 挂账: parked with approval; the clock stops.
+    Suspended,
+}
+
+impl CaseState {
+    pub const ALL: [CaseState; 8] = [
+        CaseState::Reported,
+        CaseState::Registered,
+        CaseState::Dispatched,
+        CaseState::Handling,
+        CaseState::Handled,
+        CaseState::Closed,
+        CaseState::Cancelled,
+        CaseState::Suspended,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseState::Reported => "reported",
+            CaseState::Registered => "registered",
+            CaseState::Dispatched => "dispatched",
+            CaseState::Handling => "handling",
+            CaseState::Handled => "handled",
+            CaseState::Closed => "closed",
+            CaseState::Cancelled => "cancelled",
+            CaseState::Suspended => "suspended",
+        }
+    }
+
+    /// Parses the snake_case name, naming `field` in the error.
+    pub fn parse(field: &str, s: &str) -> Result<CaseState, String> {
+        CaseState::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "{field}: unknown state {s:?}; expected one of {}",
+                    CaseState::ALL.map(|s| s.as_str()).join(", ")
+                )
+            })
+    }
+
+    /// Closed and cancelled cases take no further action.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, CaseState::Closed | CaseState::Cancelled)
+    }
+}
+
+impl fmt::Display for CaseState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a case entered the system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// 网格员巡查: found by a grid worker on patrol.
+    Patrol,
+    /// 12345 热线: a citizens' hotline ticket.
+    Hotline,
+    /// 群众上报: reported by the public (app, mini-program).
+    Public,
+    /// 视频监控: cameras and AI detection.
+    Video,
+    /// 上级交办: assigned from an upper level.
+    AssignedFromAbove,
+}
+
+impl Source {
+    pub const ALL: [Source; 5] = [
+        Source::Patrol,
+        Source::Hotline,
+        Source::Public,
+        Source::Video,
+        Source::AssignedFromAbove,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Patrol => "patrol",
+            Source::Hotline => "hotline",
+            Source::Public => "public",
+            Source::Video => "video",
+            Source::AssignedFromAbove => "assigned_from_above",
+        }
+    }
+
+    pub fn parse(field: &str, s: &str) -> Result<Source, String> {
+        Source::ALL.into_iter().find(|x| x.as_str() == s).ok_or_else(|| {
+            format!(
+                "{field}: unknown source {s:?}; expected one of {}",
+                Source::ALL.map(|s| s.as_str()).join(", ")
+            )
+        })
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Urgency of a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Low,
+    Normal,
+    High,
+    Urgent,
+}
+
+impl Priority {
+    pub const ALL: [Priority; 4] = [Priority::Low, Priority::Normal, Priority::High, Priority::Urgent];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Normal => "normal",
+            Priority::High => "high",
+            Priority::Urgent => "urgent",
+        }
+    }
+
+    pub fn parse(field: &str, s: &str) -> Result<Priority, String> {
+        Priority::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "{field}: unknown priority {s:?}; expected one of {}",
+                    Priority::ALL.map(|s| s.as_str()).join(", ")
+                )
+            })
+    }
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where the problem is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Location {
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub address: String,
+}
+
+/// Who a case is dispatched to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handler {
+    pub kind: HandlerKind,
+    /// Name or id of the worker, unit or department (e.g. "张伟", "城管执法中队").
+    pub name: String,
+}
+
+/// The kind of handler, which decides the deadline tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandlerKind {
+    /// 网格员: solved in the grid (1 day under "7123").
+    GridWorker,
+    /// 社区: the community's own staff (2 days).
+    Community,
+    /// 街道 unit or office (3 days).
+    Street,
+    /// A functional department summoned by a whistle (吹哨).
+    Department,
+}
+
+impl HandlerKind {
+    pub const ALL: [HandlerKind; 4] = [
+        HandlerKind::GridWorker,
+        HandlerKind::Community,
+        HandlerKind::Street,
+        HandlerKind::Department,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HandlerKind::GridWorker => "grid_worker",
+            HandlerKind::Community => "community",
+            HandlerKind::Street => "street",
+            HandlerKind::Department => "department",
+        }
+    }
+
+    pub fn parse(field: &str, s: &str) -> Result<HandlerKind, String> {
+        HandlerKind::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "{field}: unknown handler kind {s:?}; expected one of {}",
+                    HandlerKind::ALL.map(|s| s.as_str()).join(", ")
+                )
+            })
+    }
+}
+
+/// One step in a case's audit trail: who did what, when, from which state to which.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: Millis,
+    pub actor: String,
+    pub action: String,
+    pub from: Option<CaseState>,
+    pub to: CaseState,
+    pub note: String,
+}
+
+/// A case (案件/工单).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Case {
+    /// Globally unique and stable across levels: `{origin node}-{yyyymmdd}-{seq}`.
+    pub id: String,
+    /// The unit grid (15 digits) the case belongs to.
+    pub grid: Code,
+    /// 4-digit category code (see `category`).
+    pub category: String,
+    pub source: Source,
+    pub title: String,
+    pub description: String,
+    pub location: Option<Location>,
+    pub reporter: String,
+    pub priority: Priority,
+    /// The node that created the case.
+    pub origin: Code,
+    /// The node that currently owns the case; only the owner may act on it.
+    pub owner: Code,
+    /// Incremented by every change; actions may carry the version they expect.
+    pub version: u64,
+    pub state: CaseState,
+    /// The state a suspended case resumes to.
+    pub suspended_from: Option<CaseState>,
+    pub handler: Option<Handler>,
+    pub reported_at: Millis,
+    pub registered_at: Option<Millis>,
+    pub dispatched_at: Option<Millis>,
+    pub handled_at: Option<Millis>,
+    pub closed_at: Option<Millis>,
+    pub suspended_at: Option<Millis>,
+    /// Registration deadline (7 minutes after the report under "7123").
+    pub register_due: Millis,
+    /// Handling deadline, set at the first dispatch, moved by extensions and suspensions.
+    pub due_at: Option<Millis>,
+    /// Number of returns (返工).
+    pub returns: u32,
+    /// Number of extensions (延时).
+    pub extensions: u32,
+    pub audit: Vec<AuditEntry>,
+}
+
+impl Case {
+    /// An open case past its handling deadline at `now` (suspended cases have their clock stopped).
+    pub fn is_overdue(&self, now: Millis) -> bool {
+        !self.state.is_terminal()
+            && self.state != CaseState::Suspended
+            && self.due_at.is_some_and(|due| now > due)
+    }
+
+    /// Closed no later than its deadline.
+    pub fn closed_on_time(&self) -> bool {
+        match (self.closed_at, self.due_at) {
+            (Some(closed), Some(due)) => closed <= due,
+            (Some(_), None) => true,
+            _ => false,
+        }
+    }
+
+    /// The key under which the overdue index keeps this case, if it is open with a deadline.
+    pub fn open_deadline(&self) -> Option<Millis> {
+        if self.state.is_terminal() || self.state == CaseState::Suspended {
+            None
+        } else {
+            self.due_at
+        }
+    }
+}

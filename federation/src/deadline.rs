@@ -1,0 +1,156 @@
+//! Deadline policy. The default is Jinan's "7123": register within 7 minutes of the report, then 1 day to
+//! handle in the grid, 2 days at the community, 3 days at the street; the district gets 5. Any tier can be
+//! overridden per category (4-digit category code).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::case::HandlerKind;
+use crate::Millis;
+
+const MINUTE: Millis = 60_000;
+const DAY: Millis = 24 * 60 * MINUTE;
+
+/// Time limits of each step, in minutes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// From report to registration (立案).
+    pub register_minutes: i64,
+    /// Handling by a grid worker (小事不出网格).
+    pub grid_minutes: i64,
+    /// Handling by the community.
+    pub community_minutes: i64,
+    /// Handling by the street office.
+    pub street_minutes: i64,
+    /// Handling by a department or the district.
+    pub department_minutes: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            register_minutes: 7,
+            grid_minutes: DAY / MINUTE,
+            community_minutes: 2 * DAY / MINUTE,
+            street_minutes: 3 * DAY / MINUTE,
+            department_minutes: 5 * DAY / MINUTE,
+        }
+    }
+}
+
+impl Limits {
+    fn validate(&self, field: &str) -> Result<(), String> {
+        for (name, v) in [
+            ("register_minutes", self.register_minutes),
+            ("grid_minutes", self.grid_minutes),
+            ("community_minutes", self.community_minutes),
+            ("street_minutes", self.street_minutes),
+            ("department_minutes", self.department_minutes),
+        ] {
+            if v <= 0 || v > 366 * DAY / MINUTE {
+                return Err(format!(
+                    "{field}.{name}: {v} is out of range; expected 1 to 527040 minutes"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The deadline policy of a node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeadlinePolicy {
+    /// Limits for every category without an override.
+    pub default: Limits,
+    /// Per-category limits, keyed by 4-digit category code.
+    pub categories: BTreeMap<String, Limits>,
+}
+
+impl DeadlinePolicy {
+    pub fn limits(&self, category: &str) -> &Limits {
+        self.categories.get(category).unwrap_or(&self.default)
+    }
+
+    /// When a case reported at `reported_at` must be registered.
+    pub fn register_due(&self, category: &str, reported_at: Millis) -> Millis {
+        reported_at + self.limits(category).register_minutes * MINUTE
+    }
+
+    /// When a case dispatched at `at` to a handler of `kind` must be handled.
+    pub fn handling_due(&self, category: &str, kind: HandlerKind, at: Millis) -> Millis {
+        let l = self.limits(category);
+        let minutes = match kind {
+            HandlerKind::GridWorker => l.grid_minutes,
+            HandlerKind::Community => l.community_minutes,
+            HandlerKind::Street => l.street_minutes,
+            HandlerKind::Department => l.department_minutes,
+        };
+        at + minutes * MINUTE
+    }
+
+    /// Checks every limit, naming the field (`deadlines.default.grid_minutes`, ...).
+    pub fn validate(&self, field: &str) -> Result<(), String> {
+        self.default.validate(&format!("{field}.default"))?;
+        for (cat, limits) in &self.categories {
+            if cat.len() != 4 || !cat.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!(
+                    "{field}.categories: {cat:?} is not a 4-digit category code"
+                ));
+            }
+            limits.validate(&format!("{field}.categories.{cat}"))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_7123() {
+        let p = DeadlinePolicy::default();
+        assert_eq!(p.register_due("0101", 0), 7 * MINUTE);
+        assert_eq!(p.handling_due("0101", HandlerKind::GridWorker, 0), DAY);
+        assert_eq!(p.handling_due("0101", HandlerKind::Community, 0), 2 * DAY);
+        assert_eq!(p.handling_due("0101", HandlerKind::Street, 0), 3 * DAY);
+    }
+
+    #[test]
+    fn per_category_override() {
+        let mut p = DeadlinePolicy::default();
+        p.categories.insert(
+            "0401".into(),
+            Limits {
+                grid_minutes: 120,
+                ..Limits::default()
+            },
+        );
+        assert_eq!(p.handling_due("0401", HandlerKind::GridWorker, 0), 120 * MINUTE);
+        assert_eq!(p.handling_due("0101", HandlerKind::GridWorker, 0), DAY);
+        assert!(p.validate("deadlines").is_ok());
+        p.categories.insert("x".into(), Limits::default());
+        assert!(p
+            .validate("deadlines")
+            .unwrap_err()
+            .starts_with("deadlines.categories"));
+    }
+
+    #[test]
+    fn zero_limit_is_refused_with_its_field() {
+        let p = DeadlinePolicy {
+            default: Limits {
+                grid_minutes: 0,
+                ..Limits::default()
+            },
+            ..Default::default()
+        };
+        assert!(p
+            .validate("deadlines")
+            .unwrap_err()
+            .starts_with("deadlines.default.grid_minutes"));
+    }
+}

@@ -1,0 +1,28 @@
+//! Grid-management domain and federation logic, free of I/O.
+//!
+//! ```text
+//! code      division codes and levels (区 / 街道 / 社区 / 网格)
+//! category  the national event/component classification, shipped as data
+//! case      the case record (案件/工单) and its audit trail
+//! deadline  the deadline policy ("7123" by default)
+//! workflow  the seven-stage lifecycle: which action is legal from which state
+//! stats     the statistics algebra: per-case contributions summed into counters, rates
+//! machine   the replicated state machine's logic over an abstract key-value view
+//! topology  the district topology file: parse and check
+//! ```
+//! `node/` wires this to RocksDB, openraft and gRPC; everything here is tested without sockets.
+
+pub mod case;
+pub mod category;
+pub mod code;
+pub mod deadline;
+pub mod machine;
+pub mod stats;
+pub mod topology;
+pub mod workflow;
+
+pub use case::{Case, CaseState, Priority, Source};
+pub use code::{Code, CodeError, Level};
+
+/// Milliseconds since the Unix epoch, assigned by the Raft leader at proposal.
+pub type Millis = i64;

@@ -1,0 +1,311 @@
+//! The statistics algebra. Every case contributes a small `Counters` value (`Counters::of`); a node's
+//! statistics are the sum of its cases' contributions, kept incrementally: when a case changes, the
+//! difference of its old and new contributions is added to the bucket of the day it was reported.
+//! Rates are always computed from summed numerators and denominators, never by averaging rates.
+//!
+//! Overdue open cases depend on the clock, not only on the cases, so they are counted at query time from
+//! an index of open deadlines (see `machine`), never by scanning every case.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::case::{Case, CaseState, Source};
+use crate::Millis;
+
+/// Offset of China Standard Time from UTC; a case's day is its report date in Beijing time.
+const CST_OFFSET_MS: Millis = 8 * 3_600_000;
+const DAY_MS: Millis = 86_400_000;
+
+/// Summed counts; a commutative group under `add`/`sub`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// 上报: cases counted.
+    pub total: i64,
+    /// 立案 and not cancelled: the should-be-closed denominator (应结案数).
+    pub registered: i64,
+    /// Registered within the registration limit.
+    pub registered_on_time: i64,
+    /// 处理反馈 given at least once.
+    pub handled: i64,
+    /// 结案.
+    pub closed: i64,
+    /// Closed no later than the deadline.
+    pub closed_on_time: i64,
+    /// Cases returned (返工) at least once.
+    pub returned: i64,
+    /// Cases extended (延时) at least once.
+    pub extended: i64,
+    /// 自行处置: closed by the node where they were reported.
+    pub self_handled: i64,
+    /// 作废.
+    pub cancelled: i64,
+    pub by_state: BTreeMap<String, i64>,
+    pub by_category: BTreeMap<String, i64>,
+    pub by_grid: BTreeMap<String, i64>,
+}
+
+fn merge(into: &mut BTreeMap<String, i64>, from: &BTreeMap<String, i64>, sign: i64) {
+    for (k, v) in from {
+        let e = into.entry(k.clone()).or_insert(0);
+        *e += sign * v;
+        if *e == 0 {
+            into.remove(k);
+        }
+    }
+}
+
+impl Counters {
+    /// The contribution of one case.
+    pub fn of(case: &Case) -> Counters {
+        let b = |x: bool| x as i64;
+        let registered = case.registered_at.is_some() && case.state != CaseState::Cancelled;
+        let closed = case.state == CaseState::Closed;
+        Counters {
+            total: 1,
+            registered: b(registered),
+            registered_on_time: b(registered && case.registered_at.is_some_and(|t| t <= case.register_due)),
+            handled: b(case.handled_at.is_some() || closed),
+            closed: b(closed),
+            closed_on_time: b(closed && case.closed_on_time()),
+            returned: b(registered && case.returns > 0),
+            extended: b(registered && case.extensions > 0),
+            self_handled: b(closed && case.owner == case.origin && case.source != Source::AssignedFromAbove),
+            cancelled: b(case.state == CaseState::Cancelled),
+            by_state: BTreeMap::from([(case.state.as_str().to_string(), 1)]),
+            by_category: BTreeMap::from([(case.category.clone(), 1)]),
+            by_grid: BTreeMap::from([(case.grid.as_str().to_string(), 1)]),
+        }
+    }
+
+    /// The change in contribution when a case goes from `old` (None: new) to `new`.
+    pub fn delta(old: Option<&Case>, new: &Case) -> Counters {
+        let mut d = Counters::of(new);
+        if let Some(old) = old {
+            d.sub(&Counters::of(old));
+        }
+        d
+    }
+
+    fn combine(&mut self, o: &Counters, sign: i64) {
+        self.total += sign * o.total;
+        self.registered += sign * o.registered;
+        self.registered_on_time += sign * o.registered_on_time;
+        self.handled += sign * o.handled;
+        self.closed += sign * o.closed;
+        self.closed_on_time += sign * o.closed_on_time;
+        self.returned += sign * o.returned;
+        self.extended += sign * o.extended;
+        self.self_handled += sign * o.self_handled;
+        self.cancelled += sign * o.cancelled;
+        merge(&mut self.by_state, &o.by_state, sign);
+        merge(&mut self.by_category, &o.by_category, sign);
+        merge(&mut self.by_grid, &o.by_grid, sign);
+    }
+
+    pub fn add(&mut self, o: &Counters) {
+        self.combine(o, 1)
+    }
+
+    pub fn sub(&mut self, o: &Counters) {
+        self.combine(o, -1)
+    }
+
+    pub fn is_zero(&self) -> bool {
+        *self == Counters::default()
+    }
+}
+
+/// A rate from a summed numerator and denominator; 0 when nothing is in the denominator.
+pub fn rate(numerator: i64, denominator: i64) -> f64 {
+    if denominator <= 0 {
+        0.0
+    } else {
+        numerator as f64 / denominator as f64
+    }
+}
+
+/// The standard figures of a set of cases.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    #[serde(flatten)]
+    pub counters: Counters,
+    /// Open cases past their handling deadline at the time of the query (超期).
+    pub overdue: i64,
+    /// 结案率 = closed / registered.
+    pub closure_rate: f64,
+    /// 按期结案率 = closed on time / registered.
+    pub on_time_closure_rate: f64,
+    /// 返工率 = returned / closed.
+    pub rework_rate: f64,
+    /// 按时立案率 = registered on time / registered.
+    pub on_time_registration_rate: f64,
+}
+
+impl Report {
+    pub fn new(counters: Counters, overdue: i64) -> Report {
+        Report {
+            closure_rate: rate(counters.closed, counters.registered),
+            on_time_closure_rate: rate(counters.closed_on_time, counters.registered),
+            rework_rate: rate(counters.returned, counters.closed),
+            on_time_registration_rate: rate(counters.registered_on_time, counters.registered),
+            overdue,
+            counters,
+        }
+    }
+}
+
+/// Days since 1970-01-01 of the Beijing-time date of `at`.
+pub fn day_of(at: Millis) -> i64 {
+    (at + CST_OFFSET_MS).div_euclid(DAY_MS)
+}
+
+/// The first millisecond of Beijing-time day `day`.
+pub fn day_start(day: i64) -> Millis {
+    day * DAY_MS - CST_OFFSET_MS
+}
+
+/// `YYYY-MM-DD` of a day number.
+pub fn format_day(day: i64) -> String {
+    // Howard Hinnant's civil_from_days.
+    let z = day + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Parses `YYYY-MM-DD` into a day number, naming `field` in the error.
+pub fn parse_day(field: &str, s: &str) -> Result<i64, String> {
+    let bad = || format!("{field}: {s:?} is not a date; expected YYYY-MM-DD");
+    let parts: Vec<&str> = s.split('-').collect();
+    if parts.len() != 3 || parts[0].len() != 4 || parts[1].len() != 2 || parts[2].len() != 2 {
+        return Err(bad());
+    }
+    let y: i64 = parts[0].parse().map_err(|_| bad())?;
+    let m: i64 = parts[1].parse().map_err(|_| bad())?;
+    let d: i64 = parts[2].parse().map_err(|_| bad())?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return Err(bad());
+    }
+    // days_from_civil
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let day = era * 146_097 + doe - 719_468;
+    if format_day(day) != s {
+        return Err(bad());
+    }
+    Ok(day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deadline::DeadlinePolicy;
+    use crate::workflow::tests::{new_case, step, worker};
+    use crate::workflow::{apply, Action};
+    use proptest::prelude::*;
+
+    #[test]
+    fn dates_roundtrip() {
+        assert_eq!(format_day(0), "1970-01-01");
+        assert_eq!(
+            parse_day("from", "2026-11-24").map(format_day),
+            Ok("2026-11-24".to_string())
+        );
+        assert!(parse_day("from", "2026-02-30").unwrap_err().starts_with("from:"));
+        // 2026-11-24 00:30 Beijing time is still 2026-11-23 in UTC.
+        let day = parse_day("d", "2026-11-24").unwrap();
+        assert_eq!(day_of(day_start(day) + 1_800_000), day);
+        assert_eq!(day_of(day_start(day) - 1), day - 1);
+    }
+
+    #[test]
+    fn rates_come_from_sums_not_averages() {
+        // Two grids: 1/1 closed and 1/3 closed. Averaging rates would give 66.7 %; the standard is 2/4.
+        let mut total = Counters::default();
+        for (closed, registered) in [(1, 1), (1, 3)] {
+            total.add(&Counters {
+                closed,
+                registered,
+                ..Default::default()
+            });
+        }
+        assert_eq!(Report::new(total, 0).closure_rate, 0.5);
+        assert_eq!(rate(5, 0), 0.0);
+    }
+
+    fn random_action(i: u8) -> Action {
+        match i % 10 {
+            0 => Action::Register,
+            1 => Action::Cancel,
+            2 => worker(),
+            3 => Action::Start,
+            4 => Action::Handled,
+            5 => Action::Close,
+            6 => Action::Return,
+            7 => Action::Suspend,
+            8 => Action::Resume,
+            _ => Action::Extend {
+                new_due: 10_000_000_000,
+            },
+        }
+    }
+
+    proptest! {
+        /// Incremental deltas over any sequence of actions equal the sum of the final cases' contributions.
+        #[test]
+        fn incremental_counters_equal_recount(script in prop::collection::vec((0usize..6, any::<u8>()), 0..120)) {
+            let policy = DeadlinePolicy::default();
+            let mut cases: Vec<_> = (0..6).map(|i| new_case(&format!("c{i}"), i as i64)).collect();
+            let mut running = Counters::default();
+            for c in &cases { running.add(&Counters::delta(None, c)); }
+            for (t, (which, a)) in script.into_iter().enumerate() {
+                let old = cases[which].clone();
+                if let Ok(new) = apply(&old, &step(random_action(a)), 1000 + t as i64 * 60_000, &policy) {
+                    running.add(&Counters::delta(Some(&old), &new));
+                    cases[which] = new;
+                }
+            }
+            let mut recount = Counters::default();
+            for c in &cases { recount.add(&Counters::of(c)); }
+            prop_assert_eq!(&running, &recount);
+            prop_assert!(running.closed <= running.registered);
+            prop_assert!(running.closed_on_time <= running.closed);
+            let mut zero = running.clone();
+            zero.sub(&recount);
+            prop_assert!(zero.is_zero());
+        }
+    }
+
+    #[test]
+    fn a_closed_case_counts_once_everywhere() {
+        let p = DeadlinePolicy::default();
+        let mut c = new_case("c", 0);
+        for a in [
+            Action::Register,
+            worker(),
+            Action::Start,
+            Action::Handled,
+            Action::Close,
+        ] {
+            c = apply(&c, &step(a), 60_000, &p).unwrap();
+        }
+        let k = Counters::of(&c);
+        assert_eq!(
+            (k.total, k.registered, k.closed, k.closed_on_time, k.self_handled),
+            (1, 1, 1, 1, 1)
+        );
+        assert_eq!(k.by_state.get("closed"), Some(&1));
+        assert_eq!(k.by_grid.get("370102001001002"), Some(&1));
+    }
+}

@@ -1,0 +1,403 @@
+//! The case workflow: which action is legal from which state, and what it changes.
+//!
+//! ```text
+//! reported ──register──▶ registered ──dispatch──▶ dispatched ──start──▶ handling ──handled──▶ handled ──close──▶ closed
+//!    │                      │                        ▲   (re-dispatch)                          │
+//!    └──cancel──▶ cancelled ◀┘                        └──────────────── return (返工) ◀──────────┘
+//! any open state after registration ──suspend──▶ suspended ──resume──▶ the state it left
+//! dispatched / handling ──extend (new deadline, reason)──▶ same state
+//! ```
+//! An illegal action is refused and changes nothing; a stale `expected_version` is refused likewise.
+
+use serde::{Deserialize, Serialize};
+
+use crate::case::{AuditEntry, Case, CaseState, Handler};
+use crate::deadline::DeadlinePolicy;
+use crate::Millis;
+
+/// An action an operator takes on a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// 立案.
+    Register,
+    /// 作废.
+    Cancel,
+    /// 派遣 to a handler (again, to re-dispatch).
+    Dispatch { handler: Handler },
+    /// The handler starts work (处置).
+    Start,
+    /// 处理反馈: the handler reports it done.
+    Handled,
+    /// 核查结案: verified on site and closed.
+    Close,
+    /// 返工: verification failed, back to the handler.
+    Return,
+    /// 挂账: parked; the clock stops.
+    Suspend,
+    /// Back to the state it was suspended from; the deadline moves by the time spent suspended.
+    Resume,
+    /// 延时: a new handling deadline.
+    Extend { new_due: Millis },
+}
+
+impl Action {
+    pub const NAMES: [&'static str; 10] = [
+        "register", "cancel", "dispatch", "start", "handled", "close", "return", "suspend", "resume",
+        "extend",
+    ];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Register => "register",
+            Action::Cancel => "cancel",
+            Action::Dispatch { .. } => "dispatch",
+            Action::Start => "start",
+            Action::Handled => "handled",
+            Action::Close => "close",
+            Action::Return => "return",
+            Action::Suspend => "suspend",
+            Action::Resume => "resume",
+            Action::Extend { .. } => "extend",
+        }
+    }
+
+    /// Actions whose reason is mandatory (作废, 返工, 挂账, 延时).
+    fn needs_note(&self) -> bool {
+        matches!(
+            self,
+            Action::Cancel | Action::Return | Action::Suspend | Action::Extend { .. }
+        )
+    }
+}
+
+/// Why an action was refused; nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum WorkflowError {
+    #[error("action {action:?} is not allowed on case {case} in state {state}; allowed: {allowed}")]
+    IllegalAction {
+        case: String,
+        action: String,
+        state: CaseState,
+        allowed: String,
+    },
+    #[error("version: case {case} is at version {actual}, the action expected version {expected}")]
+    VersionConflict {
+        case: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("note: action {action:?} needs a note giving the reason")]
+    NoteRequired { action: String },
+    #[error("new_due: the new deadline must be later than the current one ({current}) and than now ({now})")]
+    DeadlineNotLater { current: Millis, now: Millis },
+}
+
+/// Who acts, when (assigned by the leader), and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub action: Action,
+    pub actor: String,
+    pub note: String,
+    pub expected_version: Option<u64>,
+}
+
+/// States from which `action` is legal.
+fn legal_from(action: &Action) -> &'static [CaseState] {
+    use CaseState::*;
+    match action {
+        Action::Register => &[Reported],
+        Action::Cancel => &[Reported, Registered],
+        Action::Dispatch { .. } => &[Registered, Dispatched],
+        Action::Start => &[Dispatched],
+        Action::Handled => &[Handling],
+        Action::Close => &[Handled],
+        Action::Return => &[Handled],
+        Action::Suspend => &[Registered, Dispatched, Handling],
+        Action::Resume => &[Suspended],
+        Action::Extend { .. } => &[Dispatched, Handling],
+    }
+}
+
+/// The actions legal in `state`, by name.
+pub fn allowed_actions(state: CaseState) -> Vec<&'static str> {
+    let probe = [
+        Action::Register,
+        Action::Cancel,
+        Action::Dispatch {
+            handler: Handler {
+                kind: crate::case::HandlerKind::GridWorker,
+                name: String::new(),
+            },
+        },
+        Action::Start,
+        Action::Handled,
+        Action::Close,
+        Action::Return,
+        Action::Suspend,
+        Action::Resume,
+        Action::Extend { new_due: 0 },
+    ];
+    probe
+        .iter()
+        .filter(|a| legal_from(a).contains(&state))
+        .map(Action::name)
+        .collect()
+}
+
+/// Applies `step` to `case` at time `now`, returning the new case (version + 1, one more audit entry).
+pub fn apply(case: &Case, step: &Step, now: Millis, policy: &DeadlinePolicy) -> Result<Case, WorkflowError> {
+    if let Some(expected) = step.expected_version {
+        if expected != case.version {
+            return Err(WorkflowError::VersionConflict {
+                case: case.id.clone(),
+                expected,
+                actual: case.version,
+            });
+        }
+    }
+    if !legal_from(&step.action).contains(&case.state) {
+        let allowed = allowed_actions(case.state);
+        return Err(WorkflowError::IllegalAction {
+            case: case.id.clone(),
+            action: step.action.name().to_string(),
+            state: case.state,
+            allowed: if allowed.is_empty() {
+                "none (the case is final)".into()
+            } else {
+                allowed.join(", ")
+            },
+        });
+    }
+    if step.action.needs_note() && step.note.trim().is_empty() {
+        return Err(WorkflowError::NoteRequired {
+            action: step.action.name().to_string(),
+        });
+    }
+
+    let mut next = case.clone();
+    let to = match &step.action {
+        Action::Register => {
+            next.registered_at = Some(now);
+            CaseState::Registered
+        }
+        Action::Cancel => {
+            next.closed_at = Some(now);
+            CaseState::Cancelled
+        }
+        Action::Dispatch { handler } => {
+            if next.due_at.is_none() {
+                next.due_at = Some(policy.handling_due(&case.category, handler.kind, now));
+            }
+            next.handler = Some(handler.clone());
+            next.dispatched_at = Some(now);
+            CaseState::Dispatched
+        }
+        Action::Start => CaseState::Handling,
+        Action::Handled => {
+            next.handled_at = Some(now);
+            CaseState::Handled
+        }
+        Action::Close => {
+            next.closed_at = Some(now);
+            CaseState::Closed
+        }
+        Action::Return => {
+            next.returns += 1;
+            next.handled_at = None;
+            CaseState::Dispatched
+        }
+        Action::Suspend => {
+            next.suspended_from = Some(case.state);
+            next.suspended_at = Some(now);
+            CaseState::Suspended
+        }
+        Action::Resume => {
+            if let (Some(since), Some(due)) = (case.suspended_at, case.due_at) {
+                next.due_at = Some(due + (now - since).max(0));
+            }
+            next.suspended_at = None;
+            next.suspended_from.take().unwrap_or(CaseState::Registered)
+        }
+        Action::Extend { new_due } => {
+            let current = case.due_at.unwrap_or(now);
+            if *new_due <= current || *new_due <= now {
+                return Err(WorkflowError::DeadlineNotLater { current, now });
+            }
+            next.due_at = Some(*new_due);
+            next.extensions += 1;
+            case.state
+        }
+    };
+    next.state = to;
+    next.version += 1;
+    next.audit.push(AuditEntry {
+        at: now,
+        actor: step.actor.clone(),
+        action: step.action.name().to_string(),
+        from: Some(case.state),
+        to,
+        note: step.note.clone(),
+    });
+    Ok(next)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::case::{HandlerKind, Priority, Source};
+    use crate::code::Code;
+
+    pub(crate) fn new_case(id: &str, now: Millis) -> Case {
+        let grid = Code::parse("grid", "370102001001002").unwrap();
+        Case {
+            id: id.into(),
+            origin: grid.parent().unwrap(),
+            owner: grid.parent().unwrap(),
+            grid,
+            category: "0101".into(),
+            source: Source::Patrol,
+            title: "小区门口暴露垃圾".into(),
+            description: String::new(),
+            location: None,
+            reporter: "王网格员".into(),
+            priority: Priority::Normal,
+            version: 1,
+            state: CaseState::Reported,
+            suspended_from: None,
+            handler: None,
+            reported_at: now,
+            registered_at: None,
+            dispatched_at: None,
+            handled_at: None,
+            closed_at: None,
+            suspended_at: None,
+            register_due: now + 7 * 60_000,
+            due_at: None,
+            returns: 0,
+            extensions: 0,
+            audit: vec![],
+        }
+    }
+
+    pub(crate) fn step(action: Action) -> Step {
+        Step {
+            action,
+            actor: "op".into(),
+            note: "原因".into(),
+            expected_version: None,
+        }
+    }
+
+    pub(crate) fn worker() -> Action {
+        Action::Dispatch {
+            handler: Handler {
+                kind: HandlerKind::GridWorker,
+                name: "张伟".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn full_lifecycle_with_a_return() {
+        let p = DeadlinePolicy::default();
+        let mut c = new_case("c1", 0);
+        for (i, a) in [
+            Action::Register,
+            worker(),
+            Action::Start,
+            Action::Handled,
+            Action::Return,
+            Action::Start,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            c = apply(&c, &step(a), 1000 * i as Millis, &p).unwrap();
+        }
+        assert_eq!(c.state, CaseState::Handling);
+        assert_eq!(c.returns, 1);
+        assert_eq!(c.due_at, Some(1000 + 86_400_000));
+        c = apply(&c, &step(Action::Handled), 10_000, &p).unwrap();
+        c = apply(&c, &step(Action::Close), 11_000, &p).unwrap();
+        assert_eq!(c.state, CaseState::Closed);
+        assert!(c.closed_on_time());
+        assert_eq!(c.version, 9);
+        assert_eq!(c.audit.len(), 8);
+        assert_eq!(c.audit[4].from, Some(CaseState::Handled));
+        assert_eq!(c.audit[4].to, CaseState::Dispatched);
+    }
+
+    #[test]
+    fn illegal_action_is_refused_and_names_the_allowed_ones() {
+        let c = new_case("c1", 0);
+        let err = apply(&c, &step(Action::Close), 5, &DeadlinePolicy::default()).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("\"close\"") && msg.contains("reported") && msg.contains("register, cancel"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn stale_version_is_refused() {
+        let c = new_case("c1", 0);
+        let mut s = step(Action::Register);
+        s.expected_version = Some(7);
+        assert!(matches!(
+            apply(&c, &s, 5, &DeadlinePolicy::default()),
+            Err(WorkflowError::VersionConflict {
+                expected: 7,
+                actual: 1,
+                ..
+            })
+        ));
+        s.expected_version = Some(1);
+        assert!(apply(&c, &s, 5, &DeadlinePolicy::default()).is_ok());
+    }
+
+    #[test]
+    fn cancel_needs_a_reason() {
+        let c = new_case("c1", 0);
+        let mut s = step(Action::Cancel);
+        s.note = " ".into();
+        assert_eq!(
+            apply(&c, &s, 5, &DeadlinePolicy::default()),
+            Err(WorkflowError::NoteRequired {
+                action: "cancel".into()
+            })
+        );
+    }
+
+    #[test]
+    fn suspension_stops_the_clock() {
+        let p = DeadlinePolicy::default();
+        let mut c = new_case("c1", 0);
+        c = apply(&c, &step(Action::Register), 0, &p).unwrap();
+        c = apply(&c, &step(worker()), 0, &p).unwrap();
+        let due = c.due_at.unwrap();
+        c = apply(&c, &step(Action::Suspend), 1000, &p).unwrap();
+        assert!(!c.is_overdue(due + 1));
+        c = apply(&c, &step(Action::Resume), 5000, &p).unwrap();
+        assert_eq!(c.state, CaseState::Dispatched);
+        assert_eq!(c.due_at, Some(due + 4000));
+    }
+
+    #[test]
+    fn extend_must_move_the_deadline_later() {
+        let p = DeadlinePolicy::default();
+        let mut c = new_case("c1", 0);
+        c = apply(&c, &step(Action::Register), 0, &p).unwrap();
+        c = apply(&c, &step(worker()), 0, &p).unwrap();
+        let due = c.due_at.unwrap();
+        assert!(apply(&c, &step(Action::Extend { new_due: due - 1 }), 10, &p).is_err());
+        c = apply(&c, &step(Action::Extend { new_due: due + 1 }), 10, &p).unwrap();
+        assert_eq!((c.due_at, c.extensions), (Some(due + 1), 1));
+    }
+
+    #[test]
+    fn terminal_states_allow_nothing() {
+        assert!(allowed_actions(CaseState::Closed).is_empty());
+        assert!(allowed_actions(CaseState::Cancelled).is_empty());
+    }
+}

@@ -1,0 +1,201 @@
+//! The Raft log and vote in RocksDB (openraft's v2 `RaftLogStorage`). Appends are written as one
+//! batch and fsynced before openraft is told they are durable, so every entry openraft hands over in one
+//! call (often many clients' commands) shares one fsync.
+
+use std::fmt::Debug;
+use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
+
+use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
+use openraft::{RaftLogReader, StorageIOError};
+use rocksdb::{Direction, IteratorMode, WriteBatch, DB};
+
+use super::{cf, decode, encode, synced, StoreError, CF_LOG, CF_RAFT};
+use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
+
+const KEY_VOTE: &[u8] = b"vote";
+const KEY_COMMITTED: &[u8] = b"committed";
+const KEY_PURGED: &[u8] = b"purged";
+
+fn index_key(i: u64) -> [u8; 8] {
+    i.to_be_bytes()
+}
+
+/// The replica's Raft log; cheap to clone (readers share the database).
+#[derive(Clone)]
+pub struct LogStore {
+    db: Arc<DB>,
+}
+
+impl LogStore {
+    pub fn new(db: Arc<DB>) -> LogStore {
+        LogStore { db }
+    }
+
+    fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
+        let cf = cf(&self.db, CF_RAFT)?;
+        match self.db.get_cf(cf, key)? {
+            Some(b) => Ok(Some(decode("raft metadata", &b)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn put_meta<T: serde::Serialize>(&self, key: &[u8], v: &T, sync: bool) -> Result<(), StoreError> {
+        let cf = cf(&self.db, CF_RAFT)?;
+        let bytes = encode("raft metadata", v)?;
+        if sync {
+            self.db.put_cf_opt(cf, key, bytes, &synced())?;
+        } else {
+            self.db.put_cf(cf, key, bytes)?;
+        }
+        Ok(())
+    }
+
+    fn last_entry_id(&self) -> Result<Option<LogId>, StoreError> {
+        let cf = cf(&self.db, CF_LOG)?;
+        match self.db.iterator_cf(cf, IteratorMode::End).next() {
+            Some(item) => {
+                let (_, v) = item?;
+                let e: Entry = decode("log entry", &v)?;
+                Ok(Some(e.log_id))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn read_range(&self, start: u64, end: Option<u64>) -> Result<Vec<Entry>, StoreError> {
+        let cf = cf(&self.db, CF_LOG)?;
+        let mut out = Vec::new();
+        let from = index_key(start);
+        for item in self
+            .db
+            .iterator_cf(cf, IteratorMode::From(&from, Direction::Forward))
+        {
+            let (k, v) = item?;
+            let idx = u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0xff; 8]));
+            if end.is_some_and(|e| idx >= e) {
+                break;
+            }
+            out.push(decode("log entry", &v)?);
+        }
+        Ok(out)
+    }
+
+    fn write_entries(&self, entries: Vec<Entry>) -> Result<(), StoreError> {
+        let cf = cf(&self.db, CF_LOG)?;
+        let mut batch = WriteBatch::default();
+        for e in &entries {
+            batch.put_cf(cf, index_key(e.log_id.index), encode("log entry", e)?);
+        }
+        self.db.write_opt(batch, &synced())?;
+        Ok(())
+    }
+
+    fn delete_from(&self, start: u64, end: u64) -> Result<(), StoreError> {
+        let cf = cf(&self.db, CF_LOG)?;
+        let mut batch = WriteBatch::default();
+        batch.delete_range_cf(cf, index_key(start), index_key(end));
+        self.db.write_opt(batch, &synced())?;
+        Ok(())
+    }
+}
+
+fn read_err(e: StoreError) -> StorageError {
+    StorageIOError::read_logs(&e).into()
+}
+
+fn write_err(e: StoreError) -> StorageError {
+    StorageIOError::write_logs(&e).into()
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + Send>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry>, StorageError> {
+        let start = match range.start_bound() {
+            Bound::Included(&s) => s,
+            Bound::Excluded(&s) => s + 1,
+            Bound::Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(&e) => Some(e + 1),
+            Bound::Excluded(&e) => Some(e),
+            Bound::Unbounded => None,
+        };
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.read_range(start, end))
+            .await
+            .map_err(|e| StorageIOError::read_logs(&e))?
+            .map_err(read_err)
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = LogStore;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
+        let last_purged: Option<LogId> = self.get_meta(KEY_PURGED).map_err(read_err)?;
+        let last = self.last_entry_id().map_err(read_err)?.or(last_purged);
+        Ok(LogState {
+            last_purged_log_id: last_purged,
+            last_log_id: last,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
+        self.put_meta(KEY_VOTE, vote, true)
+            .map_err(|e| StorageIOError::write_vote(&e).into())
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote>, StorageError> {
+        self.get_meta(KEY_VOTE)
+            .map_err(|e| StorageIOError::read_vote(&e).into())
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
+        self.put_meta(KEY_COMMITTED, &committed, false).map_err(write_err)
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
+        Ok(self
+            .get_meta::<Option<LogId>>(KEY_COMMITTED)
+            .map_err(read_err)?
+            .flatten())
+    }
+
+    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
+    where
+        I: IntoIterator<Item = Entry> + Send,
+        I::IntoIter: Send,
+    {
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        let this = self.clone();
+        let res = tokio::task::spawn_blocking(move || this.write_entries(entries))
+            .await
+            .map_err(|e| StorageIOError::write_logs(&e))?;
+        match res {
+            Ok(()) => {
+                callback.log_io_completed(Ok(()));
+                Ok(())
+            }
+            Err(e) => {
+                callback.log_io_completed(Err(std::io::Error::other(e.to_string())));
+                Err(write_err(e))
+            }
+        }
+    }
+
+    async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        self.delete_from(log_id.index, u64::MAX).map_err(write_err)
+    }
+
+    async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        self.put_meta(KEY_PURGED, &log_id, true).map_err(write_err)?;
+        self.delete_from(0, log_id.index + 1).map_err(write_err)
+    }
+}

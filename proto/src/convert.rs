@@ -1,0 +1,395 @@
+//! Protobuf <-> domain conversions. Every conversion from the wire validates and names the field at fault.
+
+use federation::case::{AuditEntry, Case, CaseState, Handler, HandlerKind, Location, Priority, Source};
+use federation::category::{Catalog, CategoryError};
+use federation::code::{Code, CodeError, Level};
+use federation::machine::NewCase;
+use federation::stats::{Counters, Report};
+use federation::workflow::{Action, Step};
+
+use crate::v1 as pb;
+
+/// A message from the wire that does not make a valid domain value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    /// `message` starts with the field's name.
+    #[error("{message}")]
+    Invalid { field: String, message: String },
+    #[error(transparent)]
+    Code(#[from] CodeError),
+    #[error(transparent)]
+    Category(#[from] CategoryError),
+}
+
+impl ConvertError {
+    fn from_domain(field: &str, message: String) -> ConvertError {
+        ConvertError::Invalid {
+            field: field.to_string(),
+            message,
+        }
+    }
+
+    fn missing(field: &str, what: &str) -> ConvertError {
+        ConvertError::Invalid {
+            field: field.to_string(),
+            message: format!("{field}: {what}"),
+        }
+    }
+}
+
+fn opt_str(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
+}
+
+fn location_to_pb(l: &Location) -> pb::Location {
+    pb::Location {
+        lat: l.lat,
+        lon: l.lon,
+        address: l.address.clone(),
+    }
+}
+
+fn location_from_pb(l: pb::Location) -> Option<Location> {
+    if l.lat.is_none() && l.lon.is_none() && l.address.is_empty() {
+        None
+    } else {
+        Some(Location {
+            lat: l.lat,
+            lon: l.lon,
+            address: l.address,
+        })
+    }
+}
+
+fn handler_from_pb(field: &str, h: pb::Handler) -> Result<Handler, ConvertError> {
+    let kind = HandlerKind::parse(&format!("{field}.kind"), &h.kind)
+        .map_err(|m| ConvertError::from_domain(&format!("{field}.kind"), m))?;
+    Ok(Handler { kind, name: h.name })
+}
+
+/// A domain case as sent on the wire, with its category label resolved from `catalog`.
+pub fn case_to_pb(c: &Case, catalog: &Catalog) -> pb::Case {
+    pb::Case {
+        id: c.id.clone(),
+        grid: c.grid.to_string(),
+        category: c.category.clone(),
+        category_label: catalog.get(&c.category).map(|k| k.label()).unwrap_or_default(),
+        source: c.source.as_str().into(),
+        title: c.title.clone(),
+        description: c.description.clone(),
+        location: c.location.as_ref().map(location_to_pb),
+        reporter: c.reporter.clone(),
+        priority: c.priority.as_str().into(),
+        origin: c.origin.to_string(),
+        owner: c.owner.to_string(),
+        version: c.version,
+        state: c.state.as_str().into(),
+        suspended_from: c
+            .suspended_from
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        handler: c.handler.as_ref().map(|h| pb::Handler {
+            kind: h.kind.as_str().into(),
+            name: h.name.clone(),
+        }),
+        reported_at_ms: c.reported_at,
+        registered_at_ms: c.registered_at,
+        dispatched_at_ms: c.dispatched_at,
+        handled_at_ms: c.handled_at,
+        closed_at_ms: c.closed_at,
+        suspended_at_ms: c.suspended_at,
+        register_due_ms: c.register_due,
+        due_at_ms: c.due_at,
+        returns: c.returns,
+        extensions: c.extensions,
+        audit: c
+            .audit
+            .iter()
+            .map(|a| pb::AuditEntry {
+                at_ms: a.at,
+                actor: a.actor.clone(),
+                action: a.action.clone(),
+                from_state: a.from.map(|s| s.as_str().to_string()).unwrap_or_default(),
+                to_state: a.to.as_str().into(),
+                note: a.note.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn state(field: &str, s: &str) -> Result<CaseState, ConvertError> {
+    CaseState::parse(field, s).map_err(|m| ConvertError::from_domain(field, m))
+}
+
+/// A case from the wire (as a client receives it).
+pub fn case_from_pb(p: pb::Case) -> Result<Case, ConvertError> {
+    let audit = p
+        .audit
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            Ok(AuditEntry {
+                at: a.at_ms,
+                actor: a.actor,
+                action: a.action,
+                from: match a.from_state.as_str() {
+                    "" => None,
+                    s => Some(state(&format!("audit[{i}].from_state"), s)?),
+                },
+                to: state(&format!("audit[{i}].to_state"), &a.to_state)?,
+                note: a.note,
+            })
+        })
+        .collect::<Result<Vec<_>, ConvertError>>()?;
+    Ok(Case {
+        id: p.id,
+        grid: Code::parse("grid", &p.grid)?,
+        category: p.category,
+        source: Source::parse("source", &p.source).map_err(|m| ConvertError::from_domain("source", m))?,
+        title: p.title,
+        description: p.description,
+        location: p.location.and_then(location_from_pb),
+        reporter: p.reporter,
+        priority: Priority::parse("priority", &p.priority)
+            .map_err(|m| ConvertError::from_domain("priority", m))?,
+        origin: Code::parse("origin", &p.origin)?,
+        owner: Code::parse("owner", &p.owner)?,
+        version: p.version,
+        state: state("state", &p.state)?,
+        suspended_from: opt_str(&p.suspended_from)
+            .map(|s| state("suspended_from", s))
+            .transpose()?,
+        handler: p.handler.map(|h| handler_from_pb("handler", h)).transpose()?,
+        reported_at: p.reported_at_ms,
+        registered_at: p.registered_at_ms,
+        dispatched_at: p.dispatched_at_ms,
+        handled_at: p.handled_at_ms,
+        closed_at: p.closed_at_ms,
+        suspended_at: p.suspended_at_ms,
+        register_due: p.register_due_ms,
+        due_at: p.due_at_ms,
+        returns: p.returns,
+        extensions: p.extensions,
+        audit,
+    })
+}
+
+/// A report request as a domain `NewCase`; the category may be given by code, label or minor class.
+pub fn new_case_from_pb(r: pb::ReportRequest, catalog: &Catalog) -> Result<NewCase, ConvertError> {
+    let grid = Code::parse_level("grid", &r.grid, Level::Grid)?;
+    let category = catalog.resolve("category", &r.category)?.code.clone();
+    let source = Source::parse("source", &r.source).map_err(|m| ConvertError::from_domain("source", m))?;
+    let priority = match r.priority.as_str() {
+        "" => Priority::Normal,
+        p => Priority::parse("priority", p).map_err(|m| ConvertError::from_domain("priority", m))?,
+    };
+    Ok(NewCase {
+        request_id: r.request_id.filter(|s| !s.is_empty()),
+        grid,
+        category,
+        source,
+        title: r.title,
+        description: r.description,
+        location: r.location.and_then(location_from_pb),
+        reporter: r.reporter,
+        priority,
+    })
+}
+
+/// An act request as (case id, domain step).
+pub fn step_from_pb(r: pb::ActRequest) -> Result<(String, Step), ConvertError> {
+    if r.case_id.is_empty() {
+        return Err(ConvertError::missing("case_id", "must not be empty"));
+    }
+    let action = match r.action.as_str() {
+        "register" => Action::Register,
+        "cancel" => Action::Cancel,
+        "dispatch" => {
+            let h = r.handler.ok_or_else(|| {
+                ConvertError::missing("handler", "dispatch needs a handler (kind and name)")
+            })?;
+            Action::Dispatch {
+                handler: handler_from_pb("handler", h)?,
+            }
+        }
+        "start" => Action::Start,
+        "handled" => Action::Handled,
+        "close" => Action::Close,
+        "return" => Action::Return,
+        "suspend" => Action::Suspend,
+        "resume" => Action::Resume,
+        "extend" => Action::Extend {
+            new_due: r
+                .new_due_ms
+                .ok_or_else(|| ConvertError::missing("new_due", "extend needs a new deadline"))?,
+        },
+        other => {
+            return Err(ConvertError::Invalid {
+                field: "action".into(),
+                message: format!(
+                    "action: unknown action {other:?}; expected one of {}",
+                    Action::NAMES.join(", ")
+                ),
+            })
+        }
+    };
+    Ok((
+        r.case_id,
+        Step {
+            action,
+            actor: r.actor,
+            note: r.note,
+            expected_version: r.expected_version,
+        },
+    ))
+}
+
+/// An act request for `step` on `case_id` (what a client sends).
+pub fn step_to_pb(case_id: &str, step: &Step) -> pb::ActRequest {
+    let (handler, new_due_ms) = match &step.action {
+        Action::Dispatch { handler } => (
+            Some(pb::Handler {
+                kind: handler.kind.as_str().into(),
+                name: handler.name.clone(),
+            }),
+            None,
+        ),
+        Action::Extend { new_due } => (None, Some(*new_due)),
+        _ => (None, None),
+    };
+    pb::ActRequest {
+        case_id: case_id.to_string(),
+        action: step.action.name().into(),
+        actor: step.actor.clone(),
+        note: step.note.clone(),
+        expected_version: step.expected_version,
+        handler,
+        new_due_ms,
+    }
+}
+
+/// Statistics on the wire.
+pub fn stats_to_pb(node: &str, from: &str, to: &str, r: &Report) -> pb::Stats {
+    let c = &r.counters;
+    pb::Stats {
+        node: node.into(),
+        from: from.into(),
+        to: to.into(),
+        total: c.total,
+        registered: c.registered,
+        registered_on_time: c.registered_on_time,
+        handled: c.handled,
+        closed: c.closed,
+        closed_on_time: c.closed_on_time,
+        returned: c.returned,
+        extended: c.extended,
+        self_handled: c.self_handled,
+        cancelled: c.cancelled,
+        overdue: r.overdue,
+        closure_rate: r.closure_rate,
+        on_time_closure_rate: r.on_time_closure_rate,
+        rework_rate: r.rework_rate,
+        on_time_registration_rate: r.on_time_registration_rate,
+        by_state: c.by_state.clone().into_iter().collect(),
+        by_category: c.by_category.clone().into_iter().collect(),
+        by_grid: c.by_grid.clone().into_iter().collect(),
+    }
+}
+
+/// Statistics from the wire; rates are recomputed from the counts.
+pub fn stats_from_pb(s: pb::Stats) -> Report {
+    let counters = Counters {
+        total: s.total,
+        registered: s.registered,
+        registered_on_time: s.registered_on_time,
+        handled: s.handled,
+        closed: s.closed,
+        closed_on_time: s.closed_on_time,
+        returned: s.returned,
+        extended: s.extended,
+        self_handled: s.self_handled,
+        cancelled: s.cancelled,
+        by_state: s.by_state.into_iter().collect(),
+        by_category: s.by_category.into_iter().collect(),
+        by_grid: s.by_grid.into_iter().collect(),
+    };
+    Report::new(counters, s.overdue)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> pb::ReportRequest {
+        pb::ReportRequest {
+            request_id: Some("r-1".into()),
+            grid: "370102001001002".into(),
+            category: "市容环境/暴露垃圾".into(),
+            source: "hotline".into(),
+            title: "小区门口垃圾堆积".into(),
+            description: String::new(),
+            location: Some(pb::Location {
+                lat: Some(36.67),
+                lon: Some(117.02),
+                address: "文化东路 59 号".into(),
+            }),
+            reporter: "市民李女士".into(),
+            priority: String::new(),
+        }
+    }
+
+    #[test]
+    fn report_request_converts_and_names_bad_fields() {
+        let cat = Catalog::standard();
+        let n = new_case_from_pb(report(), cat).unwrap();
+        assert_eq!(n.priority, Priority::Normal);
+        assert_eq!(cat.get(&n.category).map(|c| c.minor.as_str()), Some("暴露垃圾"));
+        let mut bad = report();
+        bad.grid = "370102001001".into();
+        let e = new_case_from_pb(bad, cat).unwrap_err().to_string();
+        assert!(e.starts_with("grid:"), "{e}");
+        let mut bad = report();
+        bad.source = "fax".into();
+        assert!(new_case_from_pb(bad, cat)
+            .unwrap_err()
+            .to_string()
+            .starts_with("source:"));
+        let mut bad = report();
+        bad.category = "不存在".into();
+        assert!(new_case_from_pb(bad, cat)
+            .unwrap_err()
+            .to_string()
+            .contains("category"));
+    }
+
+    #[test]
+    fn step_roundtrips() {
+        let step = Step {
+            action: Action::Dispatch {
+                handler: Handler {
+                    kind: HandlerKind::Department,
+                    name: "城管".into(),
+                },
+            },
+            actor: "指挥中心".into(),
+            note: "吹哨".into(),
+            expected_version: Some(3),
+        };
+        let (id, back) = step_from_pb(step_to_pb("c-1", &step)).unwrap();
+        assert_eq!((id.as_str(), back), ("c-1", step));
+        let mut bad = step_to_pb(
+            "c-1",
+            &Step {
+                action: Action::Close,
+                actor: "a".into(),
+                note: String::new(),
+                expected_version: None,
+            },
+        );
+        bad.action = "archive".into();
+        assert!(step_from_pb(bad)
+            .unwrap_err()
+            .to_string()
+            .starts_with("action: unknown action"));
+    }
+}

@@ -1,0 +1,12 @@
+//! The gridfed.v1 gRPC contracts (generated from `proto/gridfed/v1/*.proto`) and the one place where
+//! protobuf messages are converted to and from the domain types of `federation`.
+
+pub mod convert;
+
+/// Generated messages and service stubs of package `gridfed.v1`.
+pub mod v1 {
+    #![allow(clippy::all, clippy::pedantic, missing_docs)]
+    tonic::include_proto!("gridfed.v1");
+}
+
+pub use convert::ConvertError;
