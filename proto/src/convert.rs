@@ -316,6 +316,20 @@ pub fn stats_from_pb(s: pb::Stats) -> Report {
     Report::new(counters, s.overdue)
 }
 
+/// The category catalog on the wire.
+pub fn categories_to_pb(catalog: &Catalog) -> Vec<pb::Category> {
+    catalog
+        .all()
+        .iter()
+        .map(|c| pb::Category {
+            code: c.code.clone(),
+            kind: c.kind.to_string(),
+            major: c.major.clone(),
+            minor: c.minor.clone(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

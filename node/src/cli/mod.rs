@@ -1,0 +1,121 @@
+//! The `gridnode` command line: `serve`, `case`, `stats`, `cluster` and `topology`.
+
+/// Prints a line to stdout; a closed pipe (`| head`) ends the program quietly instead of panicking.
+macro_rules! say {
+    ($($t:tt)*) => { $crate::cli::output::emit(&format!("{}\n", format_args!($($t)*))) };
+}
+
+/// Like `say!` without the newline.
+macro_rules! say_raw {
+    ($($t:tt)*) => { $crate::cli::output::emit(&format!($($t)*)) };
+}
+
+mod case;
+mod cluster;
+mod output;
+mod topology;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::client::Client;
+
+/// gridfed node: grid-management cases (网格化管理), replicated with Raft on RocksDB.
+#[derive(Parser, Debug)]
+#[command(name = "gridnode", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where to reach a node, and for how long to try.
+#[derive(clap::Args, Debug, Clone)]
+pub struct NodeArgs {
+    /// Address of any replica of the node (ip:port), or several, comma-separated.
+    #[arg(long, env = "GRIDNODE_NODE")]
+    node: String,
+    /// Give up after this many seconds (replicas are retried while a leader is elected).
+    #[arg(long, default_value_t = 15)]
+    timeout: u64,
+}
+
+impl NodeArgs {
+    fn client(&self) -> anyhow::Result<Client> {
+        Ok(Client::new(&self.node, Duration::from_secs(self.timeout.max(1)))?)
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run one replica from its config file (written by `gridnode topology render`).
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Report, show, list and act on cases.
+    #[command(subcommand)]
+    Case(case::CaseCmd),
+    /// The standard figures of a node's own cases.
+    Stats(case::StatsArgs),
+    /// Raft group status and membership.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCmd),
+    /// Check a district topology file and render replica configs from it.
+    #[command(subcommand)]
+    Topology(topology::TopologyCmd),
+}
+
+fn init_tracing(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve { config } => {
+            init_tracing("info,openraft=warn");
+            let cfg = crate::config::Config::load(&config)?;
+            crate::replica::serve_forever(cfg).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Case(cmd) => {
+            init_tracing("warn");
+            case::run(cmd).await
+        }
+        Command::Stats(args) => {
+            init_tracing("warn");
+            case::stats(args).await
+        }
+        Command::Cluster(cmd) => {
+            init_tracing("warn");
+            cluster::run(cmd).await
+        }
+        Command::Topology(cmd) => topology::run(cmd),
+    }
+}
+
+/// The `gridnode` entry point.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

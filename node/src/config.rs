@@ -1,0 +1,314 @@
+//! A replica's configuration file (TOML), as `gridnode topology render` writes it and `gridnode serve
+//! --config` reads it. `validate()` names the field at fault.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use federation::code::{Code, Level};
+use federation::deadline::DeadlinePolicy;
+use serde::{Deserialize, Serialize};
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("config {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("config field {field}: {message}")]
+    Invalid { field: String, message: String },
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// One replica of a Raft group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicaAddr {
+    /// Replica id, unique within the node (1, 2, 3, ...).
+    pub id: u64,
+    /// Address other replicas and clients use to reach it (`ip:port`).
+    pub addr: String,
+}
+
+/// Another node this node federates with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerNode {
+    /// The peer's division code.
+    pub code: String,
+    /// The peer's name.
+    #[serde(default)]
+    pub name: String,
+    /// The peer's replica addresses.
+    pub replicas: Vec<String>,
+}
+
+/// Raft timing and log compaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RaftTuning {
+    /// Leader heartbeat interval.
+    pub heartbeat_ms: u64,
+    /// Lower bound of the randomized election timeout.
+    pub election_timeout_min_ms: u64,
+    /// Upper bound of the randomized election timeout.
+    pub election_timeout_max_ms: u64,
+    /// Build a snapshot after this many new log entries.
+    pub snapshot_every: u64,
+    /// Log entries kept behind the snapshot for slow followers (older ones are purged).
+    pub keep_logs: u64,
+    /// Deadline of a Raft RPC between replicas.
+    pub rpc_timeout_ms: u64,
+}
+
+impl Default for RaftTuning {
+    fn default() -> Self {
+        RaftTuning {
+            heartbeat_ms: 200,
+            election_timeout_min_ms: 1000,
+            election_timeout_max_ms: 2000,
+            snapshot_every: 5000,
+            keep_logs: 1000,
+            rpc_timeout_ms: 2000,
+        }
+    }
+}
+
+/// Everything a replica needs to run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Division code of the node this replica belongs to (6, 9 or 12 digits).
+    pub node: String,
+    /// Name of the node, e.g. "历下区".
+    #[serde(default)]
+    pub name: String,
+    /// This replica's id; must be one of `replicas` unless `bootstrap` is false.
+    pub replica_id: u64,
+    /// Address the gRPC server binds (client, cluster and Raft services on one port).
+    pub listen: String,
+    /// Directory of the replica's RocksDB database and snapshots.
+    pub data_dir: PathBuf,
+    /// The node's initial replicas; a fresh node bootstraps its membership from them.
+    pub replicas: Vec<ReplicaAddr>,
+    /// Bootstrap the Raft group from `replicas` on first start. False for a replica that joins an
+    /// existing group through `gridnode cluster add-replica`.
+    #[serde(default = "default_true")]
+    pub bootstrap: bool,
+    /// The unit grids (15-digit codes) of a community node.
+    #[serde(default)]
+    pub grids: Vec<String>,
+    /// The parent node, if any.
+    #[serde(default)]
+    pub parent: Option<PeerNode>,
+    /// The child nodes.
+    #[serde(default)]
+    pub children: Vec<PeerNode>,
+    /// Raft timing and compaction.
+    #[serde(default)]
+    pub raft: RaftTuning,
+    /// Deadline policy; "7123" by default.
+    #[serde(default)]
+    pub deadlines: DeadlinePolicy,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn check_addr(field: &str, addr: &str) -> Result<SocketAddr, ConfigError> {
+    let a: SocketAddr = addr.parse().map_err(|_| {
+        invalid(
+            field,
+            format!("{addr:?} is not an ip:port address (e.g. 127.0.0.1:7101)"),
+        )
+    })?;
+    Ok(a)
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let cfg: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks every field; the first problem is named.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let node = Code::parse_node("node", &self.node).map_err(|e| invalid("node", e.to_string()))?;
+        let listen = check_addr("listen", &self.listen)?;
+        if listen.port() == 0 {
+            return Err(invalid(
+                "listen",
+                "port 0 is not allowed: the other replicas must know the address",
+            ));
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(invalid("data_dir", "must not be empty"));
+        }
+        if self.replicas.is_empty() {
+            return Err(invalid("replicas", "at least one replica is needed"));
+        }
+        let (mut ids, mut addrs) = (HashSet::new(), HashSet::new());
+        for (i, r) in self.replicas.iter().enumerate() {
+            if r.id == 0 || !ids.insert(r.id) {
+                return Err(invalid(
+                    format!("replicas[{i}].id"),
+                    format!("{} is zero or used twice", r.id),
+                ));
+            }
+            check_addr(&format!("replicas[{i}].addr"), &r.addr)?;
+            if !addrs.insert(r.addr.as_str()) {
+                return Err(invalid(
+                    format!("replicas[{i}].addr"),
+                    format!("{} is used twice", r.addr),
+                ));
+            }
+        }
+        if self.bootstrap && !ids.contains(&self.replica_id) {
+            return Err(invalid(
+                "replica_id",
+                format!(
+                    "{} is not among the replicas; set bootstrap = false for a joining replica",
+                    self.replica_id
+                ),
+            ));
+        }
+        if self.replica_id == 0 {
+            return Err(invalid("replica_id", "must be 1 or more"));
+        }
+        for (i, g) in self.grids.iter().enumerate() {
+            let field = format!("grids[{i}]");
+            let grid =
+                Code::parse_level(&field, g, Level::Grid).map_err(|e| invalid(&field, e.to_string()))?;
+            if grid.parent().as_ref() != Some(&node) {
+                return Err(invalid(
+                    field,
+                    format!("grid {g} does not belong to community {node}"),
+                ));
+            }
+        }
+        if let Some(p) = &self.parent {
+            let code = Code::parse_node("parent.code", &p.code)
+                .map_err(|e| invalid("parent.code", e.to_string()))?;
+            if node.parent().as_ref() != Some(&code) {
+                return Err(invalid(
+                    "parent.code",
+                    format!("{code} is not the parent of {node}"),
+                ));
+            }
+        }
+        for (i, c) in self.children.iter().enumerate() {
+            let field = format!("children[{i}].code");
+            let code = Code::parse_node(&field, &c.code).map_err(|e| invalid(&field, e.to_string()))?;
+            if code.parent().as_ref() != Some(&node) {
+                return Err(invalid(field, format!("{code} is not a child of {node}")));
+            }
+        }
+        let r = &self.raft;
+        if r.heartbeat_ms == 0 || r.heartbeat_ms >= r.election_timeout_min_ms {
+            return Err(invalid(
+                "raft.heartbeat_ms",
+                "must be above 0 and below raft.election_timeout_min_ms",
+            ));
+        }
+        if r.election_timeout_max_ms <= r.election_timeout_min_ms {
+            return Err(invalid(
+                "raft.election_timeout_max_ms",
+                "must be above raft.election_timeout_min_ms",
+            ));
+        }
+        if r.snapshot_every == 0 {
+            return Err(invalid("raft.snapshot_every", "must be 1 or more"));
+        }
+        if r.rpc_timeout_ms < 100 {
+            return Err(invalid("raft.rpc_timeout_ms", "must be at least 100"));
+        }
+        self.deadlines.validate("deadlines").map_err(|m| {
+            let field = m.split(':').next().unwrap_or("deadlines").to_string();
+            invalid(field, m)
+        })?;
+        Ok(())
+    }
+
+    /// The node's code (valid after `validate`).
+    pub fn node_code(&self) -> Result<Code, ConfigError> {
+        Code::parse_node("node", &self.node).map_err(|e| invalid("node", e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Config {
+        Config {
+            node: "370102001001".into(),
+            name: "文化东路社区".into(),
+            replica_id: 1,
+            listen: "127.0.0.1:7301".into(),
+            data_dir: "/tmp/x".into(),
+            replicas: vec![ReplicaAddr {
+                id: 1,
+                addr: "127.0.0.1:7301".into(),
+            }],
+            bootstrap: true,
+            grids: vec!["370102001001001".into()],
+            parent: None,
+            children: vec![],
+            raft: RaftTuning::default(),
+            deadlines: DeadlinePolicy::default(),
+        }
+    }
+
+    #[test]
+    fn sample_is_valid_and_roundtrips() {
+        let c = sample();
+        c.validate().unwrap();
+        let text = toml::to_string(&c).unwrap();
+        let back: Config = toml::from_str(&text).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let mut c = sample();
+        c.node = "3701020010".into();
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("config field node"));
+        let mut c = sample();
+        c.grids = vec!["370102001002001".into()];
+        assert!(c.validate().unwrap_err().to_string().contains("grids[0]"));
+        let mut c = sample();
+        c.replicas[0].addr = "localhost".into();
+        assert!(c.validate().unwrap_err().to_string().contains("replicas[0].addr"));
+        let mut c = sample();
+        c.replica_id = 9;
+        assert!(c.validate().unwrap_err().to_string().contains("replica_id"));
+        let mut c = sample();
+        c.raft.heartbeat_ms = 5000;
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("raft.heartbeat_ms"));
+    }
+}

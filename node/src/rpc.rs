@@ -1,0 +1,63 @@
+//! gRPC plumbing shared by every client and server of a node: channels with deadlines, and the one
+//! place where listeners are turned into servers (so TLS slots in here without touching the services).
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::network::MAX_RAFT_MESSAGE;
+use crate::service::{CaseApi, ClusterApi, RaftApi};
+
+/// How long to wait for a TCP connection to a replica.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Default deadline of a client RPC.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest client message.
+pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024 * 1024;
+
+/// A channel to `addr` (`ip:port`) that connects on first use.
+pub fn lazy_channel(addr: &str) -> Result<Channel, tonic::transport::Error> {
+    Ok(Endpoint::from_shared(format!("http://{addr}"))?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(10))
+        .keep_alive_timeout(Duration::from_secs(5))
+        .connect_lazy())
+}
+
+/// Binds a TCP listener (port 0 picks a free port).
+pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}
+
+/// Serves the client, cluster and Raft services of one replica on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    case: CaseApi,
+    cluster: ClusterApi,
+    raft: RaftApi,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    use proto::v1::case_service_server::CaseServiceServer;
+    use proto::v1::cluster_service_server::ClusterServiceServer;
+    use proto::v1::raft_service_server::RaftServiceServer;
+    tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(60))
+        .add_service(
+            CaseServiceServer::new(case)
+                .max_decoding_message_size(MAX_CLIENT_MESSAGE)
+                .max_encoding_message_size(MAX_CLIENT_MESSAGE * 4),
+        )
+        .add_service(ClusterServiceServer::new(cluster))
+        .add_service(
+            RaftServiceServer::new(raft)
+                .max_decoding_message_size(MAX_RAFT_MESSAGE)
+                .max_encoding_message_size(MAX_RAFT_MESSAGE),
+        )
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await
+}
