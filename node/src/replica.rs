@@ -120,7 +120,7 @@ fn raft_config(cfg: &Config) -> Result<openraft::Config, ReplicaError> {
         install_snapshot_timeout: r.rpc_timeout_ms.max(5000),
         snapshot_policy: SnapshotPolicy::LogsSinceLast(r.snapshot_every),
         max_in_snapshot_log_to_keep: r.keep_logs,
-        purge_batch_size: 256,
+        purge_batch_size: r.snapshot_every.clamp(1, 256),
         max_payload_entries: 256,
         ..Default::default()
     };

@@ -1,0 +1,338 @@
+//! Test harness: real `gridnode` replica processes on loopback, in a temp dir, driven by the real CLI.
+//! Ports are picked free at start; readiness is polled, never slept on; Drop kills every process.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_gridnode-it");
+
+/// Community 文化东路社区 and its grids, used by most tests.
+pub const COMMUNITY: &str = "370102001001";
+pub const GRID: &str = "370102001001001";
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Polls `f` until it returns Some, or panics after `timeout` naming `what`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs the CLI.
+pub fn cli(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run gridnode")
+}
+
+/// Runs the CLI, requires success, parses stdout as JSON.
+pub fn cli_json(args: &[&str]) -> Value {
+    let out = cli(args);
+    assert!(
+        out.status.success(),
+        "gridnode {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "gridnode {args:?} printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+pub struct Replica {
+    pub id: u64,
+    pub addr: String,
+    pub config: PathBuf,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+/// One node (a community with two grids) as a Raft group of real processes.
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub replicas: Vec<Replica>,
+}
+
+/// Raft settings for tests: fast elections, and optionally tiny snapshots so logs get purged.
+pub struct Tuning {
+    pub snapshot_every: u64,
+    pub keep_logs: u64,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            snapshot_every: 5000,
+            keep_logs: 1000,
+        }
+    }
+}
+
+impl Cluster {
+    /// Renders configs for `n` replicas with `gridnode topology render` and starts them all.
+    pub fn start(n: usize, tuning: Tuning) -> Cluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let addrs: Vec<String> = (0..n).map(|_| format!("127.0.0.1:{}", free_port())).collect();
+        let topo = format!(
+            "[defaults]\ndata_root = {:?}\n\n[[node]]\ncode = \"370102\"\nname = \"历下区\"\nreplicas = [\"127.0.0.1:{}\"]\n\n\
+             [[node]]\ncode = \"370102001\"\nname = \"解放路街道\"\nreplicas = [\"127.0.0.1:{}\"]\n\n\
+             [[node]]\ncode = \"{COMMUNITY}\"\nname = \"文化东路社区\"\nreplicas = [{}]\ngrids = [\"001\", \"002\"]\n",
+            dir.path().join("data").display().to_string(),
+            free_port(),
+            free_port(),
+            addrs.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", "),
+        );
+        let topo_path = dir.path().join("topology.toml");
+        std::fs::write(&topo_path, topo).expect("write topology");
+        let cfg_dir = dir.path().join("configs");
+        let rendered = cli_json(&[
+            "topology",
+            "render",
+            topo_path.to_str().unwrap(),
+            "--out",
+            cfg_dir.to_str().unwrap(),
+            "--json",
+        ]);
+        let mut replicas = Vec::new();
+        for r in rendered.as_array().expect("array") {
+            if r["node"] != COMMUNITY {
+                continue;
+            }
+            let config = PathBuf::from(r["config"].as_str().unwrap());
+            tune(&config, &tuning);
+            let id = r["replica"].as_u64().unwrap();
+            replicas.push(Replica {
+                id,
+                addr: r["addr"].as_str().unwrap().to_string(),
+                log: dir.path().join(format!("replica-{id}.log")),
+                config,
+                child: None,
+            });
+        }
+        assert_eq!(replicas.len(), n);
+        let mut c = Cluster { dir, replicas };
+        for i in 1..=n as u64 {
+            c.start_replica(i);
+        }
+        c.wait_leader();
+        c
+    }
+
+    fn idx(&self, id: u64) -> usize {
+        self.replicas.iter().position(|r| r.id == id).expect("replica id")
+    }
+
+    pub fn start_replica(&mut self, id: u64) {
+        let i = self.idx(id);
+        let r = &mut self.replicas[i];
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&r.log)
+            .expect("log file");
+        let child = Command::new(BIN)
+            .args(["serve", "--config", r.config.to_str().unwrap()])
+            .env("RUST_LOG", "info,openraft=warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn replica");
+        r.child = Some(child);
+    }
+
+    /// kill -9.
+    pub fn kill(&mut self, id: u64) {
+        let i = self.idx(id);
+        if let Some(mut c) = self.replicas[i].child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn addr(&self, id: u64) -> &str {
+        &self.replicas[self.idx(id)].addr
+    }
+
+    /// Comma-separated addresses of the running replicas.
+    pub fn live(&self) -> String {
+        self.replicas
+            .iter()
+            .filter(|r| r.child.is_some())
+            .map(|r| r.addr.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    pub fn all(&self) -> String {
+        self.replicas
+            .iter()
+            .map(|r| r.addr.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Status as the leader sees it (any live replica forwards).
+    pub fn status(&self) -> Option<Value> {
+        let out = cli(&[
+            "cluster",
+            "status",
+            "--node",
+            &self.live(),
+            "--json",
+            "--timeout",
+            "3",
+        ]);
+        if !out.status.success() {
+            return None;
+        }
+        serde_json::from_slice(&out.stdout).ok()
+    }
+
+    /// One replica's own view.
+    pub fn local_status(&self, id: u64) -> Option<Value> {
+        let out = cli(&[
+            "cluster",
+            "status",
+            "--node",
+            self.addr(id),
+            "--local",
+            "--json",
+            "--timeout",
+            "2",
+        ]);
+        if !out.status.success() {
+            return None;
+        }
+        serde_json::from_slice(&out.stdout).ok()
+    }
+
+    /// Waits until the live replicas agree on a leader; returns its id.
+    pub fn wait_leader(&self) -> u64 {
+        wait_for("a leader", Duration::from_secs(30), || {
+            let s = self.status()?;
+            let leader = s["leader"].as_u64()?;
+            (s["role"] == "leader" && self.replicas.iter().any(|r| r.id == leader && r.child.is_some()))
+                .then_some(leader)
+        })
+    }
+
+    /// Waits until replica `id` has applied everything the leader has applied.
+    pub fn wait_caught_up(&self, id: u64) -> Value {
+        let target = self
+            .status()
+            .and_then(|s| s["last_applied"].as_u64())
+            .expect("leader status");
+        wait_for(
+            &format!("replica {id} to apply up to {target}"),
+            Duration::from_secs(60),
+            || {
+                let s = self.local_status(id)?;
+                (s["last_applied"].as_u64()? >= target).then_some(s)
+            },
+        )
+    }
+
+    /// Reports a case; returns its id.
+    pub fn report(&self, title: &str, request_id: &str) -> String {
+        let v = cli_json(&[
+            "case",
+            "report",
+            "--node",
+            &self.live(),
+            "--grid",
+            GRID,
+            "--category",
+            "市容环境/暴露垃圾",
+            "--source",
+            "hotline",
+            "--title",
+            title,
+            "--reporter",
+            "市民",
+            "--request-id",
+            request_id,
+            "--json",
+        ]);
+        v["id"].as_str().expect("case id").to_string()
+    }
+
+    /// Every case id in replica `id`'s own store.
+    pub fn local_ids(&self, id: u64) -> Vec<String> {
+        let v = cli_json(&[
+            "case",
+            "list",
+            "--node",
+            self.addr(id),
+            "--local",
+            "--all",
+            "--page-size",
+            "500",
+            "--json",
+        ]);
+        v["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    pub fn log_of(&self, id: u64) -> String {
+        std::fs::read_to_string(&self.replicas[self.idx(id)].log).unwrap_or_default()
+    }
+}
+
+fn tune(config: &Path, t: &Tuning) {
+    let text = std::fs::read_to_string(config).expect("read config");
+    let mut v: toml::Value = toml::from_str(&text).expect("parse config");
+    let raft = v
+        .get_mut("raft")
+        .and_then(|r| r.as_table_mut())
+        .expect("raft table");
+    raft.insert("heartbeat_ms".into(), toml::Value::Integer(100));
+    raft.insert("election_timeout_min_ms".into(), toml::Value::Integer(500));
+    raft.insert("election_timeout_max_ms".into(), toml::Value::Integer(1000));
+    raft.insert(
+        "snapshot_every".into(),
+        toml::Value::Integer(t.snapshot_every as i64),
+    );
+    raft.insert("keep_logs".into(), toml::Value::Integer(t.keep_logs as i64));
+    std::fs::write(config, toml::to_string(&v).expect("toml")).expect("write config");
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for r in &mut self.replicas {
+            if let Some(mut c) = r.child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}
