@@ -78,7 +78,7 @@ pub enum Outcome {
 pub enum Change {
     /// A case was created (`old` is None) or changed. The store also moves the statistics by
     /// `Counters::delta(old, new)` on the report day and updates its open-deadline index.
-    Case { old: Option<Case>, new: Case },
+    Case { old: Option<Box<Case>>, new: Box<Case> },
     /// Remember which case a request id created.
     Request { request_id: String, case_id: String },
     /// The node's case counter.
@@ -271,7 +271,7 @@ fn report<S: Store>(
     }
     store.write(Change::Case {
         old: None,
-        new: case.clone(),
+        new: Box::new(case.clone()),
     })?;
     Ok(Outcome::Reported {
         case,
@@ -303,8 +303,8 @@ fn act<S: Store>(
     match workflow::apply(&case, step, now, rules.policy) {
         Ok(new) => {
             store.write(Change::Case {
-                old: Some(case),
-                new: new.clone(),
+                old: Some(Box::new(case)),
+                new: Box::new(new.clone()),
             })?;
             Ok(Outcome::Acted { case: new })
         }
@@ -342,8 +342,8 @@ mod tests {
         fn write(&mut self, c: Change) -> Result<(), Infallible> {
             match c {
                 Change::Case { old, new } => {
-                    self.stats.add(&Counters::delta(old.as_ref(), &new));
-                    self.cases.insert(new.id.clone(), new);
+                    self.stats.add(&Counters::delta(old.as_deref(), &new));
+                    self.cases.insert(new.id.clone(), *new);
                 }
                 Change::Request { request_id, case_id } => {
                     self.requests.insert(request_id, case_id);

@@ -124,7 +124,7 @@ fn full_restart_after_kill_9_loses_no_acknowledged_case() {
 
 #[test]
 fn a_replica_is_added_as_learner_then_voter_and_removed() {
-    let mut c = Cluster::start(3, Tuning::default());
+    let c = Cluster::start(3, Tuning::default());
     c.report("新增副本前的案件", "m-1");
     // A fourth replica, configured to join rather than bootstrap.
     let port = free_port();

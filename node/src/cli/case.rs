@@ -199,7 +199,7 @@ pub async fn run(cmd: CaseCmd) -> anyhow::Result<ExitCode> {
                 source: a.source,
                 title: a.title,
                 description: a.description,
-                location: (a.lat.is_some() || a.lon.is_some() || !a.address.is_empty()).then(|| {
+                location: (a.lat.is_some() || a.lon.is_some() || !a.address.is_empty()).then_some({
                     pb::Location {
                         lat: a.lat,
                         lon: a.lon,

@@ -136,7 +136,7 @@ pub async fn run(cmd: ClusterCmd) -> anyhow::Result<ExitCode> {
             let msg = RemoveReplicaRequest { id };
             let r = node
                 .client()?
-                .cluster(async |mut c, d| c.remove_replica(with_deadline(msg.clone(), d)).await)
+                .cluster(async |mut c, d| c.remove_replica(with_deadline(msg, d)).await)
                 .await?;
             if json {
                 say!(

@@ -15,6 +15,8 @@
 
 pub mod log_store;
 pub mod state_machine;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 use std::sync::Arc;

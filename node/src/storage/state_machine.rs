@@ -196,9 +196,9 @@ impl machine::Store for Overlay<'_> {
                 self.stats
                     .entry(day)
                     .or_default()
-                    .add(&Counters::delta(old.as_ref(), &new));
+                    .add(&Counters::delta(old.as_deref(), &new));
                 let due_cf = cf(self.db, CF_DUE)?;
-                if let Some(due) = old.as_ref().and_then(Case::open_deadline) {
+                if let Some(due) = old.as_deref().and_then(Case::open_deadline) {
                     self.batch.delete_cf(due_cf, due_key(due, &new.id));
                 }
                 if let Some(due) = new.open_deadline() {
@@ -207,7 +207,7 @@ impl machine::Store for Overlay<'_> {
                 }
                 self.batch
                     .put_cf(cf(self.db, CF_CASES)?, new.id.as_bytes(), encode("case", &new)?);
-                self.cases.insert(new.id.clone(), new);
+                self.cases.insert(new.id.clone(), *new);
             }
             Change::Request { request_id, case_id } => {
                 self.batch.put_cf(

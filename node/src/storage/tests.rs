@@ -1,0 +1,111 @@
+//! Storage tests on real RocksDB in temp dirs: openraft's own storage conformance suite, and the state
+//! machine's cases, statistics and snapshots.
+
+use federation::case::{Priority, Source};
+use federation::code::Code;
+use federation::deadline::DeadlinePolicy;
+use federation::machine::{Command, NewCase, Outcome};
+use openraft::storage::RaftStateMachine;
+use openraft::testing::{StoreBuilder, Suite};
+use openraft::{CommittedLeaderId, EntryPayload, RaftSnapshotBuilder};
+
+use super::log_store::LogStore;
+use super::state_machine::{ListFilter, NodeRules, StateMachine};
+use crate::types::{Entry, LogId, Request, StorageError, TypeConfig};
+
+fn rules() -> NodeRules {
+    NodeRules {
+        node: Code::parse("node", "370102001001").unwrap(),
+        policy: DeadlinePolicy::default(),
+    }
+}
+
+fn open(dir: &std::path::Path) -> (LogStore, StateMachine) {
+    let db = super::open(&dir.join("db")).unwrap();
+    let sm = StateMachine::open(db.clone(), rules(), dir.join("snapshots")).unwrap();
+    (LogStore::new(db), sm)
+}
+
+struct Builder;
+
+impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Builder {
+    async fn build(&self) -> Result<(tempfile::TempDir, LogStore, StateMachine), StorageError> {
+        let dir = tempfile::tempdir().map_err(|e| openraft::StorageIOError::write(&e))?;
+        let (log, sm) = open(dir.path());
+        Ok((dir, log, sm))
+    }
+}
+
+#[test]
+fn openraft_storage_suite() {
+    Suite::test_all(Builder).unwrap();
+}
+
+fn new_report(i: usize, grid: &str) -> Command {
+    Command::Report(NewCase {
+        request_id: Some(format!("req-{i}")),
+        grid: Code::parse("grid", grid).unwrap(),
+        category: "0101".into(),
+        source: Source::Patrol,
+        title: format!("暴露垃圾 {i}"),
+        description: String::new(),
+        location: None,
+        reporter: "网格员".into(),
+        priority: Priority::Normal,
+    })
+}
+
+fn entry(index: u64, commands: Vec<Command>) -> Entry {
+    Entry {
+        log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+        payload: EntryPayload::Normal(Request {
+            at: 1_795_400_000_000,
+            commands,
+        }),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batches_apply_and_a_snapshot_restores_them_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_log, mut sm) = open(dir.path());
+    let grids = ["370102001001001", "370102001001002"];
+    // One entry carrying a batch; the duplicate request id in the same batch is seen by the later command.
+    let cmds: Vec<Command> = (0..10)
+        .map(|i| new_report(i, grids[i % 2]))
+        .chain([new_report(3, grids[1])])
+        .collect();
+    let resp = sm.apply(vec![entry(1, cmds)]).await.unwrap();
+    assert_eq!(resp[0].outcomes.len(), 11);
+    assert!(matches!(
+        resp[0].outcomes[10],
+        Outcome::Reported { duplicate: true, .. }
+    ));
+    let reader = sm.reader();
+    let report = reader.stats(0, i64::MAX / 2, 0).unwrap();
+    assert_eq!(report.counters.total, 10);
+    assert_eq!(report.counters.by_grid.get(grids[0]), Some(&5));
+    let (page, more) = reader.list(&ListFilter::default(), "", 4).unwrap();
+    assert!(more);
+    assert_eq!(page.len(), 4);
+    let (rest, more) = reader.list(&ListFilter::default(), &page[3].id, 100).unwrap();
+    assert!(!more);
+    assert_eq!(rest.len(), 6);
+
+    let mut builder = sm.get_snapshot_builder().await;
+    let snap = builder.build_snapshot().await.unwrap();
+    let other = tempfile::tempdir().unwrap();
+    let (_l2, mut sm2) = open(other.path());
+    sm2.apply(vec![entry(1, vec![new_report(99, grids[0])])])
+        .await
+        .unwrap();
+    sm2.install_snapshot(&snap.meta, snap.snapshot).await.unwrap();
+    let (applied, _) = sm2.applied_state().await.unwrap();
+    assert_eq!(applied.map(|l| l.index), Some(1));
+    let r2 = sm2.reader();
+    assert_eq!(r2.stats(0, i64::MAX / 2, 0).unwrap(), report);
+    assert!(r2.case(&page[0].id).unwrap().is_some());
+    assert_eq!(r2.list(&ListFilter::default(), "", 100).unwrap().0.len(), 10);
+    // The stale case applied before the install is gone.
+    assert!(sm2.get_current_snapshot().await.unwrap().is_some());
+}
