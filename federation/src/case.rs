@@ -65,15 +65,12 @@ impl CaseState {
 
     /// Parses the snake_case name, naming `field` in the error.
     pub fn parse(field: &str, s: &str) -> Result<CaseState, String> {
-        CaseState::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "{field}: unknown state {s:?}; expected one of {}",
-                    CaseState::ALL.map(|s| s.as_str()).join(", ")
-                )
-            })
+        CaseState::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| {
+            format!(
+                "{field}: unknown state {s:?}; expected one of {}",
+                CaseState::ALL.map(|s| s.as_str()).join(", ")
+            )
+        })
     }
 
     /// Closed and cancelled cases take no further action.
@@ -105,13 +102,8 @@ pub enum Source {
 }
 
 impl Source {
-    pub const ALL: [Source; 5] = [
-        Source::Patrol,
-        Source::Hotline,
-        Source::Public,
-        Source::Video,
-        Source::AssignedFromAbove,
-    ];
+    pub const ALL: [Source; 5] =
+        [Source::Patrol, Source::Hotline, Source::Public, Source::Video, Source::AssignedFromAbove];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -162,15 +154,12 @@ impl Priority {
     }
 
     pub fn parse(field: &str, s: &str) -> Result<Priority, String> {
-        Priority::ALL
-            .into_iter()
-            .find(|x| x.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "{field}: unknown priority {s:?}; expected one of {}",
-                    Priority::ALL.map(|s| s.as_str()).join(", ")
-                )
-            })
+        Priority::ALL.into_iter().find(|x| x.as_str() == s).ok_or_else(|| {
+            format!(
+                "{field}: unknown priority {s:?}; expected one of {}",
+                Priority::ALL.map(|s| s.as_str()).join(", ")
+            )
+        })
     }
 }
 
@@ -211,12 +200,8 @@ pub enum HandlerKind {
 }
 
 impl HandlerKind {
-    pub const ALL: [HandlerKind; 4] = [
-        HandlerKind::GridWorker,
-        HandlerKind::Community,
-        HandlerKind::Street,
-        HandlerKind::Department,
-    ];
+    pub const ALL: [HandlerKind; 4] =
+        [HandlerKind::GridWorker, HandlerKind::Community, HandlerKind::Street, HandlerKind::Department];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -228,15 +213,12 @@ impl HandlerKind {
     }
 
     pub fn parse(field: &str, s: &str) -> Result<HandlerKind, String> {
-        HandlerKind::ALL
-            .into_iter()
-            .find(|x| x.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "{field}: unknown handler kind {s:?}; expected one of {}",
-                    HandlerKind::ALL.map(|s| s.as_str()).join(", ")
-                )
-            })
+        HandlerKind::ALL.into_iter().find(|x| x.as_str() == s).ok_or_else(|| {
+            format!(
+                "{field}: unknown handler kind {s:?}; expected one of {}",
+                HandlerKind::ALL.map(|s| s.as_str()).join(", ")
+            )
+        })
     }
 }
 
@@ -290,6 +272,10 @@ pub struct Case {
     pub returns: u32,
     /// Number of extensions (延时).
     pub extensions: u32,
+    /// Ownership epoch: incremented by every hand-over between nodes (escalation, sending down).
+    pub epoch: u64,
+    /// Nodes that held or created the case and keep a read-only copy that receives status updates.
+    pub watchers: Vec<Code>,
     pub audit: Vec<AuditEntry>,
 }
 
@@ -308,6 +294,11 @@ impl Case {
             (Some(_), None) => true,
             _ => false,
         }
+    }
+
+    /// The department handling the case, if it was dispatched to one (吹哨).
+    pub fn department(&self) -> Option<&str> {
+        self.handler.as_ref().filter(|h| h.kind == HandlerKind::Department).map(|h| h.name.as_str())
     }
 
     /// The key under which the overdue index keeps this case, if it is open with a deadline.

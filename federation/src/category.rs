@@ -83,11 +83,7 @@ pub enum CategoryError {
         "{field}: {value:?} matches several categories ({}); give the code or major/minor instead",
         candidates.join(", ")
     )]
-    Ambiguous {
-        field: String,
-        value: String,
-        candidates: Vec<String>,
-    },
+    Ambiguous { field: String, value: String, candidates: Vec<String> },
     /// The catalogue text is not valid.
     #[error("bad category data: {message}")]
     BadData { message: String },
@@ -125,9 +121,8 @@ impl Catalog {
     /// non-empty, `(major, minor)` is unique within a kind, and all entries of a major code agree on the
     /// major name and kind (and a major name has one code per kind). Every problem found is reported.
     pub fn parse(text: &str) -> Result<Catalog, CategoryError> {
-        let file: CatalogFile = toml::from_str(text).map_err(|e| CategoryError::BadData {
-            message: e.to_string(),
-        })?;
+        let file: CatalogFile =
+            toml::from_str(text).map_err(|e| CategoryError::BadData { message: e.to_string() })?;
         let mut problems = Vec::new();
         let mut by_code: HashMap<String, usize> = HashMap::new();
         let mut labels: HashMap<(CategoryKind, &str, &str), &str> = HashMap::new();
@@ -140,17 +135,12 @@ impl Catalog {
             let at = format!("category[{i}] ({:?})", c.code);
             let code_ok = c.code.len() == 4 && c.code.bytes().all(|b| b.is_ascii_digit());
             if !code_ok {
-                problems.push(format!(
-                    "{at}: code must be 4 digits (2 major + 2 minor), e.g. \"0101\""
-                ));
+                problems.push(format!("{at}: code must be 4 digits (2 major + 2 minor), e.g. \"0101\""));
             } else if c.code.ends_with("00") {
                 problems.push(format!("{at}: the minor part of the code cannot be 00"));
             }
             if let Some(&first) = by_code.get(&c.code) {
-                problems.push(format!(
-                    "{at}: code {:?} is already used by category[{first}]",
-                    c.code
-                ));
+                problems.push(format!("{at}: code {:?} is already used by category[{first}]", c.code));
             } else {
                 by_code.insert(c.code.clone(), i);
             }
@@ -166,19 +156,13 @@ impl Catalog {
                 problems.push(format!("{at}: names must not start or end with spaces"));
             }
             if major.contains('/') || minor.contains('/') {
-                problems.push(format!(
-                    "{at}: names must not contain '/' (it separates major/minor)"
-                ));
+                problems.push(format!("{at}: names must not contain '/' (it separates major/minor)"));
             }
             if major.is_empty() || minor.is_empty() {
                 continue;
             }
             if let Some(first) = labels.insert((c.kind, major, minor), &c.code) {
-                problems.push(format!(
-                    "{at}: {} {} is already defined as {first}",
-                    c.kind,
-                    c.label()
-                ));
+                problems.push(format!("{at}: {} {} is already defined as {first}", c.kind, c.label()));
             }
             if !code_ok {
                 continue;
@@ -206,14 +190,9 @@ impl Catalog {
             }
         }
         if !problems.is_empty() {
-            return Err(CategoryError::BadData {
-                message: problems.join("; "),
-            });
+            return Err(CategoryError::BadData { message: problems.join("; ") });
         }
-        Ok(Catalog {
-            categories: file.categories,
-            by_code,
-        })
+        Ok(Catalog { categories: file.categories, by_code })
     }
 
     /// Every category, in catalogue order.
@@ -237,26 +216,17 @@ impl Catalog {
         let matches: Vec<&Category> = match value.split_once(['/', '／']) {
             Some((major, minor)) => {
                 let (major, minor) = (major.trim(), minor.trim());
-                self.categories
-                    .iter()
-                    .filter(|c| c.major == major && c.minor == minor)
-                    .collect()
+                self.categories.iter().filter(|c| c.major == major && c.minor == minor).collect()
             }
             None => self.categories.iter().filter(|c| c.minor == value).collect(),
         };
         match matches.as_slice() {
             [one] => Ok(one),
-            [] => Err(CategoryError::Unknown {
-                field: field.to_string(),
-                value: input.to_string(),
-            }),
+            [] => Err(CategoryError::Unknown { field: field.to_string(), value: input.to_string() }),
             several => Err(CategoryError::Ambiguous {
                 field: field.to_string(),
                 value: input.to_string(),
-                candidates: several
-                    .iter()
-                    .map(|c| format!("{} {} {}", c.code, c.kind, c.label()))
-                    .collect(),
+                candidates: several.iter().map(|c| format!("{} {} {}", c.code, c.kind, c.label())).collect(),
             }),
         }
     }
@@ -278,10 +248,7 @@ mod tests {
         assert!((60..=90).contains(&n), "{n} categories");
         assert_eq!(Catalog::standard().all().len(), n);
         for kind in [CategoryKind::Event, CategoryKind::Component, CategoryKind::Social] {
-            assert!(
-                parsed.all().iter().any(|c| c.kind == kind),
-                "no {kind} categories"
-            );
+            assert!(parsed.all().iter().any(|c| c.kind == kind), "no {kind} categories");
         }
     }
 
@@ -291,10 +258,7 @@ mod tests {
         let codes: HashSet<&str> = all.iter().map(|c| c.code.as_str()).collect();
         assert_eq!(codes.len(), all.len());
         for c in all {
-            assert!(
-                c.code.len() == 4 && c.code.bytes().all(|b| b.is_ascii_digit()),
-                "{c:?}"
-            );
+            assert!(c.code.len() == 4 && c.code.bytes().all(|b| b.is_ascii_digit()), "{c:?}");
             assert!(!c.major.is_empty() && !c.minor.is_empty(), "{c:?}");
         }
     }
@@ -304,14 +268,8 @@ mod tests {
         let cat = Catalog::standard();
         let event = cat.resolve("category", "暴露垃圾").unwrap();
         let component = cat.resolve("category", "果皮箱").unwrap();
-        assert_eq!(
-            (event.kind, event.major.as_str()),
-            (CategoryKind::Event, "市容环境")
-        );
-        assert_eq!(
-            (component.kind, component.major.as_str()),
-            (CategoryKind::Component, "市容环境")
-        );
+        assert_eq!((event.kind, event.major.as_str()), (CategoryKind::Event, "市容环境"));
+        assert_eq!((component.kind, component.major.as_str()), (CategoryKind::Component, "市容环境"));
         assert_ne!(event.code[..2], component.code[..2]);
     }
 
@@ -328,10 +286,7 @@ mod tests {
         assert_eq!(cat.get("9999"), None);
         let lamp = cat.resolve("category", "公用设施/路灯").unwrap();
         assert_eq!(lamp.kind, CategoryKind::Component);
-        assert_eq!(
-            cat.resolve("category", "信访诉求").unwrap().kind,
-            CategoryKind::Social
-        );
+        assert_eq!(cat.resolve("category", "信访诉求").unwrap().kind, CategoryKind::Social);
     }
 
     #[test]
@@ -353,15 +308,9 @@ mod tests {
         let cat = Catalog::parse(&text).unwrap();
         let err = cat.resolve("category", "其他").unwrap_err();
         assert!(matches!(err, CategoryError::Ambiguous { .. }), "{err:?}");
-        assert!(
-            err.to_string().contains("0101") && err.to_string().contains("1301"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("0101") && err.to_string().contains("1301"), "{err}");
         assert!(cat.resolve("category", "市容环境/其他").is_err());
-        assert_eq!(
-            cat.resolve("category", "1301").unwrap().kind,
-            CategoryKind::Component
-        );
+        assert_eq!(cat.resolve("category", "1301").unwrap().kind, CategoryKind::Component);
     }
 
     #[test]
@@ -397,10 +346,7 @@ mod tests {
                 "already has major code 01",
             ),
             (entry("0101", "incident", "市容环境", "暴露垃圾"), "incident"),
-            (
-                entry("0101", "event", "市容环境", "暴露垃圾") + "colour = \"red\"\n",
-                "colour",
-            ),
+            (entry("0101", "event", "市容环境", "暴露垃圾") + "colour = \"red\"\n", "colour"),
         ];
         for (text, needle) in cases {
             let err = Catalog::parse(&text).unwrap_err();
@@ -419,10 +365,7 @@ mod tests {
     #[test]
     fn kind_serde_and_display_are_snake_case() {
         assert_eq!(CategoryKind::Component.to_string(), "component");
-        assert_eq!(
-            serde_json::to_string(&CategoryKind::Social).unwrap(),
-            "\"social\""
-        );
+        assert_eq!(serde_json::to_string(&CategoryKind::Social).unwrap(), "\"social\"");
         let c = Catalog::standard().get("0101").unwrap();
         let json = serde_json::to_string(c).unwrap();
         assert!(json.contains("\"kind\":\"event\""), "{json}");

@@ -18,19 +18,10 @@ use serde::{Deserialize, Serialize};
 pub enum CodeError {
     /// The text is not a 6, 9, 12 or 15 digit code.
     #[error("{field}: {value:?} is not a division code: {reason}")]
-    Malformed {
-        field: String,
-        value: String,
-        reason: &'static str,
-    },
+    Malformed { field: String, value: String, reason: &'static str },
     /// The code is well formed but of the wrong level for the field.
     #[error("{field}: {value:?} is a {actual} code, expected a {expected} code")]
-    WrongLevel {
-        field: String,
-        value: String,
-        expected: String,
-        actual: Level,
-    },
+    WrongLevel { field: String, value: String, expected: String, actual: Level },
 }
 
 /// The four administrative levels; nodes run at the first three, grids are units inside a community.
@@ -95,23 +86,16 @@ pub struct Code(String);
 impl Code {
     /// Parses `value`, naming `field` in the error.
     pub fn parse(field: &str, value: &str) -> Result<Code, CodeError> {
-        let malformed = |reason| CodeError::Malformed {
-            field: field.to_string(),
-            value: value.to_string(),
-            reason,
-        };
+        let malformed =
+            |reason| CodeError::Malformed { field: field.to_string(), value: value.to_string(), reason };
         if value.is_empty() {
             return Err(malformed("it is empty; expected 6, 9, 12 or 15 digits"));
         }
         if !value.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(malformed(
-                "only the digits 0-9 are allowed; expected 6, 9, 12 or 15 digits",
-            ));
+            return Err(malformed("only the digits 0-9 are allowed; expected 6, 9, 12 or 15 digits"));
         }
         if Level::from_digits(value.len()).is_none() {
-            return Err(malformed(
-                "expected 6 digits (district), 9 (street), 12 (community) or 15 (grid)",
-            ));
+            return Err(malformed("expected 6 digits (district), 9 (street), 12 (community) or 15 (grid)"));
         }
         if value[..2] == *"00" {
             return Err(malformed("the province part (first two digits) cannot be 00"));
@@ -236,10 +220,7 @@ mod tests {
         assert!(err.to_string().contains("node.code"), "{err}");
         assert!(Code::parse("x", "").is_err());
         let err = Code::parse_level("grid", "370102001", Level::Grid).unwrap_err();
-        assert!(
-            err.to_string().contains("is a street code, expected a grid code"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("is a street code, expected a grid code"), "{err}");
         assert!(Code::parse_node("node", "370102001001002").is_err());
     }
 

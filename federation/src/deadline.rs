@@ -26,6 +26,8 @@ pub struct Limits {
     pub street_minutes: i64,
     /// Handling by a department or the district.
     pub department_minutes: i64,
+    /// Escalate an owned case to the parent node when its handling deadline passes (督办).
+    pub auto_escalate: bool,
 }
 
 impl Default for Limits {
@@ -36,6 +38,7 @@ impl Default for Limits {
             community_minutes: 2 * DAY / MINUTE,
             street_minutes: 3 * DAY / MINUTE,
             department_minutes: 5 * DAY / MINUTE,
+            auto_escalate: true,
         }
     }
 }
@@ -50,9 +53,7 @@ impl Limits {
             ("department_minutes", self.department_minutes),
         ] {
             if v <= 0 || v > 366 * DAY / MINUTE {
-                return Err(format!(
-                    "{field}.{name}: {v} is out of range; expected 1 to 527040 minutes"
-                ));
+                return Err(format!("{field}.{name}: {v} is out of range; expected 1 to 527040 minutes"));
             }
         }
         Ok(())
@@ -96,9 +97,7 @@ impl DeadlinePolicy {
         self.default.validate(&format!("{field}.default"))?;
         for (cat, limits) in &self.categories {
             if cat.len() != 4 || !cat.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(format!(
-                    "{field}.categories: {cat:?} is not a 4-digit category code"
-                ));
+                return Err(format!("{field}.categories: {cat:?} is not a 4-digit category code"));
             }
             limits.validate(&format!("{field}.categories.{cat}"))?;
         }
@@ -122,35 +121,18 @@ mod tests {
     #[test]
     fn per_category_override() {
         let mut p = DeadlinePolicy::default();
-        p.categories.insert(
-            "0401".into(),
-            Limits {
-                grid_minutes: 120,
-                ..Limits::default()
-            },
-        );
+        p.categories.insert("0401".into(), Limits { grid_minutes: 120, ..Limits::default() });
         assert_eq!(p.handling_due("0401", HandlerKind::GridWorker, 0), 120 * MINUTE);
         assert_eq!(p.handling_due("0101", HandlerKind::GridWorker, 0), DAY);
         assert!(p.validate("deadlines").is_ok());
         p.categories.insert("x".into(), Limits::default());
-        assert!(p
-            .validate("deadlines")
-            .unwrap_err()
-            .starts_with("deadlines.categories"));
+        assert!(p.validate("deadlines").unwrap_err().starts_with("deadlines.categories"));
     }
 
     #[test]
     fn zero_limit_is_refused_with_its_field() {
-        let p = DeadlinePolicy {
-            default: Limits {
-                grid_minutes: 0,
-                ..Limits::default()
-            },
-            ..Default::default()
-        };
-        assert!(p
-            .validate("deadlines")
-            .unwrap_err()
-            .starts_with("deadlines.default.grid_minutes"));
+        let p =
+            DeadlinePolicy { default: Limits { grid_minutes: 0, ..Limits::default() }, ..Default::default() };
+        assert!(p.validate("deadlines").unwrap_err().starts_with("deadlines.default.grid_minutes"));
     }
 }

@@ -7,7 +7,9 @@
 //! deadline  the deadline policy ("7123" by default)
 //! workflow  the seven-stage lifecycle: which action is legal from which state
 //! stats     the statistics algebra: per-case contributions summed into counters, rates
-//! machine   the replicated state machine's logic over an abstract key-value view
+//! link      routing between nodes and the store-and-forward envelope
+//! tally     statistics as versioned, mergeable state for rollups
+//! machine   the replicated state machine's logic: cases, outbox/inbox, rollups
 //! topology  the district topology file: parse and check
 //! ```
 //! `node/` wires this to RocksDB, openraft and gRPC; everything here is tested without sockets.
@@ -16,8 +18,14 @@ pub mod case;
 pub mod category;
 pub mod code;
 pub mod deadline;
+pub mod link;
 pub mod machine;
+#[cfg(test)]
+pub(crate) mod mem;
+#[cfg(test)]
+mod sim;
 pub mod stats;
+pub mod tally;
 pub mod topology;
 pub mod workflow;
 

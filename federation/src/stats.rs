@@ -43,6 +43,8 @@ pub struct Counters {
     pub by_state: BTreeMap<String, i64>,
     pub by_category: BTreeMap<String, i64>,
     pub by_grid: BTreeMap<String, i64>,
+    /// Cases by the department handling them (吹哨).
+    pub by_department: BTreeMap<String, i64>,
 }
 
 fn merge(into: &mut BTreeMap<String, i64>, from: &BTreeMap<String, i64>, sign: i64) {
@@ -75,6 +77,10 @@ impl Counters {
             by_state: BTreeMap::from([(case.state.as_str().to_string(), 1)]),
             by_category: BTreeMap::from([(case.category.clone(), 1)]),
             by_grid: BTreeMap::from([(case.grid.as_str().to_string(), 1)]),
+            by_department: case
+                .department()
+                .map(|d| BTreeMap::from([(d.to_string(), 1)]))
+                .unwrap_or_default(),
         }
     }
 
@@ -101,6 +107,7 @@ impl Counters {
         merge(&mut self.by_state, &o.by_state, sign);
         merge(&mut self.by_category, &o.by_category, sign);
         merge(&mut self.by_grid, &o.by_grid, sign);
+        merge(&mut self.by_department, &o.by_department, sign);
     }
 
     pub fn add(&mut self, o: &Counters) {
@@ -218,10 +225,7 @@ mod tests {
     #[test]
     fn dates_roundtrip() {
         assert_eq!(format_day(0), "1970-01-01");
-        assert_eq!(
-            parse_day("from", "2026-11-24").map(format_day),
-            Ok("2026-11-24".to_string())
-        );
+        assert_eq!(parse_day("from", "2026-11-24").map(format_day), Ok("2026-11-24".to_string()));
         assert!(parse_day("from", "2026-02-30").unwrap_err().starts_with("from:"));
         // 2026-11-24 00:30 Beijing time is still 2026-11-23 in UTC.
         let day = parse_day("d", "2026-11-24").unwrap();
@@ -234,11 +238,7 @@ mod tests {
         // Two grids: 1/1 closed and 1/3 closed. Averaging rates would give 66.7 %; the standard is 2/4.
         let mut total = Counters::default();
         for (closed, registered) in [(1, 1), (1, 3)] {
-            total.add(&Counters {
-                closed,
-                registered,
-                ..Default::default()
-            });
+            total.add(&Counters { closed, registered, ..Default::default() });
         }
         assert_eq!(Report::new(total, 0).closure_rate, 0.5);
         assert_eq!(rate(5, 0), 0.0);
@@ -255,9 +255,7 @@ mod tests {
             6 => Action::Return,
             7 => Action::Suspend,
             8 => Action::Resume,
-            _ => Action::Extend {
-                new_due: 10_000_000_000,
-            },
+            _ => Action::Extend { new_due: 10_000_000_000 },
         }
     }
 
@@ -291,20 +289,11 @@ mod tests {
     fn a_closed_case_counts_once_everywhere() {
         let p = DeadlinePolicy::default();
         let mut c = new_case("c", 0);
-        for a in [
-            Action::Register,
-            worker(),
-            Action::Start,
-            Action::Handled,
-            Action::Close,
-        ] {
+        for a in [Action::Register, worker(), Action::Start, Action::Handled, Action::Close] {
             c = apply(&c, &step(a), 60_000, &p).unwrap();
         }
         let k = Counters::of(&c);
-        assert_eq!(
-            (k.total, k.registered, k.closed, k.closed_on_time, k.self_handled),
-            (1, 1, 1, 1, 1)
-        );
+        assert_eq!((k.total, k.registered, k.closed, k.closed_on_time, k.self_handled), (1, 1, 1, 1, 1));
         assert_eq!(k.by_state.get("closed"), Some(&1));
         assert_eq!(k.by_grid.get("370102001001002"), Some(&1));
     }

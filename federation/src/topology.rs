@@ -52,21 +52,14 @@ pub struct Defaults {
 
 impl Default for Defaults {
     fn default() -> Self {
-        Defaults {
-            data_root: DEFAULT_DATA_ROOT.to_string(),
-        }
+        Defaults { data_root: DEFAULT_DATA_ROOT.to_string() }
     }
 }
 
 impl Defaults {
     /// The data directory of one replica: `{data_root}/{code}/r{replica_id}` (a path, not touched here).
     pub fn data_dir(&self, code: &str, replica_id: u64) -> String {
-        format!(
-            "{}/{}/r{}",
-            self.data_root.trim_end_matches('/'),
-            code,
-            replica_id
-        )
+        format!("{}/{}/r{}", self.data_root.trim_end_matches('/'), code, replica_id)
     }
 }
 
@@ -106,10 +99,7 @@ impl NodeSpec {
                 actual: code.level(),
             });
         }
-        self.grids
-            .iter()
-            .map(|entry| grid_entry(&code, "node.grids", entry))
-            .collect()
+        self.grids.iter().map(|entry| grid_entry(&code, "node.grids", entry)).collect()
     }
 }
 
@@ -147,19 +137,13 @@ pub struct Problem {
 
 impl Problem {
     fn new(field: impl Into<String>, message: impl Into<String>) -> Problem {
-        Problem {
-            field: field.into(),
-            message: message.into(),
-        }
+        Problem { field: field.into(), message: message.into() }
     }
 
     /// A problem from a code error, without repeating the field name the error starts with.
     fn from_code_error(field: &str, err: &CodeError) -> Problem {
         let text = err.to_string();
-        let message = text
-            .strip_prefix(&format!("{field}: "))
-            .map(str::to_string)
-            .unwrap_or(text);
+        let message = text.strip_prefix(&format!("{field}: ")).map(str::to_string).unwrap_or(text);
         Problem::new(field, message)
     }
 }
@@ -203,9 +187,8 @@ struct Parsed<'a> {
 impl Topology {
     /// Reads the file's syntax and shape only; see [`Topology::check`] for its meaning.
     pub fn parse(text: &str) -> Result<Topology, TopologyError> {
-        toml::from_str(text).map_err(|e| TopologyError::Syntax {
-            message: e.to_string().trim_end().to_string(),
-        })
+        toml::from_str(text)
+            .map_err(|e| TopologyError::Syntax { message: e.to_string().trim_end().to_string() })
     }
 
     /// Parses and checks; `Invalid` lists every problem found.
@@ -233,16 +216,10 @@ impl Topology {
             .nodes
             .iter()
             .enumerate()
-            .map(|(index, spec)| Parsed {
-                index,
-                spec,
-                code: spec.code().ok(),
-            })
+            .map(|(index, spec)| Parsed { index, spec, code: spec.code().ok() })
             .collect();
-        let districts: Vec<&Parsed<'_>> = parsed
-            .iter()
-            .filter(|p| p.code.as_ref().is_some_and(|c| c.level() == Level::District))
-            .collect();
+        let districts: Vec<&Parsed<'_>> =
+            parsed.iter().filter(|p| p.code.as_ref().is_some_and(|c| c.level() == Level::District)).collect();
         let mut first_with_code: HashMap<&str, usize> = HashMap::new();
         for p in &parsed {
             first_with_code.entry(p.spec.code.as_str()).or_insert(p.index);
@@ -277,11 +254,7 @@ impl Topology {
     ) {
         let at = format!("node[{}]", p.index);
         let spec = p.spec;
-        let hint = if spec.code.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", spec.code)
-        };
+        let hint = if spec.code.is_empty() { String::new() } else { format!(" ({})", spec.code) };
 
         // The code, its uniqueness and its place in the hierarchy.
         let code_field = format!("{at}.code");
@@ -289,13 +262,7 @@ impl Topology {
             None => {
                 if let Err(err) = Code::parse_node(&code_field, &spec.code) {
                     let mut problem = Problem::from_code_error(&code_field, &err);
-                    if matches!(
-                        err,
-                        CodeError::WrongLevel {
-                            actual: Level::Grid,
-                            ..
-                        }
-                    ) {
+                    if matches!(err, CodeError::WrongLevel { actual: Level::Grid, .. }) {
                         problem
                             .message
                             .push_str("; a grid is not a node: list it in its community's `grids` instead");
@@ -324,10 +291,7 @@ impl Topology {
         if ![1, 3, 5].contains(&n) {
             problems.push(Problem::new(
                 format!("{at}.replicas"),
-                format!(
-                    "has {n} address{}{hint}; a Raft group needs 1, 3 or 5 replicas",
-                    plural_es(n)
-                ),
+                format!("has {n} address{}{hint}; a Raft group needs 1, 3 or 5 replicas", plural_es(n)),
             ));
         }
         for (k, raw) in spec.replicas.iter().enumerate() {
@@ -431,14 +395,10 @@ impl Topology {
             return;
         }
         if !districts.is_empty() {
-            let under_one = districts
-                .iter()
-                .any(|d| d.code.as_ref().is_some_and(|dc| code.is_within(dc)));
+            let under_one = districts.iter().any(|d| d.code.as_ref().is_some_and(|dc| code.is_within(dc)));
             if !under_one {
-                let names: Vec<String> = districts
-                    .iter()
-                    .map(|d| format!("{} (node[{}])", d.spec.code, d.index))
-                    .collect();
+                let names: Vec<String> =
+                    districts.iter().map(|d| format!("{} (node[{}])", d.spec.code, d.index)).collect();
                 problems.push(Problem::new(
                     field,
                     format!("{code} is not under the district {}", names.join(" or ")),
@@ -477,20 +437,13 @@ impl Topology {
     pub fn children_of(&self, code: &str) -> Vec<&NodeSpec> {
         self.nodes
             .iter()
-            .filter(|n| {
-                n.code()
-                    .ok()
-                    .and_then(|c| c.parent())
-                    .is_some_and(|p| p.as_str() == code)
-            })
+            .filter(|n| n.code().ok().and_then(|c| c.parent()).is_some_and(|p| p.as_str() == code))
             .collect()
     }
 
     /// The district node (the first, if the file wrongly has several).
     pub fn district(&self) -> Option<&NodeSpec> {
-        self.nodes
-            .iter()
-            .find(|n| n.code().is_ok_and(|c| c.level() == Level::District))
+        self.nodes.iter().find(|n| n.code().is_ok_and(|c| c.level() == Level::District))
     }
 }
 
@@ -565,12 +518,8 @@ grids = ["001", "002"]
         assert_eq!(t.children_of("370102001001").len(), 0);
         let community = t.node("370102001001").unwrap();
         assert_eq!(community.code().unwrap().level(), Level::Community);
-        let grids: Vec<String> = community
-            .grid_codes()
-            .unwrap()
-            .into_iter()
-            .map(|c| c.as_str().to_string())
-            .collect();
+        let grids: Vec<String> =
+            community.grid_codes().unwrap().into_iter().map(|c| c.as_str().to_string()).collect();
         assert_eq!(grids, ["370102001001001", "370102001001002"]);
         assert_eq!(t.defaults.data_dir("370102", 2), "/var/lib/gridnode/370102/r2");
     }
@@ -607,20 +556,15 @@ grids = ["001", "002"]
         let mut t = example();
         t.nodes[1].code = "37010200".to_string();
         let problems = t.check();
-        assert!(problems
-            .iter()
-            .any(|p| p.field == "node[1].code" && p.message.contains("\"37010200\"")));
+        assert!(problems.iter().any(|p| p.field == "node[1].code" && p.message.contains("\"37010200\"")));
         // the community's street is now missing as well
-        assert!(problems
-            .iter()
-            .any(|p| p.field == "node[2].code" && p.message.contains("370102001 is not")));
+        assert!(problems.iter().any(|p| p.field == "node[2].code" && p.message.contains("370102001 is not")));
     }
 
     #[test]
     fn grid_code_as_node_code() {
         let mut t = example();
-        t.nodes
-            .push(node("370102001001003", "某网格", &["127.0.0.1:7401"], &[]));
+        t.nodes.push(node("370102001001003", "某网格", &["127.0.0.1:7401"], &[]));
         let msg = only_problem(&t, "node[3].code");
         assert!(msg.contains("grid") && msg.contains("grids"), "{msg}");
         assert!(NodeSpec::code(&t.nodes[3]).is_err());
@@ -637,8 +581,7 @@ grids = ["001", "002"]
     #[test]
     fn duplicate_node_code() {
         let mut t = example();
-        t.nodes
-            .push(node("370102001", "又一个街道", &["127.0.0.1:7202"], &[]));
+        t.nodes.push(node("370102001", "又一个街道", &["127.0.0.1:7202"], &[]));
         let msg = only_problem(&t, "node[3].code");
         assert!(msg.contains("node[1]"), "{msg}");
         let mut t = example();
@@ -653,10 +596,7 @@ grids = ["001", "002"]
             let mut t = example();
             t.nodes[1].replicas = (0..n).map(|i| format!("127.0.0.1:{}", 7201 + i)).collect();
             let msg = only_problem(&t, "node[1].replicas");
-            assert!(
-                msg.contains(&format!("has {n} address")) && msg.contains("1, 3 or 5"),
-                "{msg}"
-            );
+            assert!(msg.contains(&format!("has {n} address")) && msg.contains("1, 3 or 5"), "{msg}");
         }
         let mut t = example();
         t.nodes[1].replicas = (0..5).map(|i| format!("127.0.0.1:{}", 7201 + i)).collect();
@@ -665,21 +605,11 @@ grids = ["001", "002"]
 
     #[test]
     fn replica_address_must_be_ip_and_port() {
-        for bad in [
-            "localhost:7201",
-            "127.0.0.1",
-            "127.0.0.1:99999",
-            "",
-            "7201",
-            "::1:7201",
-        ] {
+        for bad in ["localhost:7201", "127.0.0.1", "127.0.0.1:99999", "", "7201", "::1:7201"] {
             let mut t = example();
             t.nodes[1].replicas = vec![bad.to_string()];
             let msg = only_problem(&t, "node[1].replicas[0]");
-            assert!(
-                msg.contains("ip:port") && msg.contains("(370102001)"),
-                "{bad}: {msg}"
-            );
+            assert!(msg.contains("ip:port") && msg.contains("(370102001)"), "{bad}: {msg}");
         }
         let mut t = example();
         t.nodes[1].replicas = vec!["[::1]:7201".to_string()];
@@ -714,18 +644,10 @@ grids = ["001", "002"]
         assert!(t.district().is_none());
         assert_eq!(problems.len(), 2, "{problems:#?}");
         assert_eq!(problems[0].field, "node");
-        assert!(
-            problems[0].message.contains("code = \"370102\""),
-            "{}",
-            problems[0]
-        );
+        assert!(problems[0].message.contains("code = \"370102\""), "{}", problems[0]);
         // the street whose district is missing
         assert_eq!(problems[1].field, "node[0].code");
-        assert!(
-            problems[1].message.contains("district 370102 is not in the file"),
-            "{}",
-            problems[1]
-        );
+        assert!(problems[1].message.contains("district 370102 is not in the file"), "{}", problems[1]);
         let problems = Topology::parse("").unwrap().check();
         assert_eq!(problems.len(), 1, "{problems:#?}");
         assert_eq!(problems[0].field, "node");
@@ -736,18 +658,14 @@ grids = ["001", "002"]
         let mut t = example();
         t.nodes.push(node("370103", "市中区", &["127.0.0.1:8101"], &[]));
         let msg = only_problem(&t, "node[3].code");
-        assert!(
-            msg.contains("second district") && msg.contains("node[0] (370102)"),
-            "{msg}"
-        );
+        assert!(msg.contains("second district") && msg.contains("node[0] (370102)"), "{msg}");
         assert_eq!(t.district().unwrap().code, "370102");
     }
 
     #[test]
     fn node_not_under_the_district() {
         let mut t = example();
-        t.nodes
-            .push(node("370103001", "某街道", &["127.0.0.1:8201"], &[]));
+        t.nodes.push(node("370103001", "某街道", &["127.0.0.1:8201"], &[]));
         let msg = only_problem(&t, "node[3].code");
         assert!(msg.contains("not under the district 370102 (node[0])"), "{msg}");
     }
@@ -755,8 +673,7 @@ grids = ["001", "002"]
     #[test]
     fn community_whose_street_is_missing() {
         let mut t = example();
-        t.nodes
-            .push(node("370102002001", "某社区", &["127.0.0.1:7302"], &["001"]));
+        t.nodes.push(node("370102002001", "某社区", &["127.0.0.1:7302"], &["001"]));
         let msg = only_problem(&t, "node[3].code");
         assert!(msg.contains("street 370102002 is not in the file"), "{msg}");
     }
@@ -776,22 +693,12 @@ grids = ["001", "002"]
         let mut t = example();
         t.nodes[2].grids.clear();
         let msg = only_problem(&t, "node[2].grids");
-        assert!(
-            msg.contains("at least one grid") && msg.contains("(370102001001)"),
-            "{msg}"
-        );
+        assert!(msg.contains("at least one grid") && msg.contains("(370102001001)"), "{msg}");
     }
 
     #[test]
     fn malformed_grid_entries() {
-        for bad in [
-            "01",
-            "0a1",
-            "1",
-            "37010200100100",
-            "370102001001",
-            "abcdefghijklmno",
-        ] {
+        for bad in ["01", "0a1", "1", "37010200100100", "370102001001", "abcdefghijklmno"] {
             let mut t = example();
             t.nodes[2].grids = vec!["001".to_string(), bad.to_string()];
             let msg = only_problem(&t, "node[2].grids[1]");
@@ -813,10 +720,7 @@ grids = ["001", "002"]
         let mut t = example();
         t.nodes[2].grids = vec!["370102001001003".to_string(), "370102001002001".to_string()];
         let msg = only_problem(&t, "node[2].grids[1]");
-        assert!(
-            msg.contains("370102001002001") && msg.contains("(370102001001)"),
-            "{msg}"
-        );
+        assert!(msg.contains("370102001002001") && msg.contains("(370102001001)"), "{msg}");
         t.nodes[2].grids.pop();
         let codes = t.nodes[2].grid_codes().unwrap();
         assert_eq!(codes[0].as_str(), "370102001001003");
@@ -857,9 +761,7 @@ name = "坏代码"
 replicas = ["127.0.0.1:0"]
 "#;
         let err = Topology::load(text).unwrap_err();
-        let TopologyError::Invalid { problems } = &err else {
-            panic!("{err:?}")
-        };
+        let TopologyError::Invalid { problems } = &err else { panic!("{err:?}") };
         let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
         assert_eq!(
             fields,
@@ -888,9 +790,6 @@ replicas = ["127.0.0.1:0"]
         let p = Problem::new("node[2].code", "bad");
         assert_eq!(p.to_string(), "node[2].code: bad");
         let err = TopologyError::Invalid { problems: vec![p] };
-        assert_eq!(
-            err.to_string(),
-            "topology file has 1 problem:\n  node[2].code: bad"
-        );
+        assert_eq!(err.to_string(), "topology file has 1 problem:\n  node[2].code: bad");
     }
 }

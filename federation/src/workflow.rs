@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::case::{AuditEntry, Case, CaseState, Handler};
+use crate::code::Code;
 use crate::deadline::DeadlinePolicy;
 use crate::Millis;
 
@@ -39,6 +40,10 @@ pub enum Action {
     Resume,
     /// 延时: a new handling deadline.
     Extend { new_due: Millis },
+    /// 上报: hand the case to the parent node (ownership moves up with a new epoch).
+    Escalate,
+    /// 下派 / 协同办: hand an owned case to a node below, with instructions in the note.
+    SendDown { to: Code },
 }
 
 impl Action {
@@ -59,15 +64,14 @@ impl Action {
             Action::Suspend => "suspend",
             Action::Resume => "resume",
             Action::Extend { .. } => "extend",
+            Action::Escalate => "escalate",
+            Action::SendDown { .. } => "send_down",
         }
     }
 
     /// Actions whose reason is mandatory (作废, 返工, 挂账, 延时).
     fn needs_note(&self) -> bool {
-        matches!(
-            self,
-            Action::Cancel | Action::Return | Action::Suspend | Action::Extend { .. }
-        )
+        matches!(self, Action::Cancel | Action::Return | Action::Suspend | Action::Extend { .. })
     }
 }
 
@@ -75,18 +79,9 @@ impl Action {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum WorkflowError {
     #[error("action {action:?} is not allowed on case {case} in state {state}; allowed: {allowed}")]
-    IllegalAction {
-        case: String,
-        action: String,
-        state: CaseState,
-        allowed: String,
-    },
+    IllegalAction { case: String, action: String, state: CaseState, allowed: String },
     #[error("version: case {case} is at version {actual}, the action expected version {expected}")]
-    VersionConflict {
-        case: String,
-        expected: u64,
-        actual: u64,
-    },
+    VersionConflict { case: String, expected: u64, actual: u64 },
     #[error("note: action {action:?} needs a note giving the reason")]
     NoteRequired { action: String },
     #[error("new_due: the new deadline must be later than the current one ({current}) and than now ({now})")]
@@ -102,47 +97,31 @@ pub struct Step {
     pub expected_version: Option<u64>,
 }
 
-/// States from which `action` is legal.
-fn legal_from(action: &Action) -> &'static [CaseState] {
+/// States from which the action named `name` is legal.
+fn legal_states(name: &str) -> &'static [CaseState] {
     use CaseState::*;
-    match action {
-        Action::Register => &[Reported],
-        Action::Cancel => &[Reported, Registered],
-        Action::Dispatch { .. } => &[Registered, Dispatched],
-        Action::Start => &[Dispatched],
-        Action::Handled => &[Handling],
-        Action::Close => &[Handled],
-        Action::Return => &[Handled],
-        Action::Suspend => &[Registered, Dispatched, Handling],
-        Action::Resume => &[Suspended],
-        Action::Extend { .. } => &[Dispatched, Handling],
+    match name {
+        "register" => &[Reported],
+        "cancel" => &[Reported, Registered],
+        "dispatch" => &[Registered, Dispatched],
+        "start" => &[Dispatched],
+        "handled" => &[Handling],
+        "close" | "return" => &[Handled],
+        "suspend" => &[Registered, Dispatched, Handling],
+        "resume" => &[Suspended],
+        "extend" => &[Dispatched, Handling],
+        "escalate" | "send_down" => &[Registered, Dispatched, Handling, Suspended],
+        _ => &[],
     }
+}
+
+fn legal_from(action: &Action) -> &'static [CaseState] {
+    legal_states(action.name())
 }
 
 /// The actions legal in `state`, by name.
 pub fn allowed_actions(state: CaseState) -> Vec<&'static str> {
-    let probe = [
-        Action::Register,
-        Action::Cancel,
-        Action::Dispatch {
-            handler: Handler {
-                kind: crate::case::HandlerKind::GridWorker,
-                name: String::new(),
-            },
-        },
-        Action::Start,
-        Action::Handled,
-        Action::Close,
-        Action::Return,
-        Action::Suspend,
-        Action::Resume,
-        Action::Extend { new_due: 0 },
-    ];
-    probe
-        .iter()
-        .filter(|a| legal_from(a).contains(&state))
-        .map(Action::name)
-        .collect()
+    Action::NAMES.into_iter().filter(|a| legal_states(a).contains(&state)).collect()
 }
 
 /// Applies `step` to `case` at time `now`, returning the new case (version + 1, one more audit entry).
@@ -162,17 +141,11 @@ pub fn apply(case: &Case, step: &Step, now: Millis, policy: &DeadlinePolicy) -> 
             case: case.id.clone(),
             action: step.action.name().to_string(),
             state: case.state,
-            allowed: if allowed.is_empty() {
-                "none (the case is final)".into()
-            } else {
-                allowed.join(", ")
-            },
+            allowed: if allowed.is_empty() { "none (the case is final)".into() } else { allowed.join(", ") },
         });
     }
     if step.action.needs_note() && step.note.trim().is_empty() {
-        return Err(WorkflowError::NoteRequired {
-            action: step.action.name().to_string(),
-        });
+        return Err(WorkflowError::NoteRequired { action: step.action.name().to_string() });
     }
 
     let mut next = case.clone();
@@ -228,6 +201,17 @@ pub fn apply(case: &Case, step: &Step, now: Millis, policy: &DeadlinePolicy) -> 
             next.extensions += 1;
             case.state
         }
+        Action::Escalate | Action::SendDown { .. } => {
+            // The receiving node registers it afresh: its own handler, its own deadline.
+            next.handler = None;
+            next.due_at = None;
+            next.dispatched_at = None;
+            next.handled_at = None;
+            next.suspended_at = None;
+            next.suspended_from = None;
+            next.epoch += 1;
+            CaseState::Registered
+        }
     };
     next.state = to;
     next.version += 1;
@@ -246,7 +230,6 @@ pub fn apply(case: &Case, step: &Step, now: Millis, policy: &DeadlinePolicy) -> 
 pub(crate) mod tests {
     use super::*;
     use crate::case::{HandlerKind, Priority, Source};
-    use crate::code::Code;
 
     pub(crate) fn new_case(id: &str, now: Millis) -> Case {
         let grid = Code::parse("grid", "370102001001002").unwrap();
@@ -276,42 +259,28 @@ pub(crate) mod tests {
             due_at: None,
             returns: 0,
             extensions: 0,
+            epoch: 1,
+            watchers: vec![],
             audit: vec![],
         }
     }
 
     pub(crate) fn step(action: Action) -> Step {
-        Step {
-            action,
-            actor: "op".into(),
-            note: "原因".into(),
-            expected_version: None,
-        }
+        Step { action, actor: "op".into(), note: "原因".into(), expected_version: None }
     }
 
     pub(crate) fn worker() -> Action {
-        Action::Dispatch {
-            handler: Handler {
-                kind: HandlerKind::GridWorker,
-                name: "张伟".into(),
-            },
-        }
+        Action::Dispatch { handler: Handler { kind: HandlerKind::GridWorker, name: "张伟".into() } }
     }
 
     #[test]
     fn full_lifecycle_with_a_return() {
         let p = DeadlinePolicy::default();
         let mut c = new_case("c1", 0);
-        for (i, a) in [
-            Action::Register,
-            worker(),
-            Action::Start,
-            Action::Handled,
-            Action::Return,
-            Action::Start,
-        ]
-        .into_iter()
-        .enumerate()
+        for (i, a) in
+            [Action::Register, worker(), Action::Start, Action::Handled, Action::Return, Action::Start]
+                .into_iter()
+                .enumerate()
         {
             c = apply(&c, &step(a), 1000 * i as Millis, &p).unwrap();
         }
@@ -346,11 +315,7 @@ pub(crate) mod tests {
         s.expected_version = Some(7);
         assert!(matches!(
             apply(&c, &s, 5, &DeadlinePolicy::default()),
-            Err(WorkflowError::VersionConflict {
-                expected: 7,
-                actual: 1,
-                ..
-            })
+            Err(WorkflowError::VersionConflict { expected: 7, actual: 1, .. })
         ));
         s.expected_version = Some(1);
         assert!(apply(&c, &s, 5, &DeadlinePolicy::default()).is_ok());
@@ -363,9 +328,7 @@ pub(crate) mod tests {
         s.note = " ".into();
         assert_eq!(
             apply(&c, &s, 5, &DeadlinePolicy::default()),
-            Err(WorkflowError::NoteRequired {
-                action: "cancel".into()
-            })
+            Err(WorkflowError::NoteRequired { action: "cancel".into() })
         );
     }
 

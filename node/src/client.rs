@@ -37,16 +37,10 @@ fn retryable(s: &Status) -> bool {
 impl Client {
     /// `spec` is one or more comma-separated `ip:port` (or `host:port`) addresses of the node's replicas.
     pub fn new(spec: &str, timeout: Duration) -> Result<Client, ClientError> {
-        let addrs: Vec<String> = spec
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect();
+        let addrs: Vec<String> =
+            spec.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
         if addrs.is_empty() {
-            return Err(ClientError::BadAddress {
-                message: "give at least one replica address".into(),
-            });
+            return Err(ClientError::BadAddress { message: "give at least one replica address".into() });
         }
         let mut channels = Vec::new();
         for a in &addrs {
@@ -55,15 +49,12 @@ impl Client {
                     message: format!("{a:?} is not a host:port address (e.g. 127.0.0.1:7101)"),
                 });
             }
-            channels.push(crate::rpc::lazy_channel(a).map_err(|e| ClientError::BadAddress {
-                message: format!("{a:?}: {e}"),
-            })?);
+            channels.push(
+                crate::rpc::lazy_channel(a)
+                    .map_err(|e| ClientError::BadAddress { message: format!("{a:?}: {e}") })?,
+            );
         }
-        Ok(Client {
-            addrs,
-            channels,
-            timeout,
-        })
+        Ok(Client { addrs, channels, timeout })
     }
 
     /// Runs `call` against the replicas in turn until one answers or the deadline passes.
@@ -88,10 +79,7 @@ impl Client {
                     Ok(r) => return Ok(r.into_inner()),
                     Err(s) if retryable(&s) => last = s.message().to_string(),
                     Err(s) => {
-                        return Err(ClientError::Refused {
-                            code: s.code(),
-                            message: s.message().to_string(),
-                        })
+                        return Err(ClientError::Refused { code: s.code(), message: s.message().to_string() })
                     }
                 }
             }

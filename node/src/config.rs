@@ -21,10 +21,7 @@ pub enum ConfigError {
 }
 
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        field: field.into(),
-        message: message.into(),
-    }
+    ConfigError::Invalid { field: field.into(), message: message.into() }
 }
 
 /// One replica of a Raft group.
@@ -81,6 +78,31 @@ impl Default for RaftTuning {
     }
 }
 
+/// Federation timing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FederationTuning {
+    /// How often the leader pushes changed statistics to the parent.
+    pub rollup_ms: u64,
+    /// How often the leader looks for overdue cases to escalate (督办).
+    pub supervise_ms: u64,
+    /// Deadline of an RPC to another node.
+    pub rpc_timeout_ms: u64,
+    /// Longest wait between retries of a failing link.
+    pub max_backoff_ms: u64,
+}
+
+impl Default for FederationTuning {
+    fn default() -> Self {
+        FederationTuning {
+            rollup_ms: 250,
+            supervise_ms: 10_000,
+            rpc_timeout_ms: 5_000,
+            max_backoff_ms: 5_000,
+        }
+    }
+}
+
 /// Everything a replica needs to run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -102,7 +124,8 @@ pub struct Config {
     /// existing group through `gridnode cluster add-replica`.
     #[serde(default = "default_true")]
     pub bootstrap: bool,
-    /// The unit grids (15-digit codes) of a community node.
+    /// Known unit grids (15-digit codes): a community's own, or every grid below a street or district.
+    /// Reports on other grids are refused; empty means not checked.
     #[serde(default)]
     pub grids: Vec<String>,
     /// The parent node, if any.
@@ -114,6 +137,9 @@ pub struct Config {
     /// Raft timing and compaction.
     #[serde(default)]
     pub raft: RaftTuning,
+    /// Federation timing.
+    #[serde(default)]
+    pub federation: FederationTuning,
     /// Deadline policy; "7123" by default.
     #[serde(default)]
     pub deadlines: DeadlinePolicy,
@@ -124,26 +150,19 @@ fn default_true() -> bool {
 }
 
 fn check_addr(field: &str, addr: &str) -> Result<SocketAddr, ConfigError> {
-    let a: SocketAddr = addr.parse().map_err(|_| {
-        invalid(
-            field,
-            format!("{addr:?} is not an ip:port address (e.g. 127.0.0.1:7101)"),
-        )
-    })?;
+    let a: SocketAddr = addr
+        .parse()
+        .map_err(|_| invalid(field, format!("{addr:?} is not an ip:port address (e.g. 127.0.0.1:7101)")))?;
     Ok(a)
 }
 
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let cfg: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        let cfg: Config = toml::from_str(&text)
+            .map_err(|e| ConfigError::Parse { path: path.display().to_string(), message: e.to_string() })?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -153,10 +172,7 @@ impl Config {
         let node = Code::parse_node("node", &self.node).map_err(|e| invalid("node", e.to_string()))?;
         let listen = check_addr("listen", &self.listen)?;
         if listen.port() == 0 {
-            return Err(invalid(
-                "listen",
-                "port 0 is not allowed: the other replicas must know the address",
-            ));
+            return Err(invalid("listen", "port 0 is not allowed: the other replicas must know the address"));
         }
         if self.data_dir.as_os_str().is_empty() {
             return Err(invalid("data_dir", "must not be empty"));
@@ -167,17 +183,11 @@ impl Config {
         let (mut ids, mut addrs) = (HashSet::new(), HashSet::new());
         for (i, r) in self.replicas.iter().enumerate() {
             if r.id == 0 || !ids.insert(r.id) {
-                return Err(invalid(
-                    format!("replicas[{i}].id"),
-                    format!("{} is zero or used twice", r.id),
-                ));
+                return Err(invalid(format!("replicas[{i}].id"), format!("{} is zero or used twice", r.id)));
             }
             check_addr(&format!("replicas[{i}].addr"), &r.addr)?;
             if !addrs.insert(r.addr.as_str()) {
-                return Err(invalid(
-                    format!("replicas[{i}].addr"),
-                    format!("{} is used twice", r.addr),
-                ));
+                return Err(invalid(format!("replicas[{i}].addr"), format!("{} is used twice", r.addr)));
             }
         }
         if self.bootstrap && !ids.contains(&self.replica_id) {
@@ -196,21 +206,19 @@ impl Config {
             let field = format!("grids[{i}]");
             let grid =
                 Code::parse_level(&field, g, Level::Grid).map_err(|e| invalid(&field, e.to_string()))?;
-            if grid.parent().as_ref() != Some(&node) {
-                return Err(invalid(
-                    field,
-                    format!("grid {g} does not belong to community {node}"),
-                ));
+            let belongs = match node.level() {
+                Level::Community => grid.parent().as_ref() == Some(&node),
+                _ => grid.is_within(&node),
+            };
+            if !belongs {
+                return Err(invalid(field, format!("grid {g} does not lie under node {node}")));
             }
         }
         if let Some(p) = &self.parent {
             let code = Code::parse_node("parent.code", &p.code)
                 .map_err(|e| invalid("parent.code", e.to_string()))?;
             if node.parent().as_ref() != Some(&code) {
-                return Err(invalid(
-                    "parent.code",
-                    format!("{code} is not the parent of {node}"),
-                ));
+                return Err(invalid("parent.code", format!("{code} is not the parent of {node}")));
             }
         }
         for (i, c) in self.children.iter().enumerate() {
@@ -239,6 +247,25 @@ impl Config {
         if r.rpc_timeout_ms < 100 {
             return Err(invalid("raft.rpc_timeout_ms", "must be at least 100"));
         }
+        let f = &self.federation;
+        for (name, v, min) in [
+            ("federation.rollup_ms", f.rollup_ms, 10),
+            ("federation.supervise_ms", f.supervise_ms, 100),
+            ("federation.rpc_timeout_ms", f.rpc_timeout_ms, 100),
+            ("federation.max_backoff_ms", f.max_backoff_ms, 10),
+        ] {
+            if v < min {
+                return Err(invalid(name, format!("must be at least {min}")));
+            }
+        }
+        for p in self.parent.iter().chain(&self.children) {
+            for (j, a) in p.replicas.iter().enumerate() {
+                check_addr(&format!("peer {} replicas[{j}]", p.code), a)?;
+            }
+            if p.replicas.is_empty() {
+                return Err(invalid(format!("peer {}", p.code), "needs at least one replica address"));
+            }
+        }
         self.deadlines.validate("deadlines").map_err(|m| {
             let field = m.split(':').next().unwrap_or("deadlines").to_string();
             invalid(field, m)
@@ -263,15 +290,13 @@ mod tests {
             replica_id: 1,
             listen: "127.0.0.1:7301".into(),
             data_dir: "/tmp/x".into(),
-            replicas: vec![ReplicaAddr {
-                id: 1,
-                addr: "127.0.0.1:7301".into(),
-            }],
+            replicas: vec![ReplicaAddr { id: 1, addr: "127.0.0.1:7301".into() }],
             bootstrap: true,
             grids: vec!["370102001001001".into()],
             parent: None,
             children: vec![],
             raft: RaftTuning::default(),
+            federation: FederationTuning::default(),
             deadlines: DeadlinePolicy::default(),
         }
     }
@@ -289,14 +314,13 @@ mod tests {
     fn bad_fields_are_named() {
         let mut c = sample();
         c.node = "3701020010".into();
-        assert!(c
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("config field node"));
+        assert!(c.validate().unwrap_err().to_string().contains("config field node"));
         let mut c = sample();
         c.grids = vec!["370102001002001".into()];
         assert!(c.validate().unwrap_err().to_string().contains("grids[0]"));
+        let mut c = sample();
+        c.federation.rollup_ms = 0;
+        assert!(c.validate().unwrap_err().to_string().contains("federation.rollup_ms"));
         let mut c = sample();
         c.replicas[0].addr = "localhost".into();
         assert!(c.validate().unwrap_err().to_string().contains("replicas[0].addr"));
@@ -305,10 +329,6 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("replica_id"));
         let mut c = sample();
         c.raft.heartbeat_ms = 5000;
-        assert!(c
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("raft.heartbeat_ms"));
+        assert!(c.validate().unwrap_err().to_string().contains("raft.heartbeat_ms"));
     }
 }

@@ -12,6 +12,8 @@
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod demo_data;
+pub mod federation;
 pub mod network;
 pub mod proposer;
 pub mod replica;

@@ -30,11 +30,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = Connection;
 
     async fn new_client(&mut self, target: ReplicaId, node: &BasicNode) -> Connection {
-        Connection {
-            target,
-            addr: node.addr.clone(),
-            client: None,
-        }
+        Connection { target, addr: node.addr.clone(), client: None }
     }
 }
 
@@ -74,9 +70,7 @@ impl Connection {
         E: std::error::Error + DeserializeOwned,
     {
         let data = bincode::serialize(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        let mut client = self
-            .client()
-            .map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))?;
+        let mut client = self.client().map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))?;
         let mut request = tonic::Request::new(RaftPayload { data });
         request.set_timeout(ttl);
         let reply = match kind {

@@ -25,10 +25,7 @@ const QUEUE: usize = 8192;
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ProposeError {
     #[error("this replica is not the leader (leader: {leader:?})")]
-    NotLeader {
-        leader: Option<ReplicaId>,
-        addr: Option<String>,
-    },
+    NotLeader { leader: Option<ReplicaId>, addr: Option<String> },
     #[error("replication failed: {message}")]
     Raft { message: String },
     #[error("the replica is shutting down")]
@@ -57,10 +54,7 @@ impl Proposer {
     /// Proposes `cmd` and waits until it is committed on a majority and applied here.
     pub async fn propose(&self, cmd: Command) -> Result<Outcome, ProposeError> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Pending { cmd, reply })
-            .await
-            .map_err(|_| ProposeError::Closed)?;
+        self.tx.send(Pending { cmd, reply }).await.map_err(|_| ProposeError::Closed)?;
         rx.await.map_err(|_| ProposeError::Closed)?
     }
 }
@@ -103,9 +97,8 @@ async fn run(raft: Raft, mut rx: mpsc::Receiver<Pending>) {
                 Ok(resp) => {
                     let mut outcomes = resp.data.outcomes.into_iter();
                     for reply in replies {
-                        let r = outcomes.next().ok_or(ProposeError::Raft {
-                            message: "missing outcome".into(),
-                        });
+                        let r =
+                            outcomes.next().ok_or(ProposeError::Raft { message: "missing outcome".into() });
                         let _ = reply.send(r);
                     }
                 }
@@ -119,9 +112,7 @@ async fn run(raft: Raft, mut rx: mpsc::Receiver<Pending>) {
                         }
                         other => {
                             warn!(error = %other, "proposal failed");
-                            ProposeError::Raft {
-                                message: other.to_string(),
-                            }
+                            ProposeError::Raft { message: other.to_string() }
                         }
                     };
                     for reply in replies {

@@ -14,12 +14,14 @@ use openraft::{BasicNode, SnapshotPolicy};
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, FederationTuning, PeerNode};
+use crate::federation::LinkTable;
 use crate::network::Network;
 use crate::proposer::{ProposeError, Proposer};
-use crate::service::{CaseApi, ClusterApi, RaftApi};
+use crate::service::{CaseApi, ClusterApi, FederationApi, RaftApi};
 use crate::storage::log_store::LogStore;
-use crate::storage::state_machine::{CaseReader, NodeRules, StateMachine};
+use crate::storage::reader::CaseReader;
+use crate::storage::state_machine::{NodeRules, Signals, StateMachine};
 use crate::storage::{self, StoreError};
 use crate::types::{Raft, ReplicaId};
 
@@ -57,10 +59,14 @@ pub struct Replica {
     pub id: ReplicaId,
     pub node: Code,
     pub name: String,
-    pub grids: Vec<Code>,
     pub raft: Raft,
     pub reader: CaseReader,
     pub rules: NodeRules,
+    pub parent: Option<PeerNode>,
+    pub children: Vec<PeerNode>,
+    pub signals: Signals,
+    pub links: LinkTable,
+    pub federation: FederationTuning,
     proposer: Proposer,
 }
 
@@ -84,24 +90,34 @@ impl Replica {
         if leader == self.id {
             return Some(Route::Local);
         }
-        let addr = metrics
-            .borrow()
-            .membership_config
-            .membership()
-            .get_node(&leader)
-            .map(|n| n.addr.clone())?;
+        let addr =
+            metrics.borrow().membership_config.membership().get_node(&leader).map(|n| n.addr.clone())?;
         Some(Route::Leader { id: leader, addr })
     }
 
     /// The address of replica `id`, from the current membership.
     pub fn addr_of(&self, id: ReplicaId) -> Option<String> {
-        self.raft
-            .metrics()
-            .borrow()
-            .membership_config
-            .membership()
-            .get_node(&id)
-            .map(|n| n.addr.clone())
+        self.raft.metrics().borrow().membership_config.membership().get_node(&id).map(|n| n.addr.clone())
+    }
+
+    /// True while this replica is the leader of its node.
+    pub fn is_leader(&self) -> bool {
+        self.raft.metrics().borrow().current_leader == Some(self.id)
+    }
+
+    /// The highest log index applied here: a version that only grows.
+    pub fn applied_index(&self) -> u64 {
+        self.raft.metrics().borrow().last_applied.map(|l| l.index).unwrap_or(0)
+    }
+
+    /// The parent and the children.
+    pub fn neighbours(&self) -> Vec<PeerNode> {
+        self.parent.iter().chain(&self.children).cloned().collect()
+    }
+
+    /// The configured neighbour with `code`.
+    pub fn neighbour(&self, code: &str) -> Option<&PeerNode> {
+        self.parent.iter().chain(&self.children).find(|p| p.code == code)
     }
 
     /// Commits `cmd` through Raft (group-committed with concurrent commands).
@@ -124,9 +140,7 @@ fn raft_config(cfg: &Config) -> Result<openraft::Config, ReplicaError> {
         max_payload_entries: 256,
         ..Default::default()
     };
-    c.validate().map_err(|e| ReplicaError::Raft {
-        message: format!("raft settings: {e}"),
-    })
+    c.validate().map_err(|e| ReplicaError::Raft { message: format!("raft settings: {e}") })
 }
 
 /// Starts the replica described by `cfg` on `listener` and serves until `shutdown` resolves.
@@ -139,45 +153,54 @@ pub async fn run(
     let node = cfg.node_code()?;
     let data_dir = PathBuf::from(&cfg.data_dir);
     let db = storage::open(&data_dir.join("db"))?;
+    let codes =
+        |peers: &[PeerNode]| peers.iter().filter_map(|p| Code::parse_node("peer", &p.code).ok()).collect();
     let rules = NodeRules {
         node: node.clone(),
         policy: cfg.deadlines.clone(),
+        parent: cfg.parent.as_ref().and_then(|p| Code::parse_node("parent", &p.code).ok()),
+        children: codes(&cfg.children),
+        grids: cfg.grids.iter().filter_map(|g| Code::parse("grids", g).ok()).collect(),
     };
-    let sm = StateMachine::open(db.clone(), rules.clone(), data_dir.join("snapshots"))?;
+    let signals = Signals::default();
+    let sm = StateMachine::open(db.clone(), rules.clone(), signals.clone(), data_dir.join("snapshots"))?;
     let reader = sm.reader();
     let log = LogStore::new(db);
     let raft = Raft::new(cfg.replica_id, Arc::new(raft_config(&cfg)?), Network, log, sm)
         .await
-        .map_err(|e| ReplicaError::Raft {
-            message: e.to_string(),
-        })?;
+        .map_err(|e| ReplicaError::Raft { message: e.to_string() })?;
 
     if cfg.bootstrap {
         bootstrap(&raft, &cfg).await?;
     }
 
-    let grids = cfg
-        .grids
-        .iter()
-        .filter_map(|g| Code::parse("grids", g).ok())
-        .collect();
     let replica = Arc::new(Replica {
         id: cfg.replica_id,
         node: node.clone(),
         name: cfg.name.clone(),
-        grids,
         raft: raft.clone(),
         reader,
         rules,
+        parent: cfg.parent.clone(),
+        children: cfg.children.clone(),
+        signals,
+        links: LinkTable::default(),
+        federation: cfg.federation.clone(),
         proposer: Proposer::start(raft.clone()),
     });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    crate::federation::spawn(replica.clone(), stop_rx);
     info!(node = %node, replica = cfg.replica_id, addr = ?listener.local_addr().ok(), "replica serving");
     let served = crate::rpc::serve(
         listener,
         CaseApi::new(replica.clone()),
         ClusterApi::new(replica.clone()),
+        FederationApi::new(replica.clone()),
         RaftApi::new(raft.clone()),
-        shutdown,
+        async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        },
     )
     .await;
     if let Err(e) = raft.shutdown().await {
@@ -192,25 +215,17 @@ pub async fn run(
 /// replica does this with the same membership, which openraft allows; a replica that already has
 /// state (or has heard from a leader) skips it.
 async fn bootstrap(raft: &Raft, cfg: &Config) -> Result<(), ReplicaError> {
-    let initialized = raft.is_initialized().await.map_err(|e| ReplicaError::Raft {
-        message: e.to_string(),
-    })?;
+    let initialized =
+        raft.is_initialized().await.map_err(|e| ReplicaError::Raft { message: e.to_string() })?;
     if initialized {
         return Ok(());
     }
-    let members: BTreeMap<ReplicaId, BasicNode> = cfg
-        .replicas
-        .iter()
-        .map(|r| (r.id, BasicNode::new(r.addr.clone())))
-        .collect();
+    let members: BTreeMap<ReplicaId, BasicNode> =
+        cfg.replicas.iter().map(|r| (r.id, BasicNode::new(r.addr.clone()))).collect();
     match raft.initialize(members).await {
         Ok(()) => info!(node = %cfg.node, replicas = cfg.replicas.len(), "bootstrapped a fresh Raft group"),
         Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
-        Err(e) => {
-            return Err(ReplicaError::Raft {
-                message: format!("bootstrap: {e}"),
-            })
-        }
+        Err(e) => return Err(ReplicaError::Raft { message: format!("bootstrap: {e}") }),
     }
     Ok(())
 }
@@ -219,10 +234,7 @@ async fn bootstrap(raft: &Raft, cfg: &Config) -> Result<(), ReplicaError> {
 pub async fn serve_forever(cfg: Config) -> Result<(), ReplicaError> {
     let listener = crate::rpc::bind(&cfg.listen)
         .await
-        .map_err(|source| ReplicaError::Bind {
-            addr: cfg.listen.clone(),
-            source,
-        })?;
+        .map_err(|source| ReplicaError::Bind { addr: cfg.listen.clone(), source })?;
     run(cfg, listener, shutdown_signal()).await
 }
 

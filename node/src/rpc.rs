@@ -9,7 +9,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::network::MAX_RAFT_MESSAGE;
-use crate::service::{CaseApi, ClusterApi, RaftApi};
+use crate::service::{CaseApi, ClusterApi, FederationApi, RaftApi};
 
 /// How long to wait for a TCP connection to a replica.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -33,16 +33,18 @@ pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
-/// Serves the client, cluster and Raft services of one replica on `listener` until `shutdown` resolves.
+/// Serves the client, cluster, federation and Raft services of one replica on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
     case: CaseApi,
     cluster: ClusterApi,
+    federation: FederationApi,
     raft: RaftApi,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     use proto::v1::case_service_server::CaseServiceServer;
     use proto::v1::cluster_service_server::ClusterServiceServer;
+    use proto::v1::federation_service_server::FederationServiceServer;
     use proto::v1::raft_service_server::RaftServiceServer;
     tonic::transport::Server::builder()
         .tcp_nodelay(true)
@@ -53,6 +55,11 @@ pub async fn serve(
                 .max_encoding_message_size(MAX_CLIENT_MESSAGE * 4),
         )
         .add_service(ClusterServiceServer::new(cluster))
+        .add_service(
+            FederationServiceServer::new(federation)
+                .max_decoding_message_size(MAX_RAFT_MESSAGE)
+                .max_encoding_message_size(MAX_CLIENT_MESSAGE),
+        )
         .add_service(
             RaftServiceServer::new(raft)
                 .max_decoding_message_size(MAX_RAFT_MESSAGE)

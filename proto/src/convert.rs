@@ -3,8 +3,10 @@
 use federation::case::{AuditEntry, Case, CaseState, Handler, HandlerKind, Location, Priority, Source};
 use federation::category::{Catalog, CategoryError};
 use federation::code::{Code, CodeError, Level};
+use federation::link::{Body, Envelope};
 use federation::machine::NewCase;
 use federation::stats::{Counters, Report};
+use federation::tally::{Freshness, Tally, TallyKey};
 use federation::workflow::{Action, Step};
 
 use crate::v1 as pb;
@@ -23,17 +25,11 @@ pub enum ConvertError {
 
 impl ConvertError {
     fn from_domain(field: &str, message: String) -> ConvertError {
-        ConvertError::Invalid {
-            field: field.to_string(),
-            message,
-        }
+        ConvertError::Invalid { field: field.to_string(), message }
     }
 
     fn missing(field: &str, what: &str) -> ConvertError {
-        ConvertError::Invalid {
-            field: field.to_string(),
-            message: format!("{field}: {what}"),
-        }
+        ConvertError::Invalid { field: field.to_string(), message: format!("{field}: {what}") }
     }
 }
 
@@ -42,22 +38,14 @@ fn opt_str(s: &str) -> Option<&str> {
 }
 
 fn location_to_pb(l: &Location) -> pb::Location {
-    pb::Location {
-        lat: l.lat,
-        lon: l.lon,
-        address: l.address.clone(),
-    }
+    pb::Location { lat: l.lat, lon: l.lon, address: l.address.clone() }
 }
 
 fn location_from_pb(l: pb::Location) -> Option<Location> {
     if l.lat.is_none() && l.lon.is_none() && l.address.is_empty() {
         None
     } else {
-        Some(Location {
-            lat: l.lat,
-            lon: l.lon,
-            address: l.address,
-        })
+        Some(Location { lat: l.lat, lon: l.lon, address: l.address })
     }
 }
 
@@ -84,14 +72,11 @@ pub fn case_to_pb(c: &Case, catalog: &Catalog) -> pb::Case {
         owner: c.owner.to_string(),
         version: c.version,
         state: c.state.as_str().into(),
-        suspended_from: c
-            .suspended_from
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_default(),
-        handler: c.handler.as_ref().map(|h| pb::Handler {
-            kind: h.kind.as_str().into(),
-            name: h.name.clone(),
-        }),
+        suspended_from: c.suspended_from.map(|s| s.as_str().to_string()).unwrap_or_default(),
+        handler: c
+            .handler
+            .as_ref()
+            .map(|h| pb::Handler { kind: h.kind.as_str().into(), name: h.name.clone() }),
         reported_at_ms: c.reported_at,
         registered_at_ms: c.registered_at,
         dispatched_at_ms: c.dispatched_at,
@@ -102,6 +87,8 @@ pub fn case_to_pb(c: &Case, catalog: &Catalog) -> pb::Case {
         due_at_ms: c.due_at,
         returns: c.returns,
         extensions: c.extensions,
+        epoch: c.epoch,
+        watchers: c.watchers.iter().map(|w| w.to_string()).collect(),
         audit: c
             .audit
             .iter()
@@ -156,9 +143,7 @@ pub fn case_from_pb(p: pb::Case) -> Result<Case, ConvertError> {
         owner: Code::parse("owner", &p.owner)?,
         version: p.version,
         state: state("state", &p.state)?,
-        suspended_from: opt_str(&p.suspended_from)
-            .map(|s| state("suspended_from", s))
-            .transpose()?,
+        suspended_from: opt_str(&p.suspended_from).map(|s| state("suspended_from", s)).transpose()?,
         handler: p.handler.map(|h| handler_from_pb("handler", h)).transpose()?,
         reported_at: p.reported_at_ms,
         registered_at: p.registered_at_ms,
@@ -170,6 +155,13 @@ pub fn case_from_pb(p: pb::Case) -> Result<Case, ConvertError> {
         due_at: p.due_at_ms,
         returns: p.returns,
         extensions: p.extensions,
+        epoch: p.epoch,
+        watchers: p
+            .watchers
+            .iter()
+            .enumerate()
+            .map(|(i, w)| Code::parse(&format!("watchers[{i}]"), w))
+            .collect::<Result<_, _>>()?,
         audit,
     })
 }
@@ -208,9 +200,7 @@ pub fn step_from_pb(r: pb::ActRequest) -> Result<(String, Step), ConvertError> {
             let h = r.handler.ok_or_else(|| {
                 ConvertError::missing("handler", "dispatch needs a handler (kind and name)")
             })?;
-            Action::Dispatch {
-                handler: handler_from_pb("handler", h)?,
-            }
+            Action::Dispatch { handler: handler_from_pb("handler", h)? }
         }
         "start" => Action::Start,
         "handled" => Action::Handled,
@@ -223,6 +213,16 @@ pub fn step_from_pb(r: pb::ActRequest) -> Result<(String, Step), ConvertError> {
                 .new_due_ms
                 .ok_or_else(|| ConvertError::missing("new_due", "extend needs a new deadline"))?,
         },
+        "escalate" => Action::Escalate,
+        "send_down" => {
+            if r.to.is_empty() {
+                return Err(ConvertError::missing(
+                    "to",
+                    "send_down needs the node below that takes the case",
+                ));
+            }
+            Action::SendDown { to: Code::parse_node("to", &r.to)? }
+        }
         other => {
             return Err(ConvertError::Invalid {
                 field: "action".into(),
@@ -233,29 +233,18 @@ pub fn step_from_pb(r: pb::ActRequest) -> Result<(String, Step), ConvertError> {
             })
         }
     };
-    Ok((
-        r.case_id,
-        Step {
-            action,
-            actor: r.actor,
-            note: r.note,
-            expected_version: r.expected_version,
-        },
-    ))
+    Ok((r.case_id, Step { action, actor: r.actor, note: r.note, expected_version: r.expected_version }))
 }
 
 /// An act request for `step` on `case_id` (what a client sends).
 pub fn step_to_pb(case_id: &str, step: &Step) -> pb::ActRequest {
-    let (handler, new_due_ms) = match &step.action {
-        Action::Dispatch { handler } => (
-            Some(pb::Handler {
-                kind: handler.kind.as_str().into(),
-                name: handler.name.clone(),
-            }),
-            None,
-        ),
-        Action::Extend { new_due } => (None, Some(*new_due)),
-        _ => (None, None),
+    let (handler, new_due_ms, to) = match &step.action {
+        Action::Dispatch { handler } => {
+            (Some(pb::Handler { kind: handler.kind.as_str().into(), name: handler.name.clone() }), None, "")
+        }
+        Action::Extend { new_due } => (None, Some(*new_due), ""),
+        Action::SendDown { to } => (None, None, to.as_str()),
+        _ => (None, None, ""),
     };
     pb::ActRequest {
         case_id: case_id.to_string(),
@@ -265,6 +254,7 @@ pub fn step_to_pb(case_id: &str, step: &Step) -> pb::ActRequest {
         expected_version: step.expected_version,
         handler,
         new_due_ms,
+        to: to.to_string(),
     }
 }
 
@@ -293,6 +283,7 @@ pub fn stats_to_pb(node: &str, from: &str, to: &str, r: &Report) -> pb::Stats {
         by_state: c.by_state.clone().into_iter().collect(),
         by_category: c.by_category.clone().into_iter().collect(),
         by_grid: c.by_grid.clone().into_iter().collect(),
+        by_department: c.by_department.clone().into_iter().collect(),
     }
 }
 
@@ -312,8 +303,116 @@ pub fn stats_from_pb(s: pb::Stats) -> Report {
         by_state: s.by_state.into_iter().collect(),
         by_category: s.by_category.into_iter().collect(),
         by_grid: s.by_grid.into_iter().collect(),
+        by_department: s.by_department.into_iter().collect(),
     };
     Report::new(counters, s.overdue)
+}
+
+/// Tally counters on the wire.
+pub fn counters_to_pb(c: &Counters) -> pb::Counters {
+    pb::Counters {
+        total: c.total,
+        registered: c.registered,
+        registered_on_time: c.registered_on_time,
+        handled: c.handled,
+        closed: c.closed,
+        closed_on_time: c.closed_on_time,
+        returned: c.returned,
+        extended: c.extended,
+        self_handled: c.self_handled,
+        cancelled: c.cancelled,
+        by_state: c.by_state.clone().into_iter().collect(),
+        by_category: c.by_category.clone().into_iter().collect(),
+        by_grid: c.by_grid.clone().into_iter().collect(),
+        by_department: c.by_department.clone().into_iter().collect(),
+    }
+}
+
+pub fn counters_from_pb(c: pb::Counters) -> Counters {
+    Counters {
+        total: c.total,
+        registered: c.registered,
+        registered_on_time: c.registered_on_time,
+        handled: c.handled,
+        closed: c.closed,
+        closed_on_time: c.closed_on_time,
+        returned: c.returned,
+        extended: c.extended,
+        self_handled: c.self_handled,
+        cancelled: c.cancelled,
+        by_state: c.by_state.into_iter().collect(),
+        by_category: c.by_category.into_iter().collect(),
+        by_grid: c.by_grid.into_iter().collect(),
+        by_department: c.by_department.into_iter().collect(),
+    }
+}
+
+pub fn tally_to_pb(k: &TallyKey, t: &Tally) -> pb::TallyEntry {
+    pb::TallyEntry {
+        owner: k.owner.to_string(),
+        day: k.day,
+        grid: k.grid.to_string(),
+        version: t.version,
+        counters: Some(counters_to_pb(&t.counters)),
+    }
+}
+
+pub fn tally_from_pb(e: pb::TallyEntry) -> Result<(TallyKey, Tally), ConvertError> {
+    let key = TallyKey {
+        owner: Code::parse_node("entries.owner", &e.owner)?,
+        day: e.day,
+        grid: Code::parse_level("entries.grid", &e.grid, Level::Grid)?,
+    };
+    if !(0..=200_000).contains(&e.day) {
+        return Err(ConvertError::missing("entries.day", "is out of range"));
+    }
+    Ok((key, Tally { version: e.version, counters: e.counters.map(counters_from_pb).unwrap_or_default() }))
+}
+
+pub fn freshness_to_pb(f: &Freshness) -> pb::Freshness {
+    pb::Freshness {
+        node: f.node.to_string(),
+        version: f.version,
+        produced_at_ms: f.produced_at,
+        overdue: f.overdue,
+    }
+}
+
+pub fn freshness_from_pb(f: pb::Freshness) -> Result<Freshness, ConvertError> {
+    Ok(Freshness {
+        node: Code::parse_node("fresh.node", &f.node)?,
+        version: f.version,
+        produced_at: f.produced_at_ms,
+        overdue: f.overdue,
+    })
+}
+
+pub fn envelope_to_pb(e: &Envelope, catalog: &Catalog) -> pb::Envelope {
+    use pb::envelope::Body as B;
+    pb::Envelope {
+        origin: e.origin.to_string(),
+        to: e.to.to_string(),
+        queued_at_ms: e.queued_at,
+        body: Some(match &e.body {
+            Body::Transfer { case } => B::Transfer(case_to_pb(case, catalog)),
+            Body::Status { case } => B::Status(case_to_pb(case, catalog)),
+        }),
+    }
+}
+
+pub fn envelope_from_pb(e: pb::Envelope) -> Result<Envelope, ConvertError> {
+    use pb::envelope::Body as B;
+    let body = match e.body {
+        Some(B::Transfer(c)) => Body::Transfer { case: Box::new(case_from_pb(c)?) },
+        Some(B::Status(c)) => Body::Status { case: Box::new(case_from_pb(c)?) },
+        None => return Err(ConvertError::missing("envelope.body", "a transfer or a status is required")),
+    };
+    Ok(Envelope {
+        origin: Code::parse_node("envelope.origin", &e.origin)?,
+        to: Code::parse_node("envelope.to", &e.to)?,
+        queued_at: e.queued_at_ms,
+        body,
+    })
 }
 
 /// The category catalog on the wire.
@@ -364,26 +463,17 @@ mod tests {
         assert!(e.starts_with("grid:"), "{e}");
         let mut bad = report();
         bad.source = "fax".into();
-        assert!(new_case_from_pb(bad, cat)
-            .unwrap_err()
-            .to_string()
-            .starts_with("source:"));
+        assert!(new_case_from_pb(bad, cat).unwrap_err().to_string().starts_with("source:"));
         let mut bad = report();
         bad.category = "不存在".into();
-        assert!(new_case_from_pb(bad, cat)
-            .unwrap_err()
-            .to_string()
-            .contains("category"));
+        assert!(new_case_from_pb(bad, cat).unwrap_err().to_string().contains("category"));
     }
 
     #[test]
     fn step_roundtrips() {
         let step = Step {
             action: Action::Dispatch {
-                handler: Handler {
-                    kind: HandlerKind::Department,
-                    name: "城管".into(),
-                },
+                handler: Handler { kind: HandlerKind::Department, name: "城管".into() },
             },
             actor: "指挥中心".into(),
             note: "吹哨".into(),
@@ -393,17 +483,9 @@ mod tests {
         assert_eq!((id.as_str(), back), ("c-1", step));
         let mut bad = step_to_pb(
             "c-1",
-            &Step {
-                action: Action::Close,
-                actor: "a".into(),
-                note: String::new(),
-                expected_version: None,
-            },
+            &Step { action: Action::Close, actor: "a".into(), note: String::new(), expected_version: None },
         );
         bad.action = "archive".into();
-        assert!(step_from_pb(bad)
-            .unwrap_err()
-            .to_string()
-            .starts_with("action: unknown action"));
+        assert!(step_from_pb(bad).unwrap_err().to_string().starts_with("action: unknown action"));
     }
 }

@@ -92,7 +92,17 @@ fn bad_input_is_refused_naming_the_field_and_nothing_is_written() {
     let node = c.all();
     let report = |grid: &str, category: &str, title: &str, source: &str| {
         cli(&[
-            "case", "report", "--node", &node, "--grid", grid, "--category", category, "--title", title, "--source",
+            "case",
+            "report",
+            "--node",
+            &node,
+            "--grid",
+            grid,
+            "--category",
+            category,
+            "--title",
+            title,
+            "--source",
             source,
         ])
     };
@@ -158,7 +168,8 @@ replicas = ["127.0.0.1:7401"]
     for needle in ["node[0].replicas", "127.0.0.1:7101", "node[1]", "370102001", "node[2].code"] {
         assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
     }
-    let out = cli(&["topology", "render", path.to_str().unwrap(), "--out", dir.path().join("o").to_str().unwrap()]);
+    let out =
+        cli(&["topology", "render", path.to_str().unwrap(), "--out", dir.path().join("o").to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(!dir.path().join("o").exists(), "a refused topology rendered configs");
 }

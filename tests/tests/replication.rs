@@ -11,10 +11,7 @@ fn assert_exactly(c: &Cluster, replica: u64, acknowledged: &BTreeSet<String>) {
     let ids = c.local_ids(replica);
     let unique: BTreeSet<String> = ids.iter().cloned().collect();
     assert_eq!(ids.len(), unique.len(), "replica {replica} holds a case twice");
-    assert_eq!(
-        &unique, acknowledged,
-        "replica {replica} differs from the acknowledged cases"
-    );
+    assert_eq!(&unique, acknowledged, "replica {replica} differs from the acknowledged cases");
 }
 
 #[test]
@@ -45,13 +42,7 @@ fn leader_killed_writes_continue_and_the_old_leader_catches_up() {
 
 #[test]
 fn lagging_replica_catches_up_through_a_snapshot_after_log_purge() {
-    let mut c = Cluster::start(
-        3,
-        Tuning {
-            snapshot_every: 10,
-            keep_logs: 0,
-        },
-    );
+    let mut c = Cluster::start(3, Tuning { snapshot_every: 10, keep_logs: 0 });
     let leader = c.wait_leader();
     let follower = [1, 2, 3].into_iter().find(|&r| r != leader).unwrap();
     c.kill(follower);
@@ -67,10 +58,7 @@ fn lagging_replica_catches_up_through_a_snapshot_after_log_purge() {
     c.start_replica(follower);
     let s = c.wait_caught_up(follower);
     let installed = s["snapshot_index"].as_u64().expect("the follower has a snapshot");
-    assert!(
-        installed >= purged.min(20),
-        "snapshot at {installed}, leader purged up to {purged}"
-    );
+    assert!(installed >= purged.min(20), "snapshot at {installed}, leader purged up to {purged}");
     assert!(c.log_of(follower).contains("replica serving"));
     assert_exactly(&c, follower, &acked);
 }
@@ -135,10 +123,7 @@ fn a_replica_is_added_as_learner_then_voter_and_removed() {
     t.insert("replica_id".into(), toml::Value::Integer(4));
     t.insert("listen".into(), toml::Value::String(format!("127.0.0.1:{port}")));
     t.insert("bootstrap".into(), toml::Value::Boolean(false));
-    t.insert(
-        "data_dir".into(),
-        toml::Value::String(c.dir.path().join("data/r4").display().to_string()),
-    );
+    t.insert("data_dir".into(), toml::Value::String(c.dir.path().join("data/r4").display().to_string()));
     std::fs::write(&config, toml::to_string(&v).unwrap()).unwrap();
     let mut child = std::process::Command::new(BIN)
         .args(["serve", "--config", config.to_str().unwrap()])
@@ -161,28 +146,14 @@ fn a_replica_is_added_as_learner_then_voter_and_removed() {
     ]);
     let ok = out.status.success();
     let status = c.status();
-    let _ = cli(&[
-        "cluster",
-        "remove-replica",
-        "--node",
-        &c.all(),
-        "--id",
-        "4",
-        "--timeout",
-        "30",
-    ]);
+    let _ = cli(&["cluster", "remove-replica", "--node", &c.all(), "--id", "4", "--timeout", "30"]);
     let after = c.status();
     let _ = child.kill();
     let _ = child.wait();
     assert!(ok, "add-replica failed: {}", String::from_utf8_lossy(&out.stderr));
     let status = status.unwrap();
     let voters = |s: &serde_json::Value| {
-        s["replicas"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|r| r["voter"] == true)
-            .count()
+        s["replicas"].as_array().unwrap().iter().filter(|r| r["voter"] == true).count()
     };
     assert_eq!(voters(&status), 4, "{status}");
     assert_eq!(voters(&after.unwrap()), 3);

@@ -97,6 +97,9 @@ pub struct ListArgs {
     /// Fetch every page.
     #[arg(long)]
     all: bool,
+    /// Only cases this node owns (not read-only copies of cases it escalated or dispatched down).
+    #[arg(long)]
+    owned: bool,
     #[arg(long)]
     local: bool,
     #[arg(long)]
@@ -129,6 +132,9 @@ pub struct ActArgs {
     /// For extend: the new deadline, "YYYY-MM-DD" or "YYYY-MM-DD HH:MM" (Beijing time).
     #[arg(long)]
     new_due: Option<String>,
+    /// For send_down: the node below that takes the case over (协同办).
+    #[arg(long)]
+    to: Option<String>,
     #[arg(long)]
     json: bool,
 }
@@ -143,6 +149,9 @@ pub struct StatsArgs {
     /// Last report date, YYYY-MM-DD.
     #[arg(long)]
     to: Option<String>,
+    /// The whole subtree (rolled up from below), or the node or grid CODE within it.
+    #[arg(long, value_name = "CODE", num_args = 0..=1, default_missing_value = "")]
+    subtree: Option<String>,
     #[arg(long)]
     local: bool,
     #[arg(long)]
@@ -150,10 +159,7 @@ pub struct StatsArgs {
 }
 
 fn label(c: &Case) -> String {
-    Catalog::standard()
-        .get(&c.category)
-        .map(|k| k.label())
-        .unwrap_or_default()
+    Catalog::standard().get(&c.category).map(|k| k.label()).unwrap_or_default()
 }
 
 fn domain(p: Option<pb::Case>) -> anyhow::Result<Case> {
@@ -173,14 +179,11 @@ fn print_case(c: &Case, json: bool) {
 fn parse_time(field: &str, s: &str) -> anyhow::Result<i64> {
     let (date, hm) = s.split_once([' ', 'T']).unwrap_or((s, "23:59"));
     let day = parse_day(field, date).map_err(anyhow::Error::msg)?;
-    let (h, m) = hm
-        .split_once(':')
-        .ok_or_else(|| anyhow::anyhow!("{field}: expected HH:MM after the date"))?;
+    let (h, m) =
+        hm.split_once(':').ok_or_else(|| anyhow::anyhow!("{field}: expected HH:MM after the date"))?;
     let (h, m): (i64, i64) = (
-        h.parse()
-            .map_err(|_| anyhow::anyhow!("{field}: bad hour {h:?}"))?,
-        m.parse()
-            .map_err(|_| anyhow::anyhow!("{field}: bad minute {m:?}"))?,
+        h.parse().map_err(|_| anyhow::anyhow!("{field}: bad hour {h:?}"))?,
+        m.parse().map_err(|_| anyhow::anyhow!("{field}: bad minute {m:?}"))?,
     );
     if !(0..24).contains(&h) || !(0..60).contains(&m) {
         anyhow::bail!("{field}: {hm:?} is not a time of day");
@@ -199,19 +202,12 @@ pub async fn run(cmd: CaseCmd) -> anyhow::Result<ExitCode> {
                 source: a.source,
                 title: a.title,
                 description: a.description,
-                location: (a.lat.is_some() || a.lon.is_some() || !a.address.is_empty()).then_some({
-                    pb::Location {
-                        lat: a.lat,
-                        lon: a.lon,
-                        address: a.address,
-                    }
-                }),
+                location: (a.lat.is_some() || a.lon.is_some() || !a.address.is_empty())
+                    .then_some(pb::Location { lat: a.lat, lon: a.lon, address: a.address }),
                 reporter: a.reporter,
                 priority: a.priority,
             };
-            let resp = client
-                .case(async |mut c, d| c.report(with_deadline(msg.clone(), d)).await)
-                .await?;
+            let resp = client.case(async |mut c, d| c.report(with_deadline(msg.clone(), d)).await).await?;
             let duplicate = resp.duplicate;
             let case = domain(resp.case)?;
             if a.json {
@@ -228,17 +224,10 @@ pub async fn run(cmd: CaseCmd) -> anyhow::Result<ExitCode> {
                 );
             }
         }
-        CaseCmd::Show {
-            id,
-            node,
-            local,
-            json,
-        } => {
+        CaseCmd::Show { id, node, local, json } => {
             let client = node.client()?;
             let msg = GetRequest { case_id: id, local };
-            let resp = client
-                .case(async |mut c, d| c.get(with_deadline(msg.clone(), d)).await)
-                .await?;
+            let resp = client.case(async |mut c, d| c.get(with_deadline(msg.clone(), d)).await).await?;
             print_case(&domain(resp.case)?, json);
         }
         CaseCmd::List(a) => {
@@ -250,12 +239,11 @@ pub async fn run(cmd: CaseCmd) -> anyhow::Result<ExitCode> {
                 page_size: a.page_size,
                 page_token: a.page_token,
                 local: a.local,
+                owned: a.owned,
             };
             let mut all = Vec::new();
             let next = loop {
-                let resp = client
-                    .case(async |mut c, d| c.list(with_deadline(msg.clone(), d)).await)
-                    .await?;
+                let resp = client.case(async |mut c, d| c.list(with_deadline(msg.clone(), d)).await).await?;
                 for p in resp.cases {
                     let c = convert::case_from_pb(p)?;
                     let l = label(&c);
@@ -280,10 +268,7 @@ pub async fn run(cmd: CaseCmd) -> anyhow::Result<ExitCode> {
             let client = a.node.client()?;
             let handler = match (&a.action[..], a.handler) {
                 ("dispatch", None) => anyhow::bail!("--handler: dispatch needs the handler's name"),
-                (_, h) => h.map(|name| pb::Handler {
-                    kind: a.handler_kind.clone(),
-                    name,
-                }),
+                (_, h) => h.map(|name| pb::Handler { kind: a.handler_kind.clone(), name }),
             };
             let new_due_ms = match (&a.action[..], a.new_due) {
                 ("extend", None) => anyhow::bail!("--new-due: extend needs the new deadline"),
@@ -298,10 +283,9 @@ pub async fn run(cmd: CaseCmd) -> anyhow::Result<ExitCode> {
                 expected_version: a.expect_version,
                 handler,
                 new_due_ms,
+                to: a.to.unwrap_or_default(),
             };
-            let resp = client
-                .case(async |mut c, d| c.act(with_deadline(msg.clone(), d)).await)
-                .await?;
+            let resp = client.case(async |mut c, d| c.act(with_deadline(msg.clone(), d)).await).await?;
             let case = domain(resp.case)?;
             if a.json {
                 say!("{}", output::case_json(&case, &label(&case)));
@@ -321,12 +305,7 @@ pub async fn run(cmd: CaseCmd) -> anyhow::Result<ExitCode> {
                 say!("{}", serde_json::Value::Array(v));
             } else {
                 for c in cats {
-                    say!(
-                        "{}  {}  {}",
-                        c.code,
-                        output::pad(&c.kind.to_string(), 9),
-                        c.label()
-                    );
+                    say!("{}  {}  {}", c.code, output::pad(&c.kind.to_string(), 9), c.label());
                 }
             }
         }
@@ -340,19 +319,38 @@ pub async fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
         from: a.from.unwrap_or_default(),
         to: a.to.unwrap_or_default(),
         local: a.local,
+        subtree: a.subtree.is_some(),
+        scope: a.subtree.unwrap_or_default(),
     };
-    let resp = client
-        .case(async |mut c, d| c.stats(with_deadline(msg.clone(), d)).await)
-        .await?;
-    let s = resp
-        .stats
-        .ok_or_else(|| anyhow::anyhow!("the node answered without statistics"))?;
+    let resp = client.case(async |mut c, d| c.stats(with_deadline(msg.clone(), d)).await).await?;
+    let s = resp.stats.ok_or_else(|| anyhow::anyhow!("the node answered without statistics"))?;
     let (node, from, to) = (s.node.clone(), s.from.clone(), s.to.clone());
     let report = convert::stats_from_pb(s);
+    let now = crate::service::now_ms();
     if a.json {
-        say!("{}", output::stats_json(&node, &from, &to, &report));
+        let mut v = output::stats_json(&node, &from, &to, &report);
+        if !resp.parts.is_empty() {
+            v["parts"] = serde_json::Value::Array(
+                resp.parts
+                    .iter()
+                    .map(|p| json!({"node": p.node, "version": p.version, "produced_at_ms": p.produced_at_ms, "age_ms": now - p.produced_at_ms, "overdue": p.overdue}))
+                    .collect(),
+            );
+        }
+        say!("{}", v);
     } else {
         say_raw!("{}", output::stats_table(&node, &from, &to, &report));
+        if !resp.parts.is_empty() {
+            say!("\n  freshness of the parts below:");
+            for p in &resp.parts {
+                say!(
+                    "    {}  as of {}  ({:.1}s ago)",
+                    output::pad(&p.node, 14),
+                    output::time(p.produced_at_ms),
+                    (now - p.produced_at_ms) as f64 / 1000.0
+                );
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -364,10 +362,7 @@ mod tests {
     #[test]
     fn new_due_parses_in_beijing_time() {
         let day = parse_day("d", "2026-11-25").unwrap();
-        assert_eq!(
-            parse_time("--new-due", "2026-11-25 08:30").unwrap(),
-            day_start(day) + 510 * 60_000
-        );
+        assert_eq!(parse_time("--new-due", "2026-11-25 08:30").unwrap(), day_start(day) + 510 * 60_000);
         assert!(parse_time("--new-due", "2026-11-25 25:00")
             .unwrap_err()
             .to_string()

@@ -121,15 +121,9 @@ pub async fn run(cmd: ClusterCmd) -> anyhow::Result<ExitCode> {
                 .cluster(async |mut c, d| c.add_replica(with_deadline(msg.clone(), d)).await)
                 .await?;
             if json {
-                say!(
-                    "{}",
-                    json!({"replicas": replicas_json(&r.replicas), "log_index": r.log_index})
-                );
+                say!("{}", json!({"replicas": replicas_json(&r.replicas), "log_index": r.log_index}));
             } else {
-                say!(
-                    "replica {id} added; membership committed at log index {}",
-                    r.log_index
-                );
+                say!("replica {id} added; membership committed at log index {}", r.log_index);
             }
         }
         ClusterCmd::RemoveReplica { node, id, json } => {
@@ -139,15 +133,9 @@ pub async fn run(cmd: ClusterCmd) -> anyhow::Result<ExitCode> {
                 .cluster(async |mut c, d| c.remove_replica(with_deadline(msg, d)).await)
                 .await?;
             if json {
-                say!(
-                    "{}",
-                    json!({"replicas": replicas_json(&r.replicas), "log_index": r.log_index})
-                );
+                say!("{}", json!({"replicas": replicas_json(&r.replicas), "log_index": r.log_index}));
             } else {
-                say!(
-                    "replica {id} removed; membership committed at log index {}",
-                    r.log_index
-                );
+                say!("replica {id} removed; membership committed at log index {}", r.log_index);
             }
         }
     }

@@ -12,6 +12,7 @@ macro_rules! say_raw {
 
 mod case;
 mod cluster;
+mod federation;
 mod output;
 mod topology;
 
@@ -66,15 +67,18 @@ enum Command {
     /// Check a district topology file and render replica configs from it.
     #[command(subcommand)]
     Topology(topology::TopologyCmd),
+    /// The node's links to its parent and children.
+    #[command(subcommand)]
+    Federation(federation::FederationCmd),
+    /// Functional departments cases can be dispatched to (吹哨).
+    #[command(subcommand)]
+    Department(federation::DepartmentCmd),
 }
 
 fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -98,6 +102,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cluster::run(cmd).await
         }
         Command::Topology(cmd) => topology::run(cmd),
+        Command::Federation(cmd) => {
+            init_tracing("warn");
+            federation::run(cmd).await
+        }
+        Command::Department(cmd) => {
+            init_tracing("warn");
+            federation::department(cmd).await
+        }
     }
 }
 

@@ -53,10 +53,7 @@ pub fn case_detail(c: &Case, label: &str) -> String {
     }
     s += &format!("  grid       {}\n", c.grid);
     s += &format!("  category   {} {}\n", c.category, label);
-    s += &format!(
-        "  source     {}   priority {}   reporter {}\n",
-        c.source, c.priority, c.reporter
-    );
+    s += &format!("  source     {}   priority {}   reporter {}\n", c.source, c.priority, c.reporter);
     if let Some(l) = &c.location {
         let coords = match (l.lat, l.lon) {
             (Some(a), Some(b)) => format!(" ({a:.5}, {b:.5})"),
@@ -68,16 +65,8 @@ pub fn case_detail(c: &Case, label: &str) -> String {
     if let Some(h) = &c.handler {
         s += &format!("  handler    {} ({})\n", h.name, h.kind.as_str());
     }
-    s += &format!(
-        "  reported   {}   register by {}\n",
-        time(c.reported_at),
-        time(c.register_due)
-    );
-    s += &format!(
-        "  registered {}   due {}\n",
-        opt_time(c.registered_at),
-        opt_time(c.due_at)
-    );
+    s += &format!("  reported   {}   register by {}\n", time(c.reported_at), time(c.register_due));
+    s += &format!("  registered {}   due {}\n", opt_time(c.registered_at), opt_time(c.due_at));
     s += &format!(
         "  closed     {}   returns {}   extensions {}\n",
         opt_time(c.closed_at),
@@ -87,14 +76,7 @@ pub fn case_detail(c: &Case, label: &str) -> String {
     s += "  audit:\n";
     for a in &c.audit {
         let from = a.from.map(|f| f.as_str()).unwrap_or("-");
-        s += &format!(
-            "    {}  {:<9} {} -> {}  by {}",
-            time(a.at),
-            a.action,
-            from,
-            a.to,
-            a.actor
-        );
+        s += &format!("    {}  {:<9} {} -> {}  by {}", time(a.at), a.action, from, a.to, a.actor);
         if !a.note.is_empty() {
             s += &format!("  ({})", a.note);
         }
@@ -150,10 +132,7 @@ pub fn stats_table(node: &str, from: &str, to: &str, r: &Report) -> String {
         ("结案率 closure rate", pct(r.closure_rate)),
         ("按期结案率 on-time closure rate", pct(r.on_time_closure_rate)),
         ("返工率 rework rate", pct(r.rework_rate)),
-        (
-            "按时立案率 on-time registration",
-            pct(r.on_time_registration_rate),
-        ),
+        ("按时立案率 on-time registration", pct(r.on_time_registration_rate)),
     ];
     for (k, v) in rows {
         s += &format!("  {} {v}\n", pad(k, 36));
@@ -162,6 +141,7 @@ pub fn stats_table(node: &str, from: &str, to: &str, r: &Report) -> String {
         ("by state", &c.by_state),
         ("by category", &c.by_category),
         ("by grid", &c.by_grid),
+        ("by department", &c.by_department),
     ] {
         if map.is_empty() {
             continue;

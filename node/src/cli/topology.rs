@@ -31,11 +31,19 @@ fn load(path: &Path) -> anyhow::Result<Result<Topology, TopologyError>> {
 }
 
 fn peer(n: &NodeSpec) -> PeerNode {
-    PeerNode {
-        code: n.code.clone(),
-        name: n.name.clone(),
-        replicas: n.replicas.clone(),
+    PeerNode { code: n.code.clone(), name: n.name.clone(), replicas: n.replicas.clone() }
+}
+
+/// A community's own grids, or every grid of the communities below a street or district.
+fn known_grids(topo: &Topology, node: &NodeSpec) -> anyhow::Result<Vec<String>> {
+    let mut grids = Vec::new();
+    for n in &topo.nodes {
+        if n.code.starts_with(&node.code) {
+            grids.extend(n.grid_codes()?.iter().map(|g| g.to_string()));
+        }
     }
+    grids.sort();
+    Ok(grids)
 }
 
 /// The config of replica `index` (0-based) of `node`.
@@ -51,16 +59,14 @@ pub fn replica_config(topo: &Topology, node: &NodeSpec, index: usize) -> anyhow:
             .replicas
             .iter()
             .enumerate()
-            .map(|(i, a)| ReplicaAddr {
-                id: i as u64 + 1,
-                addr: a.clone(),
-            })
+            .map(|(i, a)| ReplicaAddr { id: i as u64 + 1, addr: a.clone() })
             .collect(),
         bootstrap: true,
-        grids: node.grid_codes()?.iter().map(|g| g.to_string()).collect(),
+        grids: known_grids(topo, node)?,
         parent: topo.parent_of(&node.code).map(peer),
         children: topo.children_of(&node.code).into_iter().map(peer).collect(),
         raft: RaftTuning::default(),
+        federation: Default::default(),
         deadlines: Default::default(),
     })
 }
@@ -96,8 +102,7 @@ pub fn run(cmd: TopologyCmd) -> anyhow::Result<ExitCode> {
             for node in &t.nodes {
                 for (i, addr) in node.replicas.iter().enumerate() {
                     let cfg = replica_config(&t, node, i)?;
-                    cfg.validate()
-                        .with_context(|| format!("rendering {} replica {}", node.code, i + 1))?;
+                    cfg.validate().with_context(|| format!("rendering {} replica {}", node.code, i + 1))?;
                     let path = out.join(format!("{}-r{}.toml", node.code, i + 1));
                     let text = format!(
                         "# gridnode replica config, rendered from {}\n# run: gridnode serve --config {}\n{}",
@@ -114,13 +119,7 @@ pub fn run(cmd: TopologyCmd) -> anyhow::Result<ExitCode> {
                 say!("{}", serde_json::Value::Array(rendered));
             } else {
                 for r in &rendered {
-                    say!(
-                        "{}  replica {}  {}  {}",
-                        r["node"],
-                        r["replica"],
-                        r["addr"],
-                        r["config"]
-                    );
+                    say!("{}  replica {}  {}  {}", r["node"], r["replica"], r["addr"], r["config"]);
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -19,7 +19,7 @@ use tracing::instrument;
 
 use crate::proposer::ProposeError;
 use crate::replica::{Replica, Route};
-use crate::storage::state_machine::ListFilter;
+use crate::storage::reader::ListFilter;
 
 /// Metadata key marking a request forwarded by another replica (it is never forwarded twice).
 pub const FORWARDED: &str = "x-gridfed-forwarded";
@@ -34,7 +34,8 @@ pub struct CaseApi {
     replica: Arc<Replica>,
 }
 
-pub(crate) fn now_ms() -> i64 {
+/// Milliseconds since the Unix epoch on this machine's clock.
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -48,8 +49,7 @@ pub(crate) fn is_forwarded<T>(req: &Request<T>) -> bool {
 /// A copy of `msg` to send on to the leader, marked as forwarded, with a deadline.
 pub(crate) fn forwarded<T>(msg: T) -> Request<T> {
     let mut r = Request::new(msg);
-    r.metadata_mut()
-        .insert(FORWARDED, tonic::metadata::MetadataValue::from_static("1"));
+    r.metadata_mut().insert(FORWARDED, tonic::metadata::MetadataValue::from_static("1"));
     r.set_timeout(WRITE_TIMEOUT);
     r
 }
@@ -60,6 +60,7 @@ pub(crate) fn refusal_status(r: Refusal) -> Status {
         Refusal::Invalid { .. } => Status::invalid_argument(msg),
         Refusal::NotFound { .. } => Status::not_found(msg),
         Refusal::NotOwner { .. } => Status::failed_precondition(msg),
+        Refusal::NotNeighbour { .. } => Status::permission_denied(msg),
         Refusal::Workflow(WorkflowError::VersionConflict { .. }) => Status::aborted(msg),
         Refusal::Workflow(WorkflowError::IllegalAction { .. }) => Status::failed_precondition(msg),
         Refusal::Workflow(_) => Status::invalid_argument(msg),
@@ -77,6 +78,37 @@ fn not_leader_here(replica: &Replica) -> Status {
     ))
 }
 
+/// Where a request goes: here (None), or the leader's address. A forwarded request is never
+/// forwarded again.
+pub(crate) async fn leader_route(replica: &Replica, forwarded: bool) -> Result<Option<String>, Status> {
+    match replica.route().await {
+        None => Err(no_leader()),
+        Some(Route::Local) => Ok(None),
+        Some(Route::Leader { .. }) if forwarded => Err(not_leader_here(replica)),
+        Some(Route::Leader { addr, .. }) => Ok(Some(addr)),
+    }
+}
+
+/// Commits `cmd` here, or returns the leader's address to forward to.
+pub(crate) async fn commit_or_forward(
+    replica: &Replica,
+    cmd: Command,
+    forwarded: bool,
+) -> Result<Result<Outcome, String>, Status> {
+    if let Some(addr) = leader_route(replica, forwarded).await? {
+        return Ok(Err(addr));
+    }
+    match tokio::time::timeout(WRITE_TIMEOUT, replica.propose(cmd)).await {
+        Err(_) => Err(Status::deadline_exceeded(
+            "the write was not committed in time; its outcome is unknown: retry (reports with the same request_id are not duplicated)",
+        )),
+        Ok(Ok(outcome)) => Ok(Ok(outcome)),
+        Ok(Err(ProposeError::NotLeader { addr: Some(addr), .. })) if !forwarded => Ok(Err(addr)),
+        Ok(Err(ProposeError::NotLeader { .. })) => Err(no_leader()),
+        Ok(Err(e)) => Err(Status::unavailable(e.to_string())),
+    }
+}
+
 impl CaseApi {
     pub fn new(replica: Arc<Replica>) -> CaseApi {
         CaseApi { replica }
@@ -88,30 +120,12 @@ impl CaseApi {
         Ok(CaseServiceClient::new(ch))
     }
 
-    /// Where a request goes: here, or the leader's address. A forwarded request is never forwarded again.
     async fn route(&self, forwarded: bool) -> Result<Option<String>, Status> {
-        match self.replica.route().await {
-            None => Err(no_leader()),
-            Some(Route::Local) => Ok(None),
-            Some(Route::Leader { .. }) if forwarded => Err(not_leader_here(&self.replica)),
-            Some(Route::Leader { addr, .. }) => Ok(Some(addr)),
-        }
+        leader_route(&self.replica, forwarded).await
     }
 
-    /// Commits a command here if this replica leads; returns the leader's address to forward to if not.
     async fn commit(&self, cmd: Command, forwarded: bool) -> Result<Result<Outcome, String>, Status> {
-        if let Some(addr) = self.route(forwarded).await? {
-            return Ok(Err(addr));
-        }
-        match tokio::time::timeout(WRITE_TIMEOUT, self.replica.propose(cmd)).await {
-            Err(_) => Err(Status::deadline_exceeded(
-                "the write was not committed in time; its outcome is unknown: retry (reports with the same request_id are not duplicated)",
-            )),
-            Ok(Ok(outcome)) => Ok(Ok(outcome)),
-            Ok(Err(ProposeError::NotLeader { addr: Some(addr), .. })) if !forwarded => Ok(Err(addr)),
-            Ok(Err(ProposeError::NotLeader { .. })) => Err(no_leader()),
-            Ok(Err(e)) => Err(Status::unavailable(e.to_string())),
-        }
+        commit_or_forward(&self.replica, cmd, forwarded).await
     }
 
     /// Ensures a linearizable read here, or returns the leader's address to forward to.
@@ -124,10 +138,22 @@ impl CaseApi {
         }
         match self.replica.raft.ensure_linearizable().await {
             Ok(_) => Ok(None),
-            Err(e) => Err(Status::unavailable(format!(
-                "cannot confirm leadership for a linearizable read: {e}"
-            ))),
+            Err(e) => {
+                Err(Status::unavailable(format!("cannot confirm leadership for a linearizable read: {e}")))
+            }
         }
+    }
+
+    fn list_departments(&self) -> Result<Response<DepartmentsResponse>, Status> {
+        let departments = self
+            .replica
+            .reader
+            .departments()
+            .map_err(store_err)?
+            .into_iter()
+            .map(|d| Department { name: d.name, deadline_hours: (d.minutes / 60) as u32 })
+            .collect();
+        Ok(Response::new(DepartmentsResponse { departments }))
     }
 
     fn case_pb(&self, c: &federation::Case) -> proto::v1::Case {
@@ -147,31 +173,11 @@ impl CaseService for CaseApi {
         let msg = req.into_inner();
         let new = convert::new_case_from_pb(msg.clone(), Catalog::standard())
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
-        new.validate(&self.replica.rules.rules())
-            .map_err(refusal_status)?;
-        if self.replica.node.level() == Level::Community
-            && !self.replica.grids.is_empty()
-            && !self.replica.grids.contains(&new.grid)
-        {
-            return Err(Status::invalid_argument(format!(
-                "grid: {} is not a grid of community {} (its grids: {})",
-                new.grid,
-                self.replica.node,
-                self.replica
-                    .grids
-                    .iter()
-                    .map(Code::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
+        new.validate(&self.replica.rules.rules()).map_err(refusal_status)?;
         match self.commit(Command::Report(new), fwd).await? {
             Ok(Outcome::Reported { case, duplicate }) => {
                 tracing::info!(case = %case.id, duplicate, "reported");
-                Ok(Response::new(ReportResponse {
-                    case: Some(self.case_pb(&case)),
-                    duplicate,
-                }))
+                Ok(Response::new(ReportResponse { case: Some(self.case_pb(&case)), duplicate }))
             }
             Ok(Outcome::Refused(r)) => Err(refusal_status(r)),
             Ok(other) => Err(Status::internal(format!("unexpected outcome {other:?}"))),
@@ -187,9 +193,7 @@ impl CaseService for CaseApi {
             return Self::client(&addr)?.get(forwarded(msg)).await;
         }
         match self.replica.reader.case(&msg.case_id).map_err(store_err)? {
-            Some(c) => Ok(Response::new(GetResponse {
-                case: Some(self.case_pb(&c)),
-            })),
+            Some(c) => Ok(Response::new(GetResponse { case: Some(self.case_pb(&c)) })),
             None => Err(Status::not_found(format!(
                 "case_id: no case {:?} on node {}",
                 msg.case_id, self.replica.node
@@ -213,12 +217,9 @@ impl CaseService for CaseApi {
         let filter = ListFilter {
             state: match msg.state.as_str() {
                 "" => None,
-                s => Some(
-                    CaseState::parse("state", s)
-                        .map_err(Status::invalid_argument)?
-                        .as_str()
-                        .to_string(),
-                ),
+                s => {
+                    Some(CaseState::parse("state", s).map_err(Status::invalid_argument)?.as_str().to_string())
+                }
             },
             grid: match msg.grid.as_str() {
                 "" => None,
@@ -238,20 +239,15 @@ impl CaseService for CaseApi {
                         .clone(),
                 ),
             },
+            owned_only: msg.owned,
         };
         if let Some(addr) = self.read_barrier(msg.local, fwd).await? {
             return Self::client(&addr)?.list(forwarded(msg)).await;
         }
-        let (cases, more) = self
-            .replica
-            .reader
-            .list(&filter, &msg.page_token, limit as usize)
-            .map_err(store_err)?;
-        let next_page_token = if more {
-            cases.last().map(|c| c.id.clone()).unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let (cases, more) =
+            self.replica.reader.list(&filter, &msg.page_token, limit as usize).map_err(store_err)?;
+        let next_page_token =
+            if more { cases.last().map(|c| c.id.clone()).unwrap_or_default() } else { String::new() };
         Ok(Response::new(ListResponse {
             cases: cases.iter().map(|c| self.case_pb(c)).collect(),
             next_page_token,
@@ -268,9 +264,7 @@ impl CaseService for CaseApi {
         match self.commit(Command::Act { case_id, step }, fwd).await? {
             Ok(Outcome::Acted { case }) => {
                 tracing::info!(case = %case.id, state = %case.state, "acted");
-                Ok(Response::new(ActResponse {
-                    case: Some(self.case_pb(&case)),
-                }))
+                Ok(Response::new(ActResponse { case: Some(self.case_pb(&case)) }))
             }
             Ok(Outcome::Refused(r)) => Err(refusal_status(r)),
             Ok(other) => Err(Status::internal(format!("unexpected outcome {other:?}"))),
@@ -298,31 +292,83 @@ impl CaseService for CaseApi {
                 format_day(to)
             )));
         }
+        let scope = match (msg.subtree, msg.scope.as_str()) {
+            (false, _) => None,
+            (true, "") => Some(self.replica.node.clone()),
+            (true, c) => {
+                let code = Code::parse("scope", c).map_err(|e| Status::invalid_argument(e.to_string()))?;
+                if !code.is_within(&self.replica.node) {
+                    return Err(Status::invalid_argument(format!(
+                        "scope: {code} is not in the subtree of node {}",
+                        self.replica.node
+                    )));
+                }
+                Some(code)
+            }
+        };
         if let Some(addr) = self.read_barrier(msg.local, fwd).await? {
             return Self::client(&addr)?.stats(forwarded(msg)).await;
         }
-        let report = self.replica.reader.stats(from, to, now).map_err(store_err)?;
-        let from_s = if msg.from.is_empty() {
-            String::new()
-        } else {
-            format_day(from)
+        let from_s = if msg.from.is_empty() { String::new() } else { format_day(from) };
+        let (node, report, parts) = match scope {
+            None => (
+                self.replica.node.clone(),
+                self.replica.reader.stats(from, to, now).map_err(store_err)?,
+                vec![],
+            ),
+            Some(code) => {
+                let sub = self.replica.reader.subtree(&code, from, to, now).map_err(store_err)?;
+                (code, sub.report, sub.parts.iter().map(convert::freshness_to_pb).collect())
+            }
         };
         Ok(Response::new(StatsResponse {
-            stats: Some(convert::stats_to_pb(
-                self.replica.node.as_str(),
-                &from_s,
-                &format_day(to),
-                &report,
-            )),
+            stats: Some(convert::stats_to_pb(node.as_str(), &from_s, &format_day(to), &report)),
+            parts,
         }))
+    }
+
+    #[instrument(skip_all, fields(node = %self.replica.node, department = %req.get_ref().name))]
+    async fn register_department(
+        &self,
+        req: Request<Department>,
+    ) -> Result<Response<DepartmentsResponse>, Status> {
+        let fwd = is_forwarded(&req);
+        let msg = req.into_inner();
+        if self.replica.node.level() == Level::Community {
+            return Err(Status::failed_precondition(
+                "departments are registered at a street or district node",
+            ));
+        }
+        if msg.deadline_hours == 0 || msg.deadline_hours > 24 * 366 {
+            return Err(Status::invalid_argument("deadline_hours: must be 1 to 8784"));
+        }
+        let dept = federation::machine::Department {
+            name: msg.name.clone(),
+            minutes: msg.deadline_hours as i64 * 60,
+        };
+        match self.commit(Command::Department(dept), fwd).await? {
+            Ok(Outcome::Done) => self.list_departments(),
+            Ok(Outcome::Refused(r)) => Err(refusal_status(r)),
+            Ok(other) => Err(Status::internal(format!("unexpected outcome {other:?}"))),
+            Err(addr) => Self::client(&addr)?.register_department(forwarded(msg)).await,
+        }
+    }
+
+    async fn departments(
+        &self,
+        req: Request<DepartmentsRequest>,
+    ) -> Result<Response<DepartmentsResponse>, Status> {
+        let fwd = is_forwarded(&req);
+        if let Some(addr) = self.read_barrier(false, fwd).await? {
+            return Self::client(&addr)?.departments(forwarded(req.into_inner())).await;
+        }
+        self.list_departments()
     }
 
     async fn categories(
         &self,
         _req: Request<CategoriesRequest>,
     ) -> Result<Response<CategoriesResponse>, Status> {
-        Ok(Response::new(CategoriesResponse {
-            categories: convert::categories_to_pb(Catalog::standard()),
-        }))
+        Ok(Response::new(CategoriesResponse { categories: convert::categories_to_pb(Catalog::standard()) }))
     }
 }

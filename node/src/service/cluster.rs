@@ -69,10 +69,7 @@ impl ClusterApi {
             answered_by: m.id,
             role: role(m.state).into(),
             leader: m.current_leader,
-            leader_addr: m
-                .current_leader
-                .and_then(|l| self.replica.addr_of(l))
-                .unwrap_or_default(),
+            leader_addr: m.current_leader.and_then(|l| self.replica.addr_of(l)).unwrap_or_default(),
             term: m.current_term,
             last_log_index: m.last_log_index.unwrap_or(0),
             last_applied: m.last_applied.map(|l| l.index).unwrap_or(0),
@@ -85,9 +82,7 @@ impl ClusterApi {
     /// The leader's address, or None if this replica leads.
     async fn leader(&self, fwd: bool) -> Result<Option<String>, Status> {
         match self.replica.route().await {
-            None => Err(Status::unavailable(
-                "no leader: the replicas cannot reach a majority",
-            )),
+            None => Err(Status::unavailable("no leader: the replicas cannot reach a majority")),
             Some(Route::Local) => Ok(None),
             Some(Route::Leader { .. }) if fwd => Err(Status::unavailable("not the leader; retry")),
             Some(Route::Leader { addr, .. }) => Ok(Some(addr)),
@@ -101,10 +96,7 @@ impl ClusterApi {
             .map_err(|_| Status::deadline_exceeded("membership change did not commit in time"))?
             .map_err(|e| Status::failed_precondition(format!("membership change refused: {e}")))?;
         let status = self.local_status();
-        Ok(MembershipResponse {
-            replicas: status.replicas,
-            log_index: resp.log_id.index,
-        })
+        Ok(MembershipResponse { replicas: status.replicas, log_index: resp.log_id.index })
     }
 }
 
@@ -130,6 +122,40 @@ impl ClusterService for ClusterApi {
         Ok(Response::new(here))
     }
 
+    #[instrument(skip_all, fields(node = %self.replica.node))]
+    async fn links(&self, req: Request<LinksRequest>) -> Result<Response<LinksResponse>, Status> {
+        let fwd = is_forwarded(&req);
+        if let Some(addr) = self.leader(fwd).await? {
+            return Self::client(&addr)?.links(forwarded(LinksRequest {})).await;
+        }
+        let mut links = Vec::new();
+        for (relation, peer) in self
+            .replica
+            .parent
+            .iter()
+            .map(|p| ("parent", p))
+            .chain(self.replica.children.iter().map(|c| ("child", c)))
+        {
+            let state = self.replica.links.get(&peer.code);
+            let code = federation::code::Code::parse_node("peer", &peer.code)
+                .map_err(|e| Status::internal(e.to_string()))?;
+            let (backlog, oldest) =
+                self.replica.reader.backlog(&code).map_err(|e| Status::internal(format!("storage: {e}")))?;
+            links.push(LinkStatus {
+                peer: peer.code.clone(),
+                peer_name: peer.name.clone(),
+                relation: relation.into(),
+                up: state.up,
+                last_success_ms: state.last_success,
+                backlog,
+                oldest_queued_ms: oldest,
+                last_error: state.last_error,
+                last_rollup_ms: state.last_rollup,
+            });
+        }
+        Ok(Response::new(LinksResponse { node: self.replica.node.to_string(), links }))
+    }
+
     #[instrument(skip_all, fields(node = %self.replica.node, replica = req.get_ref().id))]
     async fn add_replica(
         &self,
@@ -141,10 +167,7 @@ impl ClusterService for ClusterApi {
             return Err(Status::invalid_argument("id: replica ids start at 1"));
         }
         if msg.addr.parse::<std::net::SocketAddr>().is_err() {
-            return Err(Status::invalid_argument(format!(
-                "addr: {:?} is not an ip:port address",
-                msg.addr
-            )));
+            return Err(Status::invalid_argument(format!("addr: {:?} is not an ip:port address", msg.addr)));
         }
         if let Some(addr) = self.leader(fwd).await? {
             let mut r = forwarded(msg);
@@ -161,10 +184,7 @@ impl ClusterService for ClusterApi {
             }
         }
         info!(replica = msg.id, addr = %msg.addr, "adding learner");
-        let add = self
-            .replica
-            .raft
-            .add_learner(msg.id, BasicNode::new(msg.addr.clone()), true);
+        let add = self.replica.raft.add_learner(msg.id, BasicNode::new(msg.addr.clone()), true);
         tokio::time::timeout(MEMBERSHIP_TIMEOUT, add)
             .await
             .map_err(|_| {
@@ -192,10 +212,7 @@ impl ClusterService for ClusterApi {
         let m = self.replica.raft.metrics().borrow().clone();
         let mut voters: BTreeSet<ReplicaId> = m.membership_config.membership().voter_ids().collect();
         if !voters.remove(&msg.id) {
-            return Err(Status::not_found(format!(
-                "id: replica {} is not a voter of this node",
-                msg.id
-            )));
+            return Err(Status::not_found(format!("id: replica {} is not a voter of this node", msg.id)));
         }
         if voters.is_empty() {
             return Err(Status::failed_precondition("id: cannot remove the last replica"));

@@ -3,8 +3,10 @@
 
 mod case;
 mod cluster;
+mod federation;
 mod raft;
 
-pub use case::CaseApi;
+pub use case::{now_ms, CaseApi};
 pub use cluster::ClusterApi;
+pub use federation::FederationApi;
 pub use raft::RaftApi;

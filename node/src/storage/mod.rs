@@ -4,16 +4,22 @@
 //! ```text
 //! log       index (u64 BE)            -> bincode Entry
 //! raft      "vote" | "committed" | "purged"
-//! cases     case id                   -> bincode Case
-//! requests  request id                -> case id          (idempotent reports)
-//! stats     day (u64 BE)              -> bincode Counters (per report day)
-//! due       due_at (u64 BE) ++ case id -> ()              (open deadlines, for overdue counts)
+//! cases     case id                          -> Case (owned, and read-only copies of watched cases)
+//! requests  request id                       -> case id        (idempotent reports)
+//! tally     owner 0 day grid                 -> (Tally, local index)  (own and rolled-up statistics)
+//! tally_idx local index ++ tally key         -> ()             (what changed since the last rollup push)
+//! due       due_at ++ case id                -> day ++ grid    (open deadlines of owned cases)
+//! outbox    peer 0 seq                       -> Envelope       (store-and-forward to neighbours)
+//! fed       next/peer | hwm/peer | fresh/node | dept/name      (link sequences, freshness, departments)
 //! sm        "applied" | "membership" | "seq"
 //! ```
 //! Every write the Raft protocol relies on (log append, vote, applied state) is fsynced before it is
 //! reported done.
 
+pub mod keys;
 pub mod log_store;
+mod overlay;
+pub mod reader;
 pub mod state_machine;
 #[cfg(test)]
 mod tests;
@@ -27,11 +33,15 @@ pub const CF_LOG: &str = "log";
 pub const CF_RAFT: &str = "raft";
 pub const CF_CASES: &str = "cases";
 pub const CF_REQUESTS: &str = "requests";
-pub const CF_STATS: &str = "stats";
+pub const CF_TALLY: &str = "tally";
+pub const CF_TALLY_IDX: &str = "tally_idx";
 pub const CF_DUE: &str = "due";
+pub const CF_OUTBOX: &str = "outbox";
+pub const CF_FED: &str = "fed";
 pub const CF_SM: &str = "sm";
 /// The column families that make up the state machine (what a snapshot carries).
-pub const SM_CFS: [&str; 5] = [CF_CASES, CF_REQUESTS, CF_STATS, CF_DUE, CF_SM];
+pub const SM_CFS: [&str; 8] =
+    [CF_CASES, CF_REQUESTS, CF_TALLY, CF_TALLY_IDX, CF_DUE, CF_OUTBOX, CF_FED, CF_SM];
 
 /// Storage failures.
 #[derive(Debug, thiserror::Error)]
@@ -42,10 +52,7 @@ pub enum StoreError {
         source: rocksdb::Error,
     },
     #[error("corrupt {what}: {source}")]
-    Codec {
-        what: &'static str,
-        source: bincode::Error,
-    },
+    Codec { what: &'static str, source: bincode::Error },
     #[error("column family {name} is missing")]
     MissingCf { name: &'static str },
     #[error("snapshot file {path}: {source}")]
@@ -57,8 +64,9 @@ pub fn open(path: &Path) -> Result<Arc<DB>, StoreError> {
     let mut opts = Options::default();
     opts.create_if_missing(true);
     opts.create_missing_column_families(true);
-    let cfs = [CF_LOG, CF_RAFT, CF_CASES, CF_REQUESTS, CF_STATS, CF_DUE, CF_SM]
+    let cfs = [CF_LOG, CF_RAFT]
         .into_iter()
+        .chain(SM_CFS)
         .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
     Ok(Arc::new(DB::open_cf_descriptors(&opts, path, cfs)?))
 }

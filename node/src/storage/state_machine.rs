@@ -1,47 +1,39 @@
-//! The state machine in RocksDB (openraft's v2 `RaftStateMachine`): cases, idempotency keys, per-day
-//! statistics and the open-deadline index, applied by `federation::machine` and written together with the
-//! applied log id in one fsynced batch. Snapshots are a consistent copy of these column families.
+//! The state machine in RocksDB (openraft's v2 `RaftStateMachine`): `federation::machine` applied to an
+//! overlay of the column families, written together with the applied log id in one fsynced batch.
+//! Snapshots are a consistent copy of the state-machine column families.
 
-use std::collections::{BTreeMap, HashMap};
 use std::io::Cursor;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use federation::case::Case;
 use federation::category::Catalog;
 use federation::code::Code;
 use federation::deadline::DeadlinePolicy;
-use federation::machine::{self, Change, Outcome, Rules};
-use federation::stats::{day_of, Counters, Report};
+use federation::machine::{self, Ctx, Outcome, Rules};
 use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, RaftSnapshotBuilder, StorageIOError};
-use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch, DB};
+use rocksdb::{IteratorMode, WriteBatch, DB};
 use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 
-use super::{cf, decode, encode, synced, StoreError, CF_CASES, CF_DUE, CF_REQUESTS, CF_SM, CF_STATS, SM_CFS};
+use super::overlay::Overlay;
+use super::reader::CaseReader;
+use super::{cf, decode, encode, synced, StoreError, CF_SM, SM_CFS};
 use crate::types::{
     Entry, LogId, Response, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
 };
 
 const KEY_APPLIED: &[u8] = b"applied";
 const KEY_MEMBERSHIP: &[u8] = b"membership";
-const KEY_SEQ: &[u8] = b"seq";
 
-fn day_key(day: i64) -> [u8; 8] {
-    (day.max(0) as u64).to_be_bytes()
-}
-
-fn due_key(due: i64, case_id: &str) -> Vec<u8> {
-    let mut k = (due.max(0) as u64).to_be_bytes().to_vec();
-    k.extend_from_slice(case_id.as_bytes());
-    k
-}
-
-/// What a node's state machine needs to know about the node itself.
+/// What a node's state machine knows about the node itself (from its config; equal on every replica).
 #[derive(Debug, Clone)]
 pub struct NodeRules {
     pub node: Code,
     pub policy: DeadlinePolicy,
+    pub parent: Option<Code>,
+    pub children: Vec<Code>,
+    pub grids: Vec<Code>,
 }
 
 impl NodeRules {
@@ -50,197 +42,23 @@ impl NodeRules {
             node: &self.node,
             policy: &self.policy,
             catalog: Catalog::standard(),
+            parent: self.parent.as_ref(),
+            children: &self.children,
+            grids: &self.grids,
         }
     }
 }
 
-/// Read access to the state machine for queries; cheap to clone.
+/// Signals for background tasks: bumped whenever an applied entry queued a message or moved a tally.
 #[derive(Clone)]
-pub struct CaseReader {
-    db: Arc<DB>,
+pub struct Signals {
+    pub outbox: watch::Sender<u64>,
+    pub tally: watch::Sender<u64>,
 }
 
-/// Filters of a case listing.
-#[derive(Debug, Clone, Default)]
-pub struct ListFilter {
-    pub state: Option<String>,
-    pub grid: Option<String>,
-    pub category: Option<String>,
-}
-
-impl CaseReader {
-    pub fn new(db: Arc<DB>) -> CaseReader {
-        CaseReader { db }
-    }
-
-    pub fn case(&self, id: &str) -> Result<Option<Case>, StoreError> {
-        match self.db.get_cf(cf(&self.db, CF_CASES)?, id.as_bytes())? {
-            Some(b) => Ok(Some(decode("case", &b)?)),
-            None => Ok(None),
-        }
-    }
-
-    /// Up to `limit` cases after `after` (exclusive) matching `filter`, and whether more remain.
-    pub fn list(
-        &self,
-        filter: &ListFilter,
-        after: &str,
-        limit: usize,
-    ) -> Result<(Vec<Case>, bool), StoreError> {
-        let cf = cf(&self.db, CF_CASES)?;
-        let mut out = Vec::new();
-        let mode = if after.is_empty() {
-            IteratorMode::Start
-        } else {
-            IteratorMode::From(after.as_bytes(), Direction::Forward)
-        };
-        for item in self.db.iterator_cf(cf, mode) {
-            let (k, v) = item?;
-            if k.as_ref() == after.as_bytes() {
-                continue;
-            }
-            let case: Case = decode("case", &v)?;
-            let keep = filter.state.as_deref().is_none_or(|s| case.state.as_str() == s)
-                && filter.grid.as_deref().is_none_or(|g| case.grid.as_str() == g)
-                && filter.category.as_deref().is_none_or(|c| case.category == c);
-            if keep {
-                if out.len() == limit {
-                    return Ok((out, true));
-                }
-                out.push(case);
-            }
-        }
-        Ok((out, false))
-    }
-
-    /// Statistics of the cases reported on days `from..=to`, with overdue counted at `now`.
-    pub fn stats(&self, from: i64, to: i64, now: i64) -> Result<Report, StoreError> {
-        let mut sum = Counters::default();
-        let cf_stats = cf(&self.db, CF_STATS)?;
-        let start = day_key(from);
-        for item in self
-            .db
-            .iterator_cf(cf_stats, IteratorMode::From(&start, Direction::Forward))
-        {
-            let (k, v) = item?;
-            if k.as_ref() > day_key(to).as_slice() {
-                break;
-            }
-            sum.add(&decode::<Counters>("statistics", &v)?);
-        }
-        // Only overdue entries are visited: the index is ordered by deadline.
-        let mut overdue = 0;
-        let mut opts = ReadOptions::default();
-        opts.set_iterate_upper_bound((now.max(0) as u64).to_be_bytes().to_vec());
-        for item in self
-            .db
-            .iterator_cf_opt(cf(&self.db, CF_DUE)?, opts, IteratorMode::Start)
-        {
-            let (_, v) = item?;
-            let day = i64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8]));
-            if (from..=to).contains(&day) {
-                overdue += 1;
-            }
-        }
-        Ok(Report::new(sum, overdue))
-    }
-}
-
-/// The buffered writes of one `apply` call, visible to later commands of the same call.
-struct Overlay<'a> {
-    db: &'a DB,
-    batch: WriteBatch,
-    cases: HashMap<String, Case>,
-    requests: HashMap<String, String>,
-    seq: Option<u64>,
-    stats: BTreeMap<i64, Counters>,
-}
-
-impl machine::Store for Overlay<'_> {
-    type Error = StoreError;
-
-    fn case(&mut self, id: &str) -> Result<Option<Case>, StoreError> {
-        if let Some(c) = self.cases.get(id) {
-            return Ok(Some(c.clone()));
-        }
-        match self.db.get_cf(cf(self.db, CF_CASES)?, id.as_bytes())? {
-            Some(b) => Ok(Some(decode("case", &b)?)),
-            None => Ok(None),
-        }
-    }
-
-    fn request(&mut self, request_id: &str) -> Result<Option<String>, StoreError> {
-        if let Some(c) = self.requests.get(request_id) {
-            return Ok(Some(c.clone()));
-        }
-        Ok(self
-            .db
-            .get_cf(cf(self.db, CF_REQUESTS)?, request_id.as_bytes())?
-            .map(|b| String::from_utf8_lossy(&b).into_owned()))
-    }
-
-    fn seq(&mut self) -> Result<u64, StoreError> {
-        if let Some(s) = self.seq {
-            return Ok(s);
-        }
-        match self.db.get_cf(cf(self.db, CF_SM)?, KEY_SEQ)? {
-            Some(b) => decode("sequence", &b),
-            None => Ok(0),
-        }
-    }
-
-    fn write(&mut self, change: Change) -> Result<(), StoreError> {
-        match change {
-            Change::Case { old, new } => {
-                let day = day_of(new.reported_at);
-                self.stats
-                    .entry(day)
-                    .or_default()
-                    .add(&Counters::delta(old.as_deref(), &new));
-                let due_cf = cf(self.db, CF_DUE)?;
-                if let Some(due) = old.as_deref().and_then(Case::open_deadline) {
-                    self.batch.delete_cf(due_cf, due_key(due, &new.id));
-                }
-                if let Some(due) = new.open_deadline() {
-                    self.batch
-                        .put_cf(due_cf, due_key(due, &new.id), day.to_be_bytes());
-                }
-                self.batch
-                    .put_cf(cf(self.db, CF_CASES)?, new.id.as_bytes(), encode("case", &new)?);
-                self.cases.insert(new.id.clone(), *new);
-            }
-            Change::Request { request_id, case_id } => {
-                self.batch.put_cf(
-                    cf(self.db, CF_REQUESTS)?,
-                    request_id.as_bytes(),
-                    case_id.as_bytes(),
-                );
-                self.requests.insert(request_id, case_id);
-            }
-            Change::Seq(s) => {
-                self.batch
-                    .put_cf(cf(self.db, CF_SM)?, KEY_SEQ, encode("sequence", &s)?);
-                self.seq = Some(s);
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Overlay<'_> {
-    /// Adds the statistics deltas to their day buckets and returns the finished batch.
-    fn finish(mut self) -> Result<WriteBatch, StoreError> {
-        let stats_cf = cf(self.db, CF_STATS)?;
-        for (day, delta) in std::mem::take(&mut self.stats) {
-            let mut bucket: Counters = match self.db.get_cf(stats_cf, day_key(day))? {
-                Some(b) => decode("statistics", &b)?,
-                None => Counters::default(),
-            };
-            bucket.add(&delta);
-            self.batch
-                .put_cf(stats_cf, day_key(day), encode("statistics", &bucket)?);
-        }
-        Ok(self.batch)
+impl Default for Signals {
+    fn default() -> Self {
+        Signals { outbox: watch::channel(0).0, tally: watch::channel(0).0 }
     }
 }
 
@@ -256,6 +74,7 @@ struct StoredSnapshot {
 pub struct StateMachine {
     db: Arc<DB>,
     rules: NodeRules,
+    signals: Signals,
     snapshot_path: PathBuf,
     applied: Option<LogId>,
     membership: StoredMembership,
@@ -264,7 +83,12 @@ pub struct StateMachine {
 
 impl StateMachine {
     /// Opens the state machine; `snapshot_dir` holds the newest snapshot file.
-    pub fn open(db: Arc<DB>, rules: NodeRules, snapshot_dir: PathBuf) -> Result<StateMachine, StoreError> {
+    pub fn open(
+        db: Arc<DB>,
+        rules: NodeRules,
+        signals: Signals,
+        snapshot_dir: PathBuf,
+    ) -> Result<StateMachine, StoreError> {
         std::fs::create_dir_all(&snapshot_dir).map_err(|source| StoreError::SnapshotFile {
             path: snapshot_dir.display().to_string(),
             source,
@@ -281,6 +105,7 @@ impl StateMachine {
         Ok(StateMachine {
             db,
             rules,
+            signals,
             snapshot_path: snapshot_dir.join("snapshot.bin"),
             applied,
             membership,
@@ -289,43 +114,45 @@ impl StateMachine {
     }
 
     pub fn reader(&self) -> CaseReader {
-        CaseReader::new(self.db.clone())
+        CaseReader::new(self.db.clone(), self.rules.node.clone())
     }
 
     fn apply_entries(&mut self, entries: Vec<Entry>) -> Result<Vec<Response>, StoreError> {
-        let mut overlay = Overlay {
-            db: &self.db,
-            batch: WriteBatch::default(),
-            cases: HashMap::new(),
-            requests: HashMap::new(),
-            seq: None,
-            stats: BTreeMap::new(),
-        };
+        let mut overlay = Overlay::new(&self.db);
         let rules = self.rules.rules();
         let mut responses = Vec::with_capacity(entries.len());
         let mut applied = self.applied;
         let mut membership = self.membership.clone();
         for entry in entries {
             applied = Some(entry.log_id);
+            overlay.index = entry.log_id.index;
             let mut outcomes: Vec<Outcome> = Vec::new();
             match entry.payload {
                 EntryPayload::Blank => {}
                 EntryPayload::Normal(req) => {
+                    let ctx = Ctx { now: req.at, index: entry.log_id.index };
                     for cmd in &req.commands {
-                        outcomes.push(machine::apply(&mut overlay, &rules, req.at, cmd)?);
+                        outcomes.push(machine::apply(&mut overlay, &rules, ctx, cmd)?);
                     }
                 }
                 EntryPayload::Membership(m) => membership = StoredMembership::new(Some(entry.log_id), m),
             }
             responses.push(Response { outcomes });
         }
+        let touched = overlay.touched;
         let sm_cf = cf(&self.db, CF_SM)?;
-        let mut batch = overlay.finish()?;
+        let mut batch = overlay.into_batch()?;
         batch.put_cf(sm_cf, KEY_APPLIED, encode("applied log id", &applied)?);
         batch.put_cf(sm_cf, KEY_MEMBERSHIP, encode("membership", &membership)?);
         self.db.write_opt(batch, &synced())?;
         self.applied = applied;
         self.membership = membership;
+        if touched.outbox {
+            self.signals.outbox.send_modify(|n| *n += 1);
+        }
+        if touched.tally {
+            self.signals.tally.send_modify(|n| *n += 1);
+        }
         Ok(responses)
     }
 
@@ -355,11 +182,7 @@ impl StateMachine {
             None => format!("0-0-{}", self.snapshots_built),
         };
         let stored = StoredSnapshot {
-            meta: SnapshotMeta {
-                last_log_id: applied,
-                last_membership: membership,
-                snapshot_id,
-            },
+            meta: SnapshotMeta { last_log_id: applied, last_membership: membership, snapshot_id },
             entries,
         };
         self.save(&stored)?;
@@ -370,10 +193,7 @@ impl StateMachine {
     fn save(&self, s: &StoredSnapshot) -> Result<Vec<u8>, StoreError> {
         let bytes = encode("snapshot", s)?;
         let tmp = self.snapshot_path.with_extension("tmp");
-        let io = |source| StoreError::SnapshotFile {
-            path: tmp.display().to_string(),
-            source,
-        };
+        let io = |source| StoreError::SnapshotFile { path: tmp.display().to_string(), source };
         {
             use std::io::Write;
             let mut f = std::fs::File::create(&tmp).map_err(io)?;
@@ -388,10 +208,9 @@ impl StateMachine {
         match std::fs::read(&self.snapshot_path) {
             Ok(b) => Ok(Some(decode("snapshot", &b)?)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(StoreError::SnapshotFile {
-                path: self.snapshot_path.display().to_string(),
-                source,
-            }),
+            Err(source) => {
+                Err(StoreError::SnapshotFile { path: self.snapshot_path.display().to_string(), source })
+            }
         }
     }
 
@@ -406,27 +225,19 @@ impl StateMachine {
             }
         }
         for (name, k, v) in &stored.entries {
-            let name = SM_CFS
-                .into_iter()
-                .find(|n| n == name)
-                .ok_or(StoreError::MissingCf { name: "unknown" })?;
+            let name =
+                SM_CFS.into_iter().find(|n| n == name).ok_or(StoreError::MissingCf { name: "unknown" })?;
             batch.put_cf(cf(&self.db, name)?, k, v);
         }
         let sm_cf = cf(&self.db, CF_SM)?;
-        batch.put_cf(
-            sm_cf,
-            KEY_APPLIED,
-            encode("applied log id", &stored.meta.last_log_id)?,
-        );
-        batch.put_cf(
-            sm_cf,
-            KEY_MEMBERSHIP,
-            encode("membership", &stored.meta.last_membership)?,
-        );
+        batch.put_cf(sm_cf, KEY_APPLIED, encode("applied log id", &stored.meta.last_log_id)?);
+        batch.put_cf(sm_cf, KEY_MEMBERSHIP, encode("membership", &stored.meta.last_membership)?);
         self.db.write_opt(batch, &synced())?;
         self.save(stored)?;
         self.applied = stored.meta.last_log_id;
         self.membership = stored.meta.last_membership.clone();
+        self.signals.outbox.send_modify(|n| *n += 1);
+        self.signals.tally.send_modify(|n| *n += 1);
         Ok(())
     }
 }
@@ -443,10 +254,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot, StorageError> {
         let stored = tokio::task::block_in_place(|| self.build()).map_err(snapshot_err)?;
         let data = encode("snapshot", &stored).map_err(snapshot_err)?;
-        Ok(Snapshot {
-            meta: stored.meta,
-            snapshot: Box::new(Cursor::new(data)),
-        })
+        Ok(Snapshot { meta: stored.meta, snapshot: Box::new(Cursor::new(data)) })
     }
 }
 
@@ -471,6 +279,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             sm: StateMachine {
                 db: self.db.clone(),
                 rules: self.rules.clone(),
+                signals: self.signals.clone(),
                 snapshot_path: self.snapshot_path.clone(),
                 applied: self.applied,
                 membership: self.membership.clone(),
@@ -498,10 +307,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             return Ok(None);
         };
         let data = encode("snapshot", &stored).map_err(snapshot_err)?;
-        Ok(Some(Snapshot {
-            meta: stored.meta,
-            snapshot: Box::new(Cursor::new(data)),
-        }))
+        Ok(Some(Snapshot { meta: stored.meta, snapshot: Box::new(Cursor::new(data)) }))
     }
 }
 

@@ -10,19 +10,23 @@ use openraft::testing::{StoreBuilder, Suite};
 use openraft::{CommittedLeaderId, EntryPayload, RaftSnapshotBuilder};
 
 use super::log_store::LogStore;
-use super::state_machine::{ListFilter, NodeRules, StateMachine};
+use super::reader::ListFilter;
+use super::state_machine::{NodeRules, Signals, StateMachine};
 use crate::types::{Entry, LogId, Request, StorageError, TypeConfig};
 
 fn rules() -> NodeRules {
     NodeRules {
         node: Code::parse("node", "370102001001").unwrap(),
         policy: DeadlinePolicy::default(),
+        parent: None,
+        children: vec![],
+        grids: vec![],
     }
 }
 
 fn open(dir: &std::path::Path) -> (LogStore, StateMachine) {
     let db = super::open(&dir.join("db")).unwrap();
-    let sm = StateMachine::open(db.clone(), rules(), dir.join("snapshots")).unwrap();
+    let sm = StateMachine::open(db.clone(), rules(), Signals::default(), dir.join("snapshots")).unwrap();
     (LogStore::new(db), sm)
 }
 
@@ -58,10 +62,7 @@ fn new_report(i: usize, grid: &str) -> Command {
 fn entry(index: u64, commands: Vec<Command>) -> Entry {
     Entry {
         log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
-        payload: EntryPayload::Normal(Request {
-            at: 1_795_400_000_000,
-            commands,
-        }),
+        payload: EntryPayload::Normal(Request { at: 1_795_400_000_000, commands }),
     }
 }
 
@@ -71,16 +72,11 @@ async fn batches_apply_and_a_snapshot_restores_them_elsewhere() {
     let (_log, mut sm) = open(dir.path());
     let grids = ["370102001001001", "370102001001002"];
     // One entry carrying a batch; the duplicate request id in the same batch is seen by the later command.
-    let cmds: Vec<Command> = (0..10)
-        .map(|i| new_report(i, grids[i % 2]))
-        .chain([new_report(3, grids[1])])
-        .collect();
+    let cmds: Vec<Command> =
+        (0..10).map(|i| new_report(i, grids[i % 2])).chain([new_report(3, grids[1])]).collect();
     let resp = sm.apply(vec![entry(1, cmds)]).await.unwrap();
     assert_eq!(resp[0].outcomes.len(), 11);
-    assert!(matches!(
-        resp[0].outcomes[10],
-        Outcome::Reported { duplicate: true, .. }
-    ));
+    assert!(matches!(resp[0].outcomes[10], Outcome::Reported { duplicate: true, .. }));
     let reader = sm.reader();
     let report = reader.stats(0, i64::MAX / 2, 0).unwrap();
     assert_eq!(report.counters.total, 10);
@@ -96,9 +92,7 @@ async fn batches_apply_and_a_snapshot_restores_them_elsewhere() {
     let snap = builder.build_snapshot().await.unwrap();
     let other = tempfile::tempdir().unwrap();
     let (_l2, mut sm2) = open(other.path());
-    sm2.apply(vec![entry(1, vec![new_report(99, grids[0])])])
-        .await
-        .unwrap();
+    sm2.apply(vec![entry(1, vec![new_report(99, grids[0])])]).await.unwrap();
     sm2.install_snapshot(&snap.meta, snap.snapshot).await.unwrap();
     let (applied, _) = sm2.applied_state().await.unwrap();
     assert_eq!(applied.map(|l| l.index), Some(1));

@@ -18,10 +18,7 @@ pub const GRID: &str = "370102001001001";
 
 /// A free loopback port.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
 
 /// Polls `f` until it returns Some, or panics after `timeout` naming `what`.
@@ -31,21 +28,14 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
         if let Some(v) = f() {
             return v;
         }
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
 /// Runs the CLI.
 pub fn cli(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run gridnode")
+    Command::new(BIN).args(args).env("RUST_LOG", "warn").output().expect("run gridnode")
 }
 
 /// Runs the CLI, requires success, parses stdout as JSON.
@@ -58,10 +48,7 @@ pub fn cli_json(args: &[&str]) -> Value {
         String::from_utf8_lossy(&out.stdout)
     );
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "gridnode {args:?} printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
+        panic!("gridnode {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
     })
 }
 
@@ -87,10 +74,7 @@ pub struct Tuning {
 
 impl Default for Tuning {
     fn default() -> Self {
-        Tuning {
-            snapshot_every: 5000,
-            keep_logs: 1000,
-        }
+        Tuning { snapshot_every: 5000, keep_logs: 1000 }
     }
 }
 
@@ -151,11 +135,7 @@ impl Cluster {
     pub fn start_replica(&mut self, id: u64) {
         let i = self.idx(id);
         let r = &mut self.replicas[i];
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&r.log)
-            .expect("log file");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&r.log).expect("log file");
         let child = Command::new(BIN)
             .args(["serve", "--config", r.config.to_str().unwrap()])
             .env("RUST_LOG", "info,openraft=warn")
@@ -190,24 +170,12 @@ impl Cluster {
     }
 
     pub fn all(&self) -> String {
-        self.replicas
-            .iter()
-            .map(|r| r.addr.as_str())
-            .collect::<Vec<_>>()
-            .join(",")
+        self.replicas.iter().map(|r| r.addr.as_str()).collect::<Vec<_>>().join(",")
     }
 
     /// Status as the leader sees it (any live replica forwards).
     pub fn status(&self) -> Option<Value> {
-        let out = cli(&[
-            "cluster",
-            "status",
-            "--node",
-            &self.live(),
-            "--json",
-            "--timeout",
-            "3",
-        ]);
+        let out = cli(&["cluster", "status", "--node", &self.live(), "--json", "--timeout", "3"]);
         if !out.status.success() {
             return None;
         }
@@ -216,16 +184,7 @@ impl Cluster {
 
     /// One replica's own view.
     pub fn local_status(&self, id: u64) -> Option<Value> {
-        let out = cli(&[
-            "cluster",
-            "status",
-            "--node",
-            self.addr(id),
-            "--local",
-            "--json",
-            "--timeout",
-            "2",
-        ]);
+        let out = cli(&["cluster", "status", "--node", self.addr(id), "--local", "--json", "--timeout", "2"]);
         if !out.status.success() {
             return None;
         }
@@ -244,18 +203,11 @@ impl Cluster {
 
     /// Waits until replica `id` has applied everything the leader has applied.
     pub fn wait_caught_up(&self, id: u64) -> Value {
-        let target = self
-            .status()
-            .and_then(|s| s["last_applied"].as_u64())
-            .expect("leader status");
-        wait_for(
-            &format!("replica {id} to apply up to {target}"),
-            Duration::from_secs(60),
-            || {
-                let s = self.local_status(id)?;
-                (s["last_applied"].as_u64()? >= target).then_some(s)
-            },
-        )
+        let target = self.status().and_then(|s| s["last_applied"].as_u64()).expect("leader status");
+        wait_for(&format!("replica {id} to apply up to {target}"), Duration::from_secs(60), || {
+            let s = self.local_status(id)?;
+            (s["last_applied"].as_u64()? >= target).then_some(s)
+        })
     }
 
     /// Reports a case; returns its id.
@@ -295,12 +247,7 @@ impl Cluster {
             "500",
             "--json",
         ]);
-        v["cases"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["id"].as_str().unwrap().to_string())
-            .collect()
+        v["cases"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect()
     }
 
     pub fn log_of(&self, id: u64) -> String {
@@ -311,17 +258,11 @@ impl Cluster {
 fn tune(config: &Path, t: &Tuning) {
     let text = std::fs::read_to_string(config).expect("read config");
     let mut v: toml::Value = toml::from_str(&text).expect("parse config");
-    let raft = v
-        .get_mut("raft")
-        .and_then(|r| r.as_table_mut())
-        .expect("raft table");
+    let raft = v.get_mut("raft").and_then(|r| r.as_table_mut()).expect("raft table");
     raft.insert("heartbeat_ms".into(), toml::Value::Integer(100));
     raft.insert("election_timeout_min_ms".into(), toml::Value::Integer(500));
     raft.insert("election_timeout_max_ms".into(), toml::Value::Integer(1000));
-    raft.insert(
-        "snapshot_every".into(),
-        toml::Value::Integer(t.snapshot_every as i64),
-    );
+    raft.insert("snapshot_every".into(), toml::Value::Integer(t.snapshot_every as i64));
     raft.insert("keep_logs".into(), toml::Value::Integer(t.keep_logs as i64));
     std::fs::write(config, toml::to_string(&v).expect("toml")).expect("write config");
 }
@@ -336,3 +277,4 @@ impl Drop for Cluster {
         }
     }
 }
+pub mod proxy;

@@ -1,0 +1,111 @@
+//! An in-memory `machine::Store` for unit tests and the seeded simulation.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+
+use crate::case::Case;
+use crate::code::Code;
+use crate::link::Envelope;
+use crate::machine::{Change, Department, Store};
+use crate::stats::Counters;
+use crate::tally::{Freshness, Tally, TallyKey};
+use crate::Millis;
+
+#[derive(Default, Clone)]
+pub struct Mem {
+    pub cases: BTreeMap<String, Case>,
+    pub requests: BTreeMap<String, String>,
+    pub seq: u64,
+    pub tallies: BTreeMap<TallyKey, Tally>,
+    pub due: BTreeMap<(Millis, String), i64>,
+    pub outbox: BTreeMap<(Code, u64), Envelope>,
+    pub outbox_next: BTreeMap<Code, u64>,
+    pub inbox: BTreeMap<Code, u64>,
+    pub fresh: BTreeMap<Code, Freshness>,
+    pub departments: BTreeMap<String, Department>,
+}
+
+impl Mem {
+    /// Sum of the tallies whose owner lies within `code`.
+    pub fn subtree(&self, code: &Code) -> Counters {
+        let mut sum = Counters::default();
+        for (k, t) in &self.tallies {
+            if k.owner.is_within(code) {
+                sum.add(&t.counters);
+            }
+        }
+        sum
+    }
+
+    /// Queued messages for `peer`, in order.
+    pub fn queued(&self, peer: &Code) -> Vec<(u64, Envelope)> {
+        self.outbox.iter().filter(|((p, _), _)| p == peer).map(|((_, s), e)| (*s, e.clone())).collect()
+    }
+}
+
+impl Store for Mem {
+    type Error = Infallible;
+    fn case(&mut self, id: &str) -> Result<Option<Case>, Infallible> {
+        Ok(self.cases.get(id).cloned())
+    }
+    fn request(&mut self, r: &str) -> Result<Option<String>, Infallible> {
+        Ok(self.requests.get(r).cloned())
+    }
+    fn seq(&mut self) -> Result<u64, Infallible> {
+        Ok(self.seq)
+    }
+    fn tally(&mut self, key: &TallyKey) -> Result<Option<Tally>, Infallible> {
+        Ok(self.tallies.get(key).cloned())
+    }
+    fn outbox_next(&mut self, peer: &Code) -> Result<u64, Infallible> {
+        Ok(self.outbox_next.get(peer).copied().unwrap_or(1))
+    }
+    fn inbox_hwm(&mut self, from: &Code) -> Result<u64, Infallible> {
+        Ok(self.inbox.get(from).copied().unwrap_or(0))
+    }
+    fn fresh(&mut self, node: &Code) -> Result<Option<Freshness>, Infallible> {
+        Ok(self.fresh.get(node).cloned())
+    }
+    fn department(&mut self, name: &str) -> Result<Option<Department>, Infallible> {
+        Ok(self.departments.get(name).cloned())
+    }
+    fn write(&mut self, c: Change) -> Result<(), Infallible> {
+        match c {
+            Change::Case(case) => {
+                self.cases.insert(case.id.clone(), *case);
+            }
+            Change::DueAdd { due, case_id, day, .. } => {
+                self.due.insert((due, case_id), day);
+            }
+            Change::DueRemove { due, case_id } => {
+                self.due.remove(&(due, case_id));
+            }
+            Change::Request { request_id, case_id } => {
+                self.requests.insert(request_id, case_id);
+            }
+            Change::Seq(s) => self.seq = s,
+            Change::Tally { key, tally } => {
+                self.tallies.insert(key, tally);
+            }
+            Change::Outbox { peer, seq, envelope } => {
+                self.outbox.insert((peer, seq), *envelope);
+            }
+            Change::OutboxNext { peer, next } => {
+                self.outbox_next.insert(peer, next);
+            }
+            Change::OutboxAck { peer, upto } => {
+                self.outbox.retain(|(p, s), _| !(p == &peer && *s <= upto));
+            }
+            Change::InboxHwm { from, hwm } => {
+                self.inbox.insert(from, hwm);
+            }
+            Change::Fresh(f) => {
+                self.fresh.insert(f.node.clone(), f);
+            }
+            Change::Department(d) => {
+                self.departments.insert(d.name.clone(), d);
+            }
+        }
+        Ok(())
+    }
+}

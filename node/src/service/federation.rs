@@ -1,0 +1,149 @@
+//! `FederationService`: what neighbour nodes call. A handshake checks that the caller is the configured
+//! parent or child (its code lies under ours, or ours under its); deliveries and rollups are applied
+//! through this node's Raft log, so they survive leader changes and are applied exactly once.
+
+use std::sync::Arc;
+
+use federation::code::Code;
+use federation::machine::{Command, Outcome};
+use proto::convert;
+use proto::v1::federation_service_client::FederationServiceClient;
+use proto::v1::federation_service_server::FederationService;
+use proto::v1::*;
+use tonic::{Request, Response, Status};
+use tracing::{instrument, warn};
+
+use super::case::{commit_or_forward, forwarded, is_forwarded, refusal_status};
+use crate::replica::Replica;
+
+/// Most messages accepted in one delivery.
+const MAX_MESSAGES: usize = 1024;
+/// Most tally entries accepted in one rollup.
+const MAX_ENTRIES: usize = 20_000;
+
+/// The federation service of a replica.
+#[derive(Clone)]
+pub struct FederationApi {
+    replica: Arc<Replica>,
+}
+
+impl FederationApi {
+    pub fn new(replica: Arc<Replica>) -> FederationApi {
+        FederationApi { replica }
+    }
+
+    fn client(addr: &str) -> Result<FederationServiceClient<tonic::transport::Channel>, Status> {
+        let ch = crate::rpc::lazy_channel(addr).map_err(|e| Status::unavailable(format!("{addr}: {e}")))?;
+        Ok(FederationServiceClient::new(ch))
+    }
+
+    /// The caller's code, if it is a configured neighbour.
+    fn neighbour(&self, field: &str, from: &str) -> Result<Code, Status> {
+        let code = Code::parse_node(field, from).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        if self.replica.neighbour(code.as_str()).is_none() {
+            warn!(node = %self.replica.node, caller = %code, "refused: not a neighbour");
+            return Err(Status::permission_denied(format!(
+                "{field}: node {code} is neither the parent nor a child of {}",
+                self.replica.node
+            )));
+        }
+        Ok(code)
+    }
+}
+
+#[tonic::async_trait]
+impl FederationService for FederationApi {
+    #[instrument(skip_all, fields(node = %self.replica.node, caller = %req.get_ref().code))]
+    async fn hello(&self, req: Request<HelloRequest>) -> Result<Response<HelloResponse>, Status> {
+        let msg = req.into_inner();
+        let caller = self.neighbour("code", &msg.code)?;
+        if msg.level != caller.level().to_string() {
+            return Err(Status::invalid_argument(format!(
+                "level: {} is a {} code, not {}",
+                caller,
+                caller.level(),
+                msg.level
+            )));
+        }
+        let related = caller.parent().as_ref() == Some(&self.replica.node)
+            || self.replica.node.parent().as_ref() == Some(&caller);
+        if !related {
+            return Err(Status::permission_denied(format!(
+                "code: {caller} is not a parent or child of this node"
+            )));
+        }
+        Ok(Response::new(HelloResponse {
+            code: self.replica.node.to_string(),
+            level: self.replica.node.level().to_string(),
+            name: self.replica.name.clone(),
+        }))
+    }
+
+    #[instrument(skip_all, fields(node = %self.replica.node, from = %req.get_ref().from, n = req.get_ref().messages.len()))]
+    async fn deliver(&self, req: Request<DeliverRequest>) -> Result<Response<DeliverResponse>, Status> {
+        let fwd = is_forwarded(&req);
+        let msg = req.into_inner();
+        let from = self.neighbour("from", &msg.from)?;
+        if msg.messages.len() > MAX_MESSAGES {
+            return Err(Status::invalid_argument(format!("messages: at most {MAX_MESSAGES} per delivery")));
+        }
+        let mut batch = Vec::with_capacity(msg.messages.len());
+        for (i, m) in msg.messages.iter().enumerate() {
+            let env = m
+                .envelope
+                .clone()
+                .ok_or_else(|| Status::invalid_argument(format!("messages[{i}].envelope: missing")))?;
+            let env = convert::envelope_from_pb(env)
+                .map_err(|e| Status::invalid_argument(format!("messages[{i}]: {e}")))?;
+            batch.push((m.seq, env));
+        }
+        match commit_or_forward(&self.replica, Command::Receive { from, batch }, fwd).await? {
+            Ok(Outcome::Received { hwm }) => Ok(Response::new(DeliverResponse { applied: hwm })),
+            Ok(Outcome::Refused(r)) => Err(refusal_status(r)),
+            Ok(other) => Err(Status::internal(format!("unexpected outcome {other:?}"))),
+            Err(addr) => Self::client(&addr)?.deliver(forwarded(msg)).await,
+        }
+    }
+
+    #[instrument(skip_all, fields(node = %self.replica.node, from = %req.get_ref().from, n = req.get_ref().entries.len()))]
+    async fn push_rollup(&self, req: Request<RollupRequest>) -> Result<Response<RollupResponse>, Status> {
+        let fwd = is_forwarded(&req);
+        let msg = req.into_inner();
+        let from = self.neighbour("from", &msg.from)?;
+        if from.parent().as_ref() != Some(&self.replica.node) {
+            return Err(Status::permission_denied(format!(
+                "from: {from} is not a child of {}",
+                self.replica.node
+            )));
+        }
+        if msg.entries.len() > MAX_ENTRIES {
+            return Err(Status::invalid_argument(format!("entries: at most {MAX_ENTRIES} per rollup")));
+        }
+        let entries = msg
+            .entries
+            .iter()
+            .cloned()
+            .map(convert::tally_from_pb)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        if let Some((k, _)) = entries.iter().find(|(k, _)| !k.owner.is_within(&from)) {
+            return Err(Status::permission_denied(format!(
+                "entries.owner: {} is outside the subtree of {from}",
+                k.owner
+            )));
+        }
+        let fresh = msg
+            .fresh
+            .iter()
+            .cloned()
+            .map(convert::freshness_from_pb)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        match commit_or_forward(&self.replica, Command::Rollup { from, entries, fresh }, fwd).await? {
+            Ok(Outcome::Done) => Ok(Response::new(RollupResponse {})),
+            Ok(Outcome::Refused(r)) => Err(refusal_status(r)),
+            Ok(other) => Err(Status::internal(format!("unexpected outcome {other:?}"))),
+            Err(addr) => Self::client(&addr)?.push_rollup(forwarded(msg)).await,
+        }
+    }
+}

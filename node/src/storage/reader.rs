@@ -1,0 +1,272 @@
+//! Queries over the state machine: cases, a node's own and subtree statistics, the outbox, the push
+//! index of tallies. Statistics come from the incrementally kept tallies and the open-deadline index,
+//! never from a scan of the cases.
+
+use std::sync::Arc;
+
+use federation::case::Case;
+use federation::code::{Code, Level};
+use federation::link::Envelope;
+use federation::machine::Department;
+use federation::stats::{Counters, Report};
+use federation::tally::{Freshness, Tally, TallyKey};
+use rocksdb::{Direction, IteratorMode, ReadOptions, DB};
+
+use super::overlay::StoredTally;
+use super::{cf, decode, keys, StoreError, CF_CASES, CF_DUE, CF_FED, CF_OUTBOX, CF_TALLY, CF_TALLY_IDX};
+
+/// Read access to the state machine; cheap to clone.
+#[derive(Clone)]
+pub struct CaseReader {
+    db: Arc<DB>,
+    node: Code,
+}
+
+/// Filters of a case listing.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub state: Option<String>,
+    pub grid: Option<String>,
+    pub category: Option<String>,
+    /// Only cases this node owns (false: also read-only copies of escalated or dispatched cases).
+    pub owned_only: bool,
+}
+
+/// Statistics of a subtree, and how fresh each part is.
+#[derive(Debug, Clone)]
+pub struct SubtreeReport {
+    pub report: Report,
+    /// The freshness of every node below that has reported, plus this node itself.
+    pub parts: Vec<Freshness>,
+}
+
+impl CaseReader {
+    pub fn new(db: Arc<DB>, node: Code) -> CaseReader {
+        CaseReader { db, node }
+    }
+
+    pub fn case(&self, id: &str) -> Result<Option<Case>, StoreError> {
+        match self.db.get_cf(cf(&self.db, CF_CASES)?, id.as_bytes())? {
+            Some(b) => Ok(Some(decode("case", &b)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Up to `limit` cases after `after` (exclusive) matching `filter`, and whether more remain.
+    pub fn list(
+        &self,
+        filter: &ListFilter,
+        after: &str,
+        limit: usize,
+    ) -> Result<(Vec<Case>, bool), StoreError> {
+        let mode = if after.is_empty() {
+            IteratorMode::Start
+        } else {
+            IteratorMode::From(after.as_bytes(), Direction::Forward)
+        };
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(cf(&self.db, CF_CASES)?, mode) {
+            let (k, v) = item?;
+            if k.as_ref() == after.as_bytes() {
+                continue;
+            }
+            let case: Case = decode("case", &v)?;
+            let keep = filter.state.as_deref().is_none_or(|s| case.state.as_str() == s)
+                && filter.grid.as_deref().is_none_or(|g| case.grid.as_str() == g)
+                && filter.category.as_deref().is_none_or(|c| case.category == c)
+                && (!filter.owned_only || case.owner == self.node);
+            if keep {
+                if out.len() == limit {
+                    return Ok((out, true));
+                }
+                out.push(case);
+            }
+        }
+        Ok((out, false))
+    }
+
+    /// Sums the tallies whose owner lies within `code` (exactly `code` if `exact`), for days `from..=to`,
+    /// restricted to `grid` if given.
+    fn sum(
+        &self,
+        code: &Code,
+        exact: bool,
+        grid: Option<&Code>,
+        from: i64,
+        to: i64,
+    ) -> Result<Counters, StoreError> {
+        let prefix = if exact { keys::tally_owner_from(code, 0) } else { code.as_str().as_bytes().to_vec() };
+        let start = if exact { keys::tally_owner_from(code, from) } else { prefix.clone() };
+        let mut sum = Counters::default();
+        for item in
+            self.db.iterator_cf(cf(&self.db, CF_TALLY)?, IteratorMode::From(&start, Direction::Forward))
+        {
+            let (k, v) = item?;
+            if !k.starts_with(&prefix[..if exact { prefix.len() - 8 } else { prefix.len() }]) {
+                break;
+            }
+            let Some(key) = keys::parse_tally(&k) else { continue };
+            if exact && key.day > to {
+                break;
+            }
+            if key.day < from || key.day > to || grid.is_some_and(|g| *g != key.grid) {
+                continue;
+            }
+            sum.add(&decode::<StoredTally>("tally", &v)?.tally.counters);
+        }
+        Ok(sum)
+    }
+
+    /// This node's overdue open cases at `now`, reported on days `from..=to` (only overdue entries of
+    /// the deadline index are visited).
+    fn own_overdue(&self, grid: Option<&Code>, from: i64, to: i64, now: i64) -> Result<i64, StoreError> {
+        let mut overdue = 0;
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_upper_bound((now.max(0) as u64).to_be_bytes().to_vec());
+        for item in self.db.iterator_cf_opt(cf(&self.db, CF_DUE)?, opts, IteratorMode::Start) {
+            let (_, v) = item?;
+            let day = v.get(..8).and_then(|b| b.try_into().ok()).map(i64::from_be_bytes).unwrap_or(0);
+            let in_grid = grid.is_none_or(|g| v.get(8..) == Some(g.as_str().as_bytes()));
+            if in_grid && (from..=to).contains(&day) {
+                overdue += 1;
+            }
+        }
+        Ok(overdue)
+    }
+
+    /// Ids of owned open cases past their deadline at `now`, oldest deadline first.
+    pub fn overdue_cases(&self, now: i64, limit: usize) -> Result<Vec<String>, StoreError> {
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_upper_bound((now.max(0) as u64).to_be_bytes().to_vec());
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf_opt(cf(&self.db, CF_DUE)?, opts, IteratorMode::Start).take(limit) {
+            let (k, _) = item?;
+            out.push(String::from_utf8_lossy(&k[8..]).into_owned());
+        }
+        Ok(out)
+    }
+
+    /// Statistics of this node's own cases reported on days `from..=to`, overdue counted at `now`.
+    pub fn stats(&self, from: i64, to: i64, now: i64) -> Result<Report, StoreError> {
+        let sum = self.sum(&self.node, true, None, from, to)?;
+        Ok(Report::new(sum, self.own_overdue(None, from, to, now)?))
+    }
+
+    /// Statistics of the subtree at `code` (a node, or a grid) from this node's store alone. Overdue
+    /// counts of nodes below are as of their last rollup.
+    pub fn subtree(&self, code: &Code, from: i64, to: i64, now: i64) -> Result<SubtreeReport, StoreError> {
+        let grid = (code.level() == Level::Grid).then_some(code);
+        // A grid's cases may be owned by any node from its community up to this one.
+        let sum = match grid {
+            Some(g) => self.sum(&self.node, false, Some(g), from, to)?,
+            None => self.sum(code, false, None, from, to)?,
+        };
+        let mut parts = Vec::new();
+        let mut overdue = 0;
+        if grid.is_some() || self.node.is_within(code) {
+            overdue += self.own_overdue(grid, from, to, now)?;
+        }
+        for f in self.fresh_all()? {
+            if grid.is_none() && f.node.is_within(code) {
+                // Overdue counts of nodes below are whole-range, as of their last rollup.
+                overdue += f.overdue;
+                parts.push(f);
+            }
+        }
+        Ok(SubtreeReport { report: Report::new(sum, overdue), parts })
+    }
+
+    /// Freshness of every node below, as last rolled up.
+    pub fn fresh_all(&self) -> Result<Vec<Freshness>, StoreError> {
+        let prefix = b"fresh/";
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(cf(&self.db, CF_FED)?, IteratorMode::From(prefix, Direction::Forward))
+        {
+            let (k, v) = item?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            out.push(decode("freshness", &v)?);
+        }
+        Ok(out)
+    }
+
+    pub fn departments(&self) -> Result<Vec<Department>, StoreError> {
+        let prefix = b"dept/";
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(cf(&self.db, CF_FED)?, IteratorMode::From(prefix, Direction::Forward))
+        {
+            let (k, v) = item?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            out.push(decode("department", &v)?);
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` queued messages for `peer`, in order.
+    pub fn outbox(&self, peer: &Code, limit: usize) -> Result<Vec<(u64, Envelope)>, StoreError> {
+        let start = keys::outbox(peer, 0);
+        let mut out = Vec::new();
+        for item in
+            self.db.iterator_cf(cf(&self.db, CF_OUTBOX)?, IteratorMode::From(&start, Direction::Forward))
+        {
+            let (k, v) = item?;
+            if !k.starts_with(&start[..start.len() - 8]) || out.len() == limit {
+                break;
+            }
+            let seq = keys::outbox_seq(&k).unwrap_or(0);
+            out.push((seq, decode("outbox message", &v)?));
+        }
+        Ok(out)
+    }
+
+    /// Messages waiting for `peer`, and when the oldest was queued.
+    pub fn backlog(&self, peer: &Code) -> Result<(u64, Option<i64>), StoreError> {
+        let start = keys::outbox(peer, 0);
+        let mut count = 0;
+        let mut oldest = None;
+        for item in
+            self.db.iterator_cf(cf(&self.db, CF_OUTBOX)?, IteratorMode::From(&start, Direction::Forward))
+        {
+            let (k, v) = item?;
+            if !k.starts_with(&start[..start.len() - 8]) {
+                break;
+            }
+            if oldest.is_none() {
+                oldest = Some(decode::<Envelope>("outbox message", &v)?.queued_at);
+            }
+            count += 1;
+        }
+        Ok((count, oldest))
+    }
+
+    /// Tally entries written after local apply index `after` (own and from below), up to `limit`, and the
+    /// highest local index seen.
+    pub fn tally_changes(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<(Vec<(TallyKey, Tally)>, u64), StoreError> {
+        let start = (after + 1).to_be_bytes();
+        let mut out = Vec::new();
+        let mut high = after;
+        let tally_cf = cf(&self.db, CF_TALLY)?;
+        for item in
+            self.db.iterator_cf(cf(&self.db, CF_TALLY_IDX)?, IteratorMode::From(&start, Direction::Forward))
+        {
+            let (k, _) = item?;
+            if out.len() == limit {
+                break;
+            }
+            let local = u64::from_be_bytes(k[..8].try_into().unwrap_or([0; 8]));
+            let Some(key) = keys::parse_tally(&k[8..]) else { continue };
+            if let Some(v) = self.db.get_cf(tally_cf, &k[8..])? {
+                out.push((key, decode::<StoredTally>("tally", &v)?.tally));
+            }
+            high = high.max(local);
+        }
+        Ok((out, high))
+    }
+}
