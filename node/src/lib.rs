@@ -12,10 +12,12 @@
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod demo;
 pub mod demo_data;
 pub mod federation;
 pub mod network;
 pub mod proposer;
+pub mod render;
 pub mod replica;
 pub mod rpc;
 pub mod service;

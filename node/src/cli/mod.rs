@@ -13,7 +13,7 @@ macro_rules! say_raw {
 mod case;
 mod cluster;
 mod federation;
-mod output;
+pub(crate) mod output;
 mod topology;
 
 use std::path::PathBuf;
@@ -51,6 +51,9 @@ impl NodeArgs {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run a realistic federation (one district, three streets, their communities) in this process on
+    /// loopback, with seeded cases and ongoing activity; prints the district's rollup every few seconds.
+    Demo(crate::demo::DemoArgs),
     /// Run one replica from its config file (written by `gridnode topology render`).
     Serve {
         #[arg(long)]
@@ -87,6 +90,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_tracing("info,openraft=warn");
             let cfg = crate::config::Config::load(&config)?;
             crate::replica::serve_forever(cfg).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo(args) => {
+            // Replicas stopping together make openraft report broken connections; that is expected here.
+            init_tracing("warn,openraft=off");
+            crate::demo::run(args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Case(cmd) => {

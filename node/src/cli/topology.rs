@@ -5,10 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Subcommand;
-use federation::topology::{NodeSpec, Topology, TopologyError};
+use federation::topology::{Topology, TopologyError};
 use serde_json::json;
 
-use crate::config::{Config, PeerNode, RaftTuning, ReplicaAddr};
+use crate::render::replica_config;
 
 #[derive(Subcommand, Debug)]
 pub enum TopologyCmd {
@@ -28,47 +28,6 @@ pub enum TopologyCmd {
 fn load(path: &Path) -> anyhow::Result<Result<Topology, TopologyError>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     Ok(Topology::load(&text))
-}
-
-fn peer(n: &NodeSpec) -> PeerNode {
-    PeerNode { code: n.code.clone(), name: n.name.clone(), replicas: n.replicas.clone() }
-}
-
-/// A community's own grids, or every grid of the communities below a street or district.
-fn known_grids(topo: &Topology, node: &NodeSpec) -> anyhow::Result<Vec<String>> {
-    let mut grids = Vec::new();
-    for n in &topo.nodes {
-        if n.code.starts_with(&node.code) {
-            grids.extend(n.grid_codes()?.iter().map(|g| g.to_string()));
-        }
-    }
-    grids.sort();
-    Ok(grids)
-}
-
-/// The config of replica `index` (0-based) of `node`.
-pub fn replica_config(topo: &Topology, node: &NodeSpec, index: usize) -> anyhow::Result<Config> {
-    let id = index as u64 + 1;
-    Ok(Config {
-        node: node.code.clone(),
-        name: node.name.clone(),
-        replica_id: id,
-        listen: node.replicas[index].clone(),
-        data_dir: PathBuf::from(topo.defaults.data_dir(&node.code, id)),
-        replicas: node
-            .replicas
-            .iter()
-            .enumerate()
-            .map(|(i, a)| ReplicaAddr { id: i as u64 + 1, addr: a.clone() })
-            .collect(),
-        bootstrap: true,
-        grids: known_grids(topo, node)?,
-        parent: topo.parent_of(&node.code).map(peer),
-        children: topo.children_of(&node.code).into_iter().map(peer).collect(),
-        raft: RaftTuning::default(),
-        federation: Default::default(),
-        deadlines: Default::default(),
-    })
 }
 
 pub fn run(cmd: TopologyCmd) -> anyhow::Result<ExitCode> {

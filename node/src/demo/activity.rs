@@ -1,0 +1,193 @@
+//! The demo's operators: grid workers report on patrol, citizens call 12345 (tickets taken at the
+//! district are dispatched down), communities register, dispatch, escalate; streets summon departments;
+//! handlers report back; verifiers close or return. Everything goes through the real gRPC API.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use federation::code::{Code, Level};
+use federation::topology::Topology;
+use proto::v1::{ActRequest, Department, Handler, ListRequest, ReportRequest};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::client::{with_deadline, Client};
+use crate::demo_data::{self as data, CaseTemplate};
+
+struct Node {
+    code: Code,
+    client: Client,
+    grids: Vec<String>,
+}
+
+pub struct Activity {
+    nodes: Vec<Node>,
+    rng: StdRng,
+    reports: u64,
+}
+
+fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
+    &items[rng.gen_range(0..items.len())]
+}
+
+impl Activity {
+    pub fn new(topo: &Topology, seed: u64) -> anyhow::Result<Activity> {
+        let mut nodes = Vec::new();
+        for n in &topo.nodes {
+            let grids = topo
+                .nodes
+                .iter()
+                .filter(|c| c.code.starts_with(&n.code))
+                .flat_map(|c| c.grid_codes().unwrap_or_default())
+                .map(|g| g.to_string())
+                .collect();
+            nodes.push(Node {
+                code: Code::parse_node("node", &n.code)?,
+                client: Client::new(&n.replicas.join(","), Duration::from_secs(10))?,
+                grids,
+            });
+        }
+        Ok(Activity { nodes, rng: StdRng::seed_from_u64(seed), reports: 0 })
+    }
+
+    /// Departments at the district and the streets, and a first batch of cases.
+    pub async fn seed(&mut self) -> anyhow::Result<()> {
+        for n in self.nodes.iter().filter(|n| n.code.level() != Level::Community) {
+            for (name, hours) in data::DEPARTMENTS {
+                let msg = Department { name: name.to_string(), deadline_hours: *hours };
+                n.client
+                    .case(async |mut c, d| c.register_department(with_deadline(msg.clone(), d)).await)
+                    .await
+                    .with_context(|| format!("register {name} at {}", n.code))?;
+            }
+        }
+        for _ in 0..40 {
+            self.report().await;
+        }
+        for _ in 0..120 {
+            self.act().await;
+        }
+        Ok(())
+    }
+
+    /// One tick of activity.
+    pub async fn step(&mut self) {
+        if self.rng.gen_bool(0.6) {
+            self.report().await;
+        }
+        for _ in 0..self.rng.gen_range(1..=3) {
+            self.act().await;
+        }
+    }
+
+    async fn report(&mut self) {
+        self.reports += 1;
+        let rng = &mut self.rng;
+        let hotline = rng.gen_bool(0.2);
+        let (node, source, t, reporter): (usize, &str, &CaseTemplate, String) = if hotline {
+            let upper: Vec<usize> =
+                (0..self.nodes.len()).filter(|&i| self.nodes[i].code.level() != Level::Community).collect();
+            let at = if rng.gen_bool(0.7) { 0 } else { *pick(rng, &upper) };
+            (at, "hotline", pick(rng, data::HOTLINE), format!("12345 {}", pick(rng, data::REPORTERS)))
+        } else {
+            let communities: Vec<usize> =
+                (0..self.nodes.len()).filter(|&i| self.nodes[i].code.level() == Level::Community).collect();
+            let source = *pick(rng, &["patrol", "patrol", "patrol", "public", "video"]);
+            let reporter = match source {
+                "patrol" => format!("网格员{}", pick(rng, data::WORKERS)),
+                "video" => "视频监控AI识别".to_string(),
+                _ => pick(rng, data::REPORTERS).to_string(),
+            };
+            (*pick(rng, &communities), source, pick(rng, data::CASES), reporter)
+        };
+        let n = &self.nodes[node];
+        let msg = ReportRequest {
+            request_id: Some(format!("demo-{}-{}", std::process::id(), self.reports)),
+            grid: pick(&mut self.rng, &n.grids).clone(),
+            category: t.category.into(),
+            source: source.into(),
+            title: t.title.into(),
+            description: t.description.into(),
+            location: None,
+            reporter,
+            priority: if self.rng.gen_bool(0.1) { "high".into() } else { "normal".into() },
+        };
+        if let Err(e) = n.client.case(async |mut c, d| c.report(with_deadline(msg.clone(), d)).await).await {
+            eprintln!("demo: report at {} failed: {e}", n.code);
+        }
+    }
+
+    /// Moves one open case of a random node a step along, as its operators would.
+    async fn act(&mut self) {
+        let i = self.rng.gen_range(0..self.nodes.len());
+        let n = &self.nodes[i];
+        let list = ListRequest { owned: true, page_size: 200, ..Default::default() };
+        let Ok(resp) = n.client.case(async |mut c, d| c.list(with_deadline(list.clone(), d)).await).await else {
+            return;
+        };
+        let open: Vec<_> = resp.cases.iter().filter(|c| c.state != "closed" && c.state != "cancelled").collect();
+        if open.is_empty() {
+            return;
+        }
+        let case = *pick(&mut self.rng, &open);
+        // Some cases are left alone for a while: they run overdue and supervision escalates them.
+        if self.rng.gen_bool(0.25) {
+            return;
+        }
+        let rng = &mut self.rng;
+        let level = n.code.level();
+        let children: Vec<&Node> = self.nodes.iter().filter(|c| c.code.parent().as_ref() == Some(&n.code)).collect();
+        let mut msg = ActRequest {
+            case_id: case.id.clone(),
+            actor: format!("{}值班员", level.zh()),
+            expected_version: Some(case.version),
+            ..Default::default()
+        };
+        match case.state.as_str() {
+            "reported" if rng.gen_bool(0.05) => {
+                msg.action = "cancel".into();
+                msg.note = pick(rng, data::CANCEL_REASONS).to_string();
+            }
+            "reported" => msg.action = "register".into(),
+            "registered" | "suspended" if level == Level::Community && rng.gen_bool(0.12) => {
+                msg.action = "escalate".into();
+                msg.note = pick(rng, data::ESCALATE_REASONS).to_string();
+            }
+            "registered" if level != Level::Community && !children.is_empty() && rng.gen_bool(0.15) => {
+                msg.action = "send_down".into();
+                msg.to = pick(rng, &children).code.to_string();
+                msg.note = "请社区牵头协同办理，街道派员配合".into();
+            }
+            "registered" if level == Level::Community => {
+                msg.action = "dispatch".into();
+                msg.handler = Some(Handler { kind: "grid_worker".into(), name: pick(rng, data::WORKERS).to_string() });
+            }
+            "registered" => {
+                msg.action = "dispatch".into();
+                msg.handler = Some(Handler { kind: "department".into(), name: pick(rng, data::DEPARTMENTS).0.to_string() });
+                msg.note = "吹哨报到，请部门到场处置".into();
+            }
+            "suspended" => msg.action = "resume".into(),
+            "dispatched" => msg.action = "start".into(),
+            "handling" if rng.gen_bool(0.05) => {
+                msg.action = "suspend".into();
+                msg.note = "需等待产权单位答复，挂账处理".into();
+            }
+            "handling" => {
+                msg.action = "handled".into();
+                msg.note = pick(rng, data::HANDLED_NOTES).to_string();
+            }
+            "handled" if rng.gen_bool(0.15) => {
+                msg.action = "return".into();
+                msg.note = pick(rng, data::RETURN_REASONS).to_string();
+            }
+            "handled" => {
+                msg.action = "close".into();
+                msg.actor = "核查员".into();
+            }
+            _ => return,
+        }
+        // Refusals (a case that moved meanwhile, a version conflict) are part of normal operations.
+        let _ = n.client.case(async |mut c, d| c.act(with_deadline(msg.clone(), d)).await).await;
+    }
+}
