@@ -47,4 +47,3 @@ pub fn replica_config(topo: &Topology, node: &NodeSpec, index: usize) -> Result<
         deadlines: Default::default(),
     })
 }
-

@@ -122,10 +122,12 @@ impl Activity {
         let i = self.rng.gen_range(0..self.nodes.len());
         let n = &self.nodes[i];
         let list = ListRequest { owned: true, page_size: 200, ..Default::default() };
-        let Ok(resp) = n.client.case(async |mut c, d| c.list(with_deadline(list.clone(), d)).await).await else {
+        let Ok(resp) = n.client.case(async |mut c, d| c.list(with_deadline(list.clone(), d)).await).await
+        else {
             return;
         };
-        let open: Vec<_> = resp.cases.iter().filter(|c| c.state != "closed" && c.state != "cancelled").collect();
+        let open: Vec<_> =
+            resp.cases.iter().filter(|c| c.state != "closed" && c.state != "cancelled").collect();
         if open.is_empty() {
             return;
         }
@@ -136,7 +138,8 @@ impl Activity {
         }
         let rng = &mut self.rng;
         let level = n.code.level();
-        let children: Vec<&Node> = self.nodes.iter().filter(|c| c.code.parent().as_ref() == Some(&n.code)).collect();
+        let children: Vec<&Node> =
+            self.nodes.iter().filter(|c| c.code.parent().as_ref() == Some(&n.code)).collect();
         let mut msg = ActRequest {
             case_id: case.id.clone(),
             actor: format!("{}值班员", level.zh()),
@@ -160,11 +163,15 @@ impl Activity {
             }
             "registered" if level == Level::Community => {
                 msg.action = "dispatch".into();
-                msg.handler = Some(Handler { kind: "grid_worker".into(), name: pick(rng, data::WORKERS).to_string() });
+                msg.handler =
+                    Some(Handler { kind: "grid_worker".into(), name: pick(rng, data::WORKERS).to_string() });
             }
             "registered" => {
                 msg.action = "dispatch".into();
-                msg.handler = Some(Handler { kind: "department".into(), name: pick(rng, data::DEPARTMENTS).0.to_string() });
+                msg.handler = Some(Handler {
+                    kind: "department".into(),
+                    name: pick(rng, data::DEPARTMENTS).0.to_string(),
+                });
                 msg.note = "吹哨报到，请部门到场处置".into();
             }
             "suspended" => msg.action = "resume".into(),

@@ -68,7 +68,12 @@ async fn build(dir: &std::path::Path) -> anyhow::Result<(Topology, HashMap<Strin
         vec![NodeSpec { code: dcode.into(), name: dname.into(), replicas: bind(3).await?, grids: vec![] }];
     for (s, sname, communities) in STREETS {
         let scode = format!("{dcode}{s}");
-        nodes.push(NodeSpec { code: scode.clone(), name: sname.to_string(), replicas: bind(3).await?, grids: vec![] });
+        nodes.push(NodeSpec {
+            code: scode.clone(),
+            name: sname.to_string(),
+            replicas: bind(3).await?,
+            grids: vec![],
+        });
         for (c, cname, grids) in communities.iter() {
             nodes.push(NodeSpec {
                 code: format!("{scode}{c}"),
@@ -90,7 +95,9 @@ async fn wait_for_leader(node: &NodeSpec) -> anyhow::Result<()> {
     let client = Client::new(&node.replicas.join(","), Duration::from_secs(2))?;
     let start = Instant::now();
     loop {
-        let s = client.cluster(async |mut c, d| c.status(with_deadline(StatusRequest { local: false }, d)).await).await;
+        let s = client
+            .cluster(async |mut c, d| c.status(with_deadline(StatusRequest { local: false }, d)).await)
+            .await;
         if s.is_ok_and(|s| s.leader.is_some()) {
             return Ok(());
         }
@@ -126,12 +133,21 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     for node in &topo.nodes {
         wait_for_leader(node).await?;
     }
-    println!("gridfed demo: {} ({}) with {} nodes on loopback, data in {}", DISTRICT.1, DISTRICT.0, topo.nodes.len(), dir.display());
+    println!(
+        "gridfed demo: {} ({}) with {} nodes on loopback, data in {}",
+        DISTRICT.1,
+        DISTRICT.0,
+        topo.nodes.len(),
+        dir.display()
+    );
     for node in &topo.nodes {
         let indent = "  ".repeat((node.code.len() - 6) / 3);
         println!("  {indent}{} {}  {}", node.code, node.name, node.replicas.join(", "));
     }
-    println!("Try: gridnode stats --node {} --subtree    (Ctrl-C stops the demo)\n", topo.nodes[0].replicas[0]);
+    println!(
+        "Try: gridnode stats --node {} --subtree    (Ctrl-C stops the demo)\n",
+        topo.nodes[0].replicas[0]
+    );
 
     let mut act = activity::Activity::new(&topo, args.seed)?;
     act.seed().await?;

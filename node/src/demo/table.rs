@@ -50,7 +50,9 @@ impl Table {
         );
         for (code, name) in &self.rows {
             let msg = StatsRequest { subtree: true, scope: code.clone(), ..Default::default() };
-            let Ok(r) = self.district.case(async |mut c, d| c.stats(with_deadline(msg.clone(), d)).await).await else {
+            let Ok(r) =
+                self.district.case(async |mut c, d| c.stats(with_deadline(msg.clone(), d)).await).await
+            else {
                 out += &format!("{} (unavailable)\n", pad(&format!("{name} {code}"), 30));
                 continue;
             };

@@ -277,4 +277,5 @@ impl Drop for Cluster {
         }
     }
 }
+pub mod fed;
 pub mod proxy;

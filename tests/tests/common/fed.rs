@@ -1,0 +1,350 @@
+//! A three-level federation of real `gridnode` processes on loopback:
+//!
+//! ```text
+//!                      370102 历下区 (3 replicas)
+//!                 /                              \
+//!    370102001 解放路街道 (3 replicas)     370102002 泉城路街道 (1 replica)
+//!       /              \                     /              \
+//! 370102001001   370102001002         370102002001    370102002002   (1 replica each, grids 001, 002)
+//! ```
+//! Every link between two nodes runs through fault-injecting proxies (one per replica and direction),
+//! so a test can cut and heal a link; replicas can be killed with SIGKILL and restarted.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::proxy::Proxy;
+use super::{cli, cli_json, free_port, wait_for, BIN};
+
+pub const DISTRICT: &str = "370102";
+pub const STREET_A: &str = "370102001";
+pub const STREET_B: &str = "370102002";
+pub const COMMUNITIES: [&str; 4] = ["370102001001", "370102001002", "370102002001", "370102002002"];
+
+pub struct Proc {
+    pub node: String,
+    pub id: u64,
+    pub addr: String,
+    config: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Proc {
+    fn start(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log");
+        let child = Command::new(BIN)
+            .args(["serve", "--config", self.config.to_str().unwrap()])
+            .env("RUST_LOG", "info,openraft=warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn replica");
+        self.child = Some(child);
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Proxies of one parent-child link: child -> parent replicas, and parent -> child replicas.
+struct Link {
+    proxies: Vec<Proxy>,
+}
+
+pub struct Federation {
+    pub dir: tempfile::TempDir,
+    pub procs: Vec<Proc>,
+    links: BTreeMap<String, Link>,
+}
+
+fn replicas_of(code: &str) -> usize {
+    if code == DISTRICT || code == STREET_A {
+        3
+    } else {
+        1
+    }
+}
+
+impl Federation {
+    pub fn start() -> Federation {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut topo =
+            format!("[defaults]\ndata_root = {:?}\n", dir.path().join("data").display().to_string());
+        let mut addrs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let names = [
+            (DISTRICT, "历下区"),
+            (STREET_A, "解放路街道"),
+            (STREET_B, "泉城路街道"),
+            (COMMUNITIES[0], "历山路社区"),
+            (COMMUNITIES[1], "青龙街社区"),
+            (COMMUNITIES[2], "临湖社区"),
+            (COMMUNITIES[3], "芙蓉街社区"),
+        ];
+        for (code, name) in names {
+            let a: Vec<String> =
+                (0..replicas_of(code)).map(|_| format!("127.0.0.1:{}", free_port())).collect();
+            topo += &format!(
+                "\n[[node]]\ncode = \"{code}\"\nname = \"{name}\"\nreplicas = [{}]\n",
+                a.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>().join(", ")
+            );
+            if code.len() == 12 {
+                topo += "grids = [\"001\", \"002\"]\n";
+            }
+            addrs.insert(code.to_string(), a);
+        }
+        let topo_path = dir.path().join("topology.toml");
+        std::fs::write(&topo_path, topo).unwrap();
+        let cfg_dir = dir.path().join("configs");
+        let rendered = cli_json(&[
+            "topology",
+            "render",
+            topo_path.to_str().unwrap(),
+            "--out",
+            cfg_dir.to_str().unwrap(),
+            "--json",
+        ]);
+
+        // One proxy per (link, direction, target replica): peers reach each other only through them.
+        let mut links: BTreeMap<String, Link> = BTreeMap::new();
+        let mut via: BTreeMap<(String, String), Vec<String>> = BTreeMap::new(); // (from node, to node) -> addrs
+        for child in [STREET_A, STREET_B].iter().chain(COMMUNITIES.iter()) {
+            let parent = &child[..child.len() - 3];
+            let mut proxies = Vec::new();
+            let mut up = Vec::new();
+            for a in &addrs[parent] {
+                let p = Proxy::start(a);
+                up.push(p.addr());
+                proxies.push(p);
+            }
+            let mut down = Vec::new();
+            for a in &addrs[*child] {
+                let p = Proxy::start(a);
+                down.push(p.addr());
+                proxies.push(p);
+            }
+            via.insert((child.to_string(), parent.to_string()), up);
+            via.insert((parent.to_string(), child.to_string()), down);
+            links.insert(child.to_string(), Link { proxies });
+        }
+
+        let mut procs = Vec::new();
+        for r in rendered.as_array().unwrap() {
+            let node = r["node"].as_str().unwrap().to_string();
+            let config = PathBuf::from(r["config"].as_str().unwrap());
+            let text = std::fs::read_to_string(&config).unwrap();
+            let mut v: toml::Value = toml::from_str(&text).unwrap();
+            let t = v.as_table_mut().unwrap();
+            let raft = t.get_mut("raft").and_then(|r| r.as_table_mut()).unwrap();
+            raft.insert("heartbeat_ms".into(), toml::Value::Integer(100));
+            raft.insert("election_timeout_min_ms".into(), toml::Value::Integer(500));
+            raft.insert("election_timeout_max_ms".into(), toml::Value::Integer(1000));
+            let fed = toml::map::Map::from_iter([
+                ("rollup_ms".to_string(), toml::Value::Integer(100)),
+                ("supervise_ms".to_string(), toml::Value::Integer(600_000)),
+                ("rpc_timeout_ms".to_string(), toml::Value::Integer(2_000)),
+                ("max_backoff_ms".to_string(), toml::Value::Integer(500)),
+            ]);
+            t.insert("federation".into(), toml::Value::Table(fed));
+            let rewrite = |peer: &mut toml::Value| {
+                let code = peer["code"].as_str().unwrap().to_string();
+                let proxied = via[&(node.clone(), code)].clone();
+                peer.as_table_mut().unwrap().insert(
+                    "replicas".into(),
+                    toml::Value::Array(proxied.into_iter().map(toml::Value::String).collect()),
+                );
+            };
+            if let Some(p) = t.get_mut("parent") {
+                rewrite(p);
+            }
+            if let Some(toml::Value::Array(children)) = t.get_mut("children") {
+                children.iter_mut().for_each(rewrite);
+            }
+            std::fs::write(&config, toml::to_string(&v).unwrap()).unwrap();
+            let id = r["replica"].as_u64().unwrap();
+            procs.push(Proc {
+                log: dir.path().join(format!("{node}-r{id}.log")),
+                node,
+                id,
+                addr: r["addr"].as_str().unwrap().to_string(),
+                config,
+                child: None,
+            });
+        }
+        let mut f = Federation { dir, procs, links };
+        for p in &mut f.procs {
+            p.start();
+        }
+        for code in [DISTRICT, STREET_A, STREET_B].iter().chain(COMMUNITIES.iter()) {
+            f.leader(code);
+        }
+        f
+    }
+
+    /// Comma-separated addresses of the running replicas of `node`.
+    pub fn addrs(&self, node: &str) -> String {
+        self.procs
+            .iter()
+            .filter(|p| p.node == node && p.child.is_some())
+            .map(|p| p.addr.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The leader's replica id of `node`, waiting for an election if needed.
+    pub fn leader(&self, node: &str) -> u64 {
+        wait_for(&format!("a leader of {node}"), Duration::from_secs(30), || {
+            let out = cli(&["cluster", "status", "--node", &self.addrs(node), "--json", "--timeout", "3"]);
+            let s: Value = serde_json::from_slice(&out.stdout).ok()?;
+            let leader = s["leader"].as_u64()?;
+            let alive = self.procs.iter().any(|p| p.node == node && p.id == leader && p.child.is_some());
+            (s["role"] == "leader" && alive).then_some(leader)
+        })
+    }
+
+    pub fn kill(&mut self, node: &str, id: u64) {
+        if let Some(p) = self.procs.iter_mut().find(|p| p.node == node && p.id == id) {
+            p.kill();
+        }
+    }
+
+    pub fn restart(&mut self, node: &str, id: u64) {
+        if let Some(p) = self.procs.iter_mut().find(|p| p.node == node && p.id == id) {
+            p.start();
+        }
+    }
+
+    /// Cuts the link between `child` and its parent, both directions.
+    pub fn cut(&self, child: &str) {
+        self.links[child].proxies.iter().for_each(Proxy::cut);
+    }
+
+    pub fn heal(&self, child: &str) {
+        self.links[child].proxies.iter().for_each(Proxy::heal);
+    }
+
+    /// Reports a case at `node`; returns its id.
+    pub fn report(&self, node: &str, grid: &str, title: &str, request_id: &str) -> String {
+        let source = if node.len() == 12 { "patrol" } else { "hotline" };
+        let v = cli_json(&[
+            "case",
+            "report",
+            "--node",
+            &self.addrs(node),
+            "--grid",
+            grid,
+            "--category",
+            "0101",
+            "--source",
+            source,
+            "--title",
+            title,
+            "--request-id",
+            request_id,
+            "--json",
+        ]);
+        v["id"].as_str().unwrap().to_string()
+    }
+
+    /// Acts on a case at `node`; panics on refusal.
+    pub fn act(&self, node: &str, id: &str, args: &[&str]) -> Value {
+        let addrs = self.addrs(node);
+        let mut a = vec!["case", "act", id, "--node", &addrs, "--json"];
+        a.extend_from_slice(args);
+        let out = cli(&a);
+        assert!(
+            out.status.success(),
+            "act {args:?} on {id} at {node}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Every case in `node`'s store (owned, or read-only copies with `owned = false`).
+    pub fn cases(&self, node: &str, owned: bool) -> BTreeMap<String, Value> {
+        let addrs = self.addrs(node);
+        let mut args = vec!["case", "list", "--node", &addrs, "--all", "--page-size", "500", "--json"];
+        if owned {
+            args.push("--owned");
+        }
+        cli_json(&args)["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["id"].as_str().unwrap().to_string(), c.clone()))
+            .collect()
+    }
+
+    pub fn stats(&self, node: &str, subtree: Option<&str>) -> Value {
+        let addrs = self.addrs(node);
+        let mut args = vec!["stats", "--node", &addrs, "--json"];
+        if let Some(s) = subtree {
+            args.push("--subtree");
+            if !s.is_empty() {
+                args.push(s);
+            }
+        }
+        cli_json(&args)
+    }
+
+    /// Messages waiting on every link of `node`.
+    pub fn backlog(&self, node: &str) -> u64 {
+        let v = cli_json(&["federation", "status", "--node", &self.addrs(node), "--json"]);
+        v["links"].as_array().unwrap().iter().map(|l| l["backlog"].as_u64().unwrap()).sum()
+    }
+
+    pub fn nodes() -> Vec<&'static str> {
+        [DISTRICT, STREET_A, STREET_B].into_iter().chain(COMMUNITIES).collect()
+    }
+
+    /// Waits until no node has anything queued for a neighbour.
+    pub fn drained(&self) {
+        wait_for("every outbox to drain", Duration::from_secs(90), || {
+            Self::nodes().into_iter().all(|n| self.backlog(n) == 0).then_some(())
+        });
+    }
+}
+
+impl Drop for Federation {
+    fn drop(&mut self) {
+        for p in &mut self.procs {
+            p.kill();
+        }
+        let panicked = self
+            .procs
+            .iter()
+            .any(|p| std::fs::read_to_string(&p.log).unwrap_or_default().contains("panicked"));
+        if panicked {
+            for p in &self.procs {
+                let log = std::fs::read_to_string(&p.log).unwrap_or_default();
+                if let Some(i) = log.find("panicked") {
+                    eprintln!(
+                        "!!! {} replica {} panicked:\n{}",
+                        p.node,
+                        p.id,
+                        &log[log[..i].rfind('\n').unwrap_or(0)..(i + 2000).min(log.len())]
+                    );
+                }
+            }
+        }
+        if std::thread::panicking() {
+            // Show what the replicas said, for the failure report.
+            for p in &self.procs {
+                let log = std::fs::read_to_string(&p.log).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(15).collect();
+                eprintln!("--- {} replica {} (last lines) ---", p.node, p.id);
+                for l in tail.iter().rev() {
+                    eprintln!("{l}");
+                }
+            }
+        }
+    }
+}
