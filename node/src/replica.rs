@@ -68,6 +68,8 @@ pub struct Replica {
     pub links: LinkTable,
     pub federation: FederationTuning,
     proposer: Proposer,
+    /// Channels to other replicas for forwarded requests, reused across requests.
+    channels: std::sync::Mutex<std::collections::HashMap<String, tonic::transport::Channel>>,
 }
 
 /// How long a request waits for an election to produce a leader.
@@ -98,6 +100,18 @@ impl Replica {
     /// The address of replica `id`, from the current membership.
     pub fn addr_of(&self, id: ReplicaId) -> Option<String> {
         self.raft.metrics().borrow().membership_config.membership().get_node(&id).map(|n| n.addr.clone())
+    }
+
+    /// A (reused) channel to the replica at `addr`, for forwarding requests to the leader.
+    pub fn channel_to(&self, addr: &str) -> Result<tonic::transport::Channel, tonic::Status> {
+        let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = channels.get(addr) {
+            return Ok(c.clone());
+        }
+        let c = crate::rpc::lazy_channel(addr)
+            .map_err(|e| tonic::Status::unavailable(format!("leader address {addr}: {e}")))?;
+        channels.insert(addr.to_string(), c.clone());
+        Ok(c)
     }
 
     /// True while this replica is the leader of its node.
@@ -187,6 +201,7 @@ pub async fn run(
         links: LinkTable::default(),
         federation: cfg.federation.clone(),
         proposer: Proposer::start(raft.clone()),
+        channels: Default::default(),
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     crate::federation::spawn(replica.clone(), stop_rx);

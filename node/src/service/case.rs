@@ -114,10 +114,8 @@ impl CaseApi {
         CaseApi { replica }
     }
 
-    fn client(addr: &str) -> Result<CaseServiceClient<tonic::transport::Channel>, Status> {
-        let ch = crate::rpc::lazy_channel(addr)
-            .map_err(|e| Status::unavailable(format!("leader address {addr}: {e}")))?;
-        Ok(CaseServiceClient::new(ch))
+    fn client(&self, addr: &str) -> Result<CaseServiceClient<tonic::transport::Channel>, Status> {
+        Ok(CaseServiceClient::new(self.replica.channel_to(addr)?))
     }
 
     async fn route(&self, forwarded: bool) -> Result<Option<String>, Status> {
@@ -181,7 +179,7 @@ impl CaseService for CaseApi {
             }
             Ok(Outcome::Refused(r)) => Err(refusal_status(r)),
             Ok(other) => Err(Status::internal(format!("unexpected outcome {other:?}"))),
-            Err(addr) => Self::client(&addr)?.report(forwarded(msg)).await,
+            Err(addr) => self.client(&addr)?.report(forwarded(msg)).await,
         }
     }
 
@@ -190,7 +188,7 @@ impl CaseService for CaseApi {
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         if let Some(addr) = self.read_barrier(msg.local, fwd).await? {
-            return Self::client(&addr)?.get(forwarded(msg)).await;
+            return self.client(&addr)?.get(forwarded(msg)).await;
         }
         match self.replica.reader.case(&msg.case_id).map_err(store_err)? {
             Some(c) => Ok(Response::new(GetResponse { case: Some(self.case_pb(&c)) })),
@@ -242,7 +240,7 @@ impl CaseService for CaseApi {
             owned_only: msg.owned,
         };
         if let Some(addr) = self.read_barrier(msg.local, fwd).await? {
-            return Self::client(&addr)?.list(forwarded(msg)).await;
+            return self.client(&addr)?.list(forwarded(msg)).await;
         }
         let (cases, more) =
             self.replica.reader.list(&filter, &msg.page_token, limit as usize).map_err(store_err)?;
@@ -268,7 +266,7 @@ impl CaseService for CaseApi {
             }
             Ok(Outcome::Refused(r)) => Err(refusal_status(r)),
             Ok(other) => Err(Status::internal(format!("unexpected outcome {other:?}"))),
-            Err(addr) => Self::client(&addr)?.act(forwarded(msg)).await,
+            Err(addr) => self.client(&addr)?.act(forwarded(msg)).await,
         }
     }
 
@@ -307,7 +305,7 @@ impl CaseService for CaseApi {
             }
         };
         if let Some(addr) = self.read_barrier(msg.local, fwd).await? {
-            return Self::client(&addr)?.stats(forwarded(msg)).await;
+            return self.client(&addr)?.stats(forwarded(msg)).await;
         }
         let from_s = if msg.from.is_empty() { String::new() } else { format_day(from) };
         let (node, report, parts) = match scope {
@@ -350,7 +348,7 @@ impl CaseService for CaseApi {
             Ok(Outcome::Done) => self.list_departments(),
             Ok(Outcome::Refused(r)) => Err(refusal_status(r)),
             Ok(other) => Err(Status::internal(format!("unexpected outcome {other:?}"))),
-            Err(addr) => Self::client(&addr)?.register_department(forwarded(msg)).await,
+            Err(addr) => self.client(&addr)?.register_department(forwarded(msg)).await,
         }
     }
 
@@ -360,7 +358,7 @@ impl CaseService for CaseApi {
     ) -> Result<Response<DepartmentsResponse>, Status> {
         let fwd = is_forwarded(&req);
         if let Some(addr) = self.read_barrier(false, fwd).await? {
-            return Self::client(&addr)?.departments(forwarded(req.into_inner())).await;
+            return self.client(&addr)?.departments(forwarded(req.into_inner())).await;
         }
         self.list_departments()
     }

@@ -40,9 +40,8 @@ impl ClusterApi {
         ClusterApi { replica }
     }
 
-    fn client(addr: &str) -> Result<ClusterServiceClient<tonic::transport::Channel>, Status> {
-        let ch = crate::rpc::lazy_channel(addr).map_err(|e| Status::unavailable(format!("{addr}: {e}")))?;
-        Ok(ClusterServiceClient::new(ch))
+    fn client(&self, addr: &str) -> Result<ClusterServiceClient<tonic::transport::Channel>, Status> {
+        Ok(ClusterServiceClient::new(self.replica.channel_to(addr)?))
     }
 
     fn local_status(&self) -> StatusResponse {
@@ -115,7 +114,7 @@ impl ClusterService for ClusterApi {
             // The leader knows every replica's log position; fall back to this view if it is unreachable.
             let mut req = forwarded(StatusRequest { local: true });
             req.set_timeout(Duration::from_secs(3));
-            if let Ok(r) = Self::client(&addr)?.status(req).await {
+            if let Ok(r) = self.client(&addr)?.status(req).await {
                 return Ok(r);
             }
         }
@@ -126,7 +125,7 @@ impl ClusterService for ClusterApi {
     async fn links(&self, req: Request<LinksRequest>) -> Result<Response<LinksResponse>, Status> {
         let fwd = is_forwarded(&req);
         if let Some(addr) = self.leader(fwd).await? {
-            return Self::client(&addr)?.links(forwarded(LinksRequest {})).await;
+            return self.client(&addr)?.links(forwarded(LinksRequest {})).await;
         }
         let mut links = Vec::new();
         for (relation, peer) in self
@@ -172,7 +171,7 @@ impl ClusterService for ClusterApi {
         if let Some(addr) = self.leader(fwd).await? {
             let mut r = forwarded(msg);
             r.set_timeout(MEMBERSHIP_TIMEOUT);
-            return Self::client(&addr)?.add_replica(r).await;
+            return self.client(&addr)?.add_replica(r).await;
         }
         let m = self.replica.raft.metrics().borrow().clone();
         if let Some(existing) = m.membership_config.membership().get_node(&msg.id) {
@@ -207,7 +206,7 @@ impl ClusterService for ClusterApi {
         if let Some(addr) = self.leader(fwd).await? {
             let mut r = forwarded(msg);
             r.set_timeout(MEMBERSHIP_TIMEOUT);
-            return Self::client(&addr)?.remove_replica(r).await;
+            return self.client(&addr)?.remove_replica(r).await;
         }
         let m = self.replica.raft.metrics().borrow().clone();
         let mut voters: BTreeSet<ReplicaId> = m.membership_config.membership().voter_ids().collect();

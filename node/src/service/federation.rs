@@ -32,9 +32,8 @@ impl FederationApi {
         FederationApi { replica }
     }
 
-    fn client(addr: &str) -> Result<FederationServiceClient<tonic::transport::Channel>, Status> {
-        let ch = crate::rpc::lazy_channel(addr).map_err(|e| Status::unavailable(format!("{addr}: {e}")))?;
-        Ok(FederationServiceClient::new(ch))
+    fn client(&self, addr: &str) -> Result<FederationServiceClient<tonic::transport::Channel>, Status> {
+        Ok(FederationServiceClient::new(self.replica.channel_to(addr)?))
     }
 
     /// The caller's code, if it is a configured neighbour.
@@ -101,7 +100,7 @@ impl FederationService for FederationApi {
             Ok(Outcome::Received { hwm }) => Ok(Response::new(DeliverResponse { applied: hwm })),
             Ok(Outcome::Refused(r)) => Err(refusal_status(r)),
             Ok(other) => Err(Status::internal(format!("unexpected outcome {other:?}"))),
-            Err(addr) => Self::client(&addr)?.deliver(forwarded(msg)).await,
+            Err(addr) => self.client(&addr)?.deliver(forwarded(msg)).await,
         }
     }
 
@@ -143,7 +142,7 @@ impl FederationService for FederationApi {
             Ok(Outcome::Done) => Ok(Response::new(RollupResponse {})),
             Ok(Outcome::Refused(r)) => Err(refusal_status(r)),
             Ok(other) => Err(Status::internal(format!("unexpected outcome {other:?}"))),
-            Err(addr) => Self::client(&addr)?.push_rollup(forwarded(msg)).await,
+            Err(addr) => self.client(&addr)?.push_rollup(forwarded(msg)).await,
         }
     }
 }
