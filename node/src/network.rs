@@ -22,20 +22,35 @@ use crate::types::{ReplicaId, TypeConfig};
 /// Largest Raft message (log batches, snapshot chunks).
 pub const MAX_RAFT_MESSAGE: usize = 64 * 1024 * 1024;
 
+/// Metadata naming the node a Raft message belongs to; a replica refuses messages for another node.
+pub const NODE_HEADER: &str = "x-gridfed-node";
+/// Metadata naming the replica a Raft message is for; a replica refuses messages for another id.
+pub const TARGET_HEADER: &str = "x-gridfed-replica";
+
 /// Creates connections to the other replicas of this node.
-#[derive(Clone, Default)]
-pub struct Network;
+#[derive(Clone)]
+pub struct Network {
+    node: String,
+}
+
+impl Network {
+    /// The network of a replica of node `node`.
+    pub fn new(node: &str) -> Network {
+        Network { node: node.to_string() }
+    }
+}
 
 impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = Connection;
 
     async fn new_client(&mut self, target: ReplicaId, node: &BasicNode) -> Connection {
-        Connection { target, addr: node.addr.clone(), client: None }
+        Connection { node: self.node.clone(), target, addr: node.addr.clone(), client: None }
     }
 }
 
 /// A lazily connected client to one replica.
 pub struct Connection {
+    node: String,
     target: ReplicaId,
     addr: String,
     client: Option<RaftServiceClient<Channel>>,
@@ -73,6 +88,11 @@ impl Connection {
         let mut client = self.client().map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))?;
         let mut request = tonic::Request::new(RaftPayload { data });
         request.set_timeout(ttl);
+        // Name the node and replica this is for: a process that reused the address refuses it.
+        if let Ok(v) = self.node.parse() {
+            request.metadata_mut().insert(NODE_HEADER, v);
+        }
+        request.metadata_mut().insert(TARGET_HEADER, self.target.into());
         let reply = match kind {
             Kind::Append => client.append_entries(request).await,
             Kind::Vote => client.vote(request).await,

@@ -180,7 +180,7 @@ pub async fn run(
     let sm = StateMachine::open(db.clone(), rules.clone(), signals.clone(), data_dir.join("snapshots"))?;
     let reader = sm.reader();
     let log = LogStore::new(db);
-    let raft = Raft::new(cfg.replica_id, Arc::new(raft_config(&cfg)?), Network, log, sm)
+    let raft = Raft::new(cfg.replica_id, Arc::new(raft_config(&cfg)?), Network::new(&cfg.node), log, sm)
         .await
         .map_err(|e| ReplicaError::Raft { message: e.to_string() })?;
 
@@ -211,7 +211,7 @@ pub async fn run(
         CaseApi::new(replica.clone()),
         ClusterApi::new(replica.clone()),
         FederationApi::new(replica.clone()),
-        RaftApi::new(raft.clone()),
+        RaftApi::new(raft.clone(), node.as_str(), cfg.replica_id),
         async move {
             shutdown.await;
             let _ = stop_tx.send(true);

@@ -260,52 +260,22 @@ pub fn step_to_pb(case_id: &str, step: &Step) -> pb::ActRequest {
 
 /// Statistics on the wire.
 pub fn stats_to_pb(node: &str, from: &str, to: &str, r: &Report) -> pb::Stats {
-    let c = &r.counters;
     pb::Stats {
         node: node.into(),
         from: from.into(),
         to: to.into(),
-        total: c.total,
-        registered: c.registered,
-        registered_on_time: c.registered_on_time,
-        handled: c.handled,
-        closed: c.closed,
-        closed_on_time: c.closed_on_time,
-        returned: c.returned,
-        extended: c.extended,
-        self_handled: c.self_handled,
-        cancelled: c.cancelled,
+        counters: Some(counters_to_pb(&r.counters)),
         overdue: r.overdue,
         closure_rate: r.closure_rate,
         on_time_closure_rate: r.on_time_closure_rate,
         rework_rate: r.rework_rate,
         on_time_registration_rate: r.on_time_registration_rate,
-        by_state: c.by_state.clone().into_iter().collect(),
-        by_category: c.by_category.clone().into_iter().collect(),
-        by_grid: c.by_grid.clone().into_iter().collect(),
-        by_department: c.by_department.clone().into_iter().collect(),
     }
 }
 
 /// Statistics from the wire; rates are recomputed from the counts.
 pub fn stats_from_pb(s: pb::Stats) -> Report {
-    let counters = Counters {
-        total: s.total,
-        registered: s.registered,
-        registered_on_time: s.registered_on_time,
-        handled: s.handled,
-        closed: s.closed,
-        closed_on_time: s.closed_on_time,
-        returned: s.returned,
-        extended: s.extended,
-        self_handled: s.self_handled,
-        cancelled: s.cancelled,
-        by_state: s.by_state.into_iter().collect(),
-        by_category: s.by_category.into_iter().collect(),
-        by_grid: s.by_grid.into_iter().collect(),
-        by_department: s.by_department.into_iter().collect(),
-    };
-    Report::new(counters, s.overdue)
+    Report::new(s.counters.map(counters_from_pb).unwrap_or_default(), s.overdue)
 }
 
 /// Tally counters on the wire.

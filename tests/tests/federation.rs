@@ -250,3 +250,61 @@ fn a_long_outage_queues_hundreds_of_escalations_and_drains_them_once() {
     let street_stats = f.stats(STREET_B, None);
     assert_eq!(street_stats["total"], 160);
 }
+
+#[test]
+fn overdue_cases_are_escalated_by_supervision_and_bad_grids_refused_at_intake() {
+    // One-minute handling limits and a supervisor that looks every 200 ms.
+    let f = Federation::start_with(|_, cfg| {
+        let fed = cfg.get_mut("federation").and_then(|v| v.as_table_mut()).unwrap();
+        fed.insert("supervise_ms".into(), toml::Value::Integer(200));
+        let limits = toml::map::Map::from_iter([
+            ("grid_minutes".to_string(), toml::Value::Integer(1)),
+            ("community_minutes".to_string(), toml::Value::Integer(1)),
+        ]);
+        let default = toml::map::Map::from_iter([("default".to_string(), toml::Value::Table(limits))]);
+        cfg.insert("deadlines".into(), toml::Value::Table(default));
+    });
+    let c = COMMUNITIES[0];
+    let id = f.report(c, &format!("{c}001"), "超期未处置的案件", "late-1");
+    f.act(c, &id, &["--action", "register"]);
+    f.act(c, &id, &["--action", "dispatch", "--handler", "张伟"]);
+    let started = Instant::now();
+    // Nobody handles it: after the deadline the community's leader escalates it to the street (督办).
+    let escalated = wait_for("supervision to escalate the overdue case", Duration::from_secs(120), || {
+        f.cases(STREET_A, true).remove(&id)
+    });
+    assert!(started.elapsed() >= Duration::from_secs(50), "escalated before its deadline");
+    let audit = escalated["audit"].as_array().unwrap();
+    let last = audit.last().unwrap();
+    assert_eq!(last["action"], "escalate");
+    assert_eq!(last["actor"], "督办");
+    assert!(f.cases(c, true).is_empty());
+
+    // Intake refuses grids outside the subtree or unknown to the topology, naming the field.
+    for (node, grid) in
+        [(STREET_A, "370102002001001"), (DISTRICT, "370102001001009"), (DISTRICT, "370103001001001")]
+    {
+        let out = common::cli(&[
+            "case",
+            "report",
+            "--node",
+            &f.addrs(node),
+            "--grid",
+            grid,
+            "--category",
+            "0101",
+            "--source",
+            "hotline",
+            "--title",
+            "错误网格",
+            "--reporter",
+            "市民",
+        ]);
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("grid"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

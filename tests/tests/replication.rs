@@ -158,3 +158,39 @@ fn a_replica_is_added_as_learner_then_voter_and_removed() {
     assert_eq!(voters(&status), 4, "{status}");
     assert_eq!(voters(&after.unwrap()), 3);
 }
+
+/// Regression: when a test (or an operator) restarts a replica, another node's replica may have taken
+/// its address meanwhile; that process then received this node's Raft messages, and openraft panicked
+/// on the foreign group's log. Raft messages now name their node and replica, and others are refused.
+#[test]
+fn raft_messages_for_another_node_or_replica_are_refused() {
+    use proto::v1::raft_service_client::RaftServiceClient;
+    use proto::v1::RaftPayload;
+    let c = Cluster::start(1, Tuning::default());
+    let addr = format!("http://{}", c.addr(1));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let codes: Vec<tonic::Code> = rt.block_on(async {
+        let mut client = RaftServiceClient::connect(addr).await.unwrap();
+        let mut out = Vec::new();
+        for (node, replica) in [(None, None), (Some("370102001002"), Some("1")), (Some(COMMUNITY), Some("2"))]
+        {
+            let mut req = tonic::Request::new(RaftPayload { data: vec![1, 2, 3] });
+            if let Some(n) = node {
+                req.metadata_mut().insert("x-gridfed-node", n.parse().unwrap());
+            }
+            if let Some(r) = replica {
+                req.metadata_mut().insert("x-gridfed-replica", r.parse().unwrap());
+            }
+            out.push(client.vote(req).await.unwrap_err().code());
+        }
+        // The right node and replica get past the check (and then fail to decode the junk payload).
+        let mut req = tonic::Request::new(RaftPayload { data: vec![1, 2, 3] });
+        req.metadata_mut().insert("x-gridfed-node", COMMUNITY.parse().unwrap());
+        req.metadata_mut().insert("x-gridfed-replica", "1".parse().unwrap());
+        out.push(client.vote(req).await.unwrap_err().code());
+        out
+    });
+    use tonic::Code::{InvalidArgument, PermissionDenied};
+    assert_eq!(codes, vec![PermissionDenied, PermissionDenied, PermissionDenied, InvalidArgument]);
+    assert!(c.log_of(1).contains("refused a Raft message"));
+}

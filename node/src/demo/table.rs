@@ -57,6 +57,8 @@ impl Table {
                 continue;
             };
             let Some(s) = r.stats else { continue };
+            let report = proto::convert::stats_from_pb(s);
+            let s = &report.counters;
             let now = now_ms();
             let fresh = r
                 .parts
@@ -74,7 +76,7 @@ impl Table {
                 pad(&pct(s.closed, s.registered), 8),
                 pad(&pct(s.closed_on_time, s.registered), 11),
                 pad(&pct(s.returned, s.closed), 8),
-                pad(&s.overdue.to_string(), 5),
+                pad(&report.overdue.to_string(), 5),
                 fresh
             );
         }

@@ -5,19 +5,39 @@ use proto::v1::RaftPayload;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tonic::{Request, Response, Status};
-use tracing::instrument;
+use tracing::{instrument, warn};
 
-use crate::types::Raft;
+use crate::network::{NODE_HEADER, TARGET_HEADER};
+use crate::types::{Raft, ReplicaId};
 
 /// The Raft transport's server side.
 #[derive(Clone)]
 pub struct RaftApi {
     raft: Raft,
+    node: String,
+    id: ReplicaId,
 }
 
 impl RaftApi {
-    pub fn new(raft: Raft) -> RaftApi {
-        RaftApi { raft }
+    pub fn new(raft: Raft, node: &str, id: ReplicaId) -> RaftApi {
+        RaftApi { raft, node: node.to_string(), id }
+    }
+
+    /// Only messages for this node and this replica are accepted: a replica that reuses an address
+    /// another node's replica had must not take part in that node's Raft group.
+    fn check<T>(&self, req: &Request<T>) -> Result<(), Status> {
+        let md = req.metadata();
+        let node = md.get(NODE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let target =
+            md.get(TARGET_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<ReplicaId>().ok());
+        if node != self.node || target != Some(self.id) {
+            warn!(node = %self.node, replica = self.id, from_node = node, for_replica = ?target, "refused a Raft message not meant for this replica");
+            return Err(Status::permission_denied(format!(
+                "this is replica {} of node {}, not replica {target:?} of node {node:?}",
+                self.id, self.node
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -36,18 +56,21 @@ fn reply<T: Serialize>(v: &T) -> Result<Response<RaftPayload>, Status> {
 impl RaftService for RaftApi {
     #[instrument(level = "trace", skip_all)]
     async fn append_entries(&self, req: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
+        self.check(&req)?;
         let rpc = decode(req.get_ref())?;
         reply(&self.raft.append_entries(rpc).await)
     }
 
     #[instrument(level = "debug", skip_all)]
     async fn vote(&self, req: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
+        self.check(&req)?;
         let rpc = decode(req.get_ref())?;
         reply(&self.raft.vote(rpc).await)
     }
 
     #[instrument(level = "debug", skip_all)]
     async fn install_snapshot(&self, req: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
+        self.check(&req)?;
         let rpc = decode(req.get_ref())?;
         reply(&self.raft.install_snapshot(rpc).await)
     }

@@ -176,9 +176,12 @@ impl CaseReader {
         Ok(SubtreeReport { report: Report::new(sum, overdue), parts })
     }
 
-    /// Freshness of every node below, as last rolled up.
-    pub fn fresh_all(&self) -> Result<Vec<Freshness>, StoreError> {
-        let prefix = b"fresh/";
+    /// Every value in the federation column family under `prefix`.
+    fn fed_values<T: serde::de::DeserializeOwned>(
+        &self,
+        prefix: &[u8],
+        what: &'static str,
+    ) -> Result<Vec<T>, StoreError> {
         let mut out = Vec::new();
         for item in self.db.iterator_cf(cf(&self.db, CF_FED)?, IteratorMode::From(prefix, Direction::Forward))
         {
@@ -186,23 +189,18 @@ impl CaseReader {
             if !k.starts_with(prefix) {
                 break;
             }
-            out.push(decode("freshness", &v)?);
+            out.push(decode(what, &v)?);
         }
         Ok(out)
     }
 
+    /// Freshness of every node below, as last rolled up.
+    pub fn fresh_all(&self) -> Result<Vec<Freshness>, StoreError> {
+        self.fed_values(b"fresh/", "freshness")
+    }
+
     pub fn departments(&self) -> Result<Vec<Department>, StoreError> {
-        let prefix = b"dept/";
-        let mut out = Vec::new();
-        for item in self.db.iterator_cf(cf(&self.db, CF_FED)?, IteratorMode::From(prefix, Direction::Forward))
-        {
-            let (k, v) = item?;
-            if !k.starts_with(prefix) {
-                break;
-            }
-            out.push(decode("department", &v)?);
-        }
-        Ok(out)
+        self.fed_values(b"dept/", "department")
     }
 
     /// Up to `limit` queued messages for `peer`, in order.

@@ -76,6 +76,11 @@ fn replicas_of(code: &str) -> usize {
 
 impl Federation {
     pub fn start() -> Federation {
+        Self::start_with(|_, _| {})
+    }
+
+    /// Starts the federation after `tweak(node, config)` has edited each replica's config.
+    pub fn start_with(tweak: impl Fn(&str, &mut toml::Table)) -> Federation {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut topo =
             format!("[defaults]\ndata_root = {:?}\n", dir.path().join("data").display().to_string());
@@ -168,6 +173,7 @@ impl Federation {
             if let Some(toml::Value::Array(children)) = t.get_mut("children") {
                 children.iter_mut().for_each(rewrite);
             }
+            tweak(&node, t);
             std::fs::write(&config, toml::to_string(&v).unwrap()).unwrap();
             let id = r["replica"].as_u64().unwrap();
             procs.push(Proc {
@@ -318,21 +324,13 @@ impl Drop for Federation {
         for p in &mut self.procs {
             p.kill();
         }
-        let panicked = self
-            .procs
-            .iter()
-            .any(|p| std::fs::read_to_string(&p.log).unwrap_or_default().contains("panicked"));
-        if panicked {
-            for p in &self.procs {
-                let log = std::fs::read_to_string(&p.log).unwrap_or_default();
-                if let Some(i) = log.find("panicked") {
-                    eprintln!(
-                        "!!! {} replica {} panicked:\n{}",
-                        p.node,
-                        p.id,
-                        &log[log[..i].rfind('\n').unwrap_or(0)..(i + 2000).min(log.len())]
-                    );
-                }
+        // A replica that panicked is a bug whatever the test asserts: show where.
+        for p in &self.procs {
+            let log = std::fs::read_to_string(&p.log).unwrap_or_default();
+            if let Some(i) = log.find("panicked at") {
+                let start = log[..i].rfind('\n').map_or(0, |s| s + 1);
+                let end = log.len().min(i + 3000);
+                eprintln!("!!! {} replica {} panicked:\n{}", p.node, p.id, &log[start..end]);
             }
         }
         if std::thread::panicking() {

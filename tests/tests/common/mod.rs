@@ -16,9 +16,25 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_gridnode-it");
 pub const COMMUNITY: &str = "370102001001";
 pub const GRID: &str = "370102001001001";
 
-/// A free loopback port.
+/// A free loopback port for a replica, outside the kernel's ephemeral range (32768-60999), so that no
+/// port the kernel hands out (proxies, client connections) can take it between now and the replica's
+/// bind, and a restarted replica gets its port back. Random, so parallel tests rarely pick the same.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    loop {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        h.write_u32(std::process::id());
+        let port = 20_000 + (h.finish() % 10_000) as u16;
+        // Never hand out the same port twice in this test process.
+        static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+        let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+        if !given.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Polls `f` until it returns Some, or panics after `timeout` naming `what`.
