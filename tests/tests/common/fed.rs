@@ -12,13 +12,13 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use super::proxy::Proxy;
-use super::{cli, cli_json, free_port, wait_for, BIN};
+use super::{cli, cli_json, free_port, wait_for};
 
 pub const DISTRICT: &str = "370102";
 pub const STREET_A: &str = "370102001";
@@ -36,15 +36,7 @@ pub struct Proc {
 
 impl Proc {
     fn start(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log");
-        let child = Command::new(BIN)
-            .args(["serve", "--config", self.config.to_str().unwrap()])
-            .env("RUST_LOG", "info,openraft=warn")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn replica");
-        self.child = Some(child);
+        self.child = Some(super::serve(&self.config, &self.log));
     }
 
     fn kill(&mut self) {

@@ -49,6 +49,18 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
     }
 }
 
+/// Starts `gridnode serve --config CONFIG`, its log appended to `log`.
+pub fn serve(config: &Path, log: &Path) -> Child {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
+    Command::new(BIN)
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .env("RUST_LOG", "info,openraft=warn")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn replica")
+}
+
 /// Runs the CLI.
 pub fn cli(args: &[&str]) -> Output {
     Command::new(BIN).args(args).env("RUST_LOG", "warn").output().expect("run gridnode")
@@ -151,15 +163,7 @@ impl Cluster {
     pub fn start_replica(&mut self, id: u64) {
         let i = self.idx(id);
         let r = &mut self.replicas[i];
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&r.log).expect("log file");
-        let child = Command::new(BIN)
-            .args(["serve", "--config", r.config.to_str().unwrap()])
-            .env("RUST_LOG", "info,openraft=warn")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn replica");
-        r.child = Some(child);
+        r.child = Some(serve(&r.config, &r.log));
     }
 
     /// kill -9.
