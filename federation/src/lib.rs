@@ -18,6 +18,7 @@ pub mod case;
 pub mod category;
 pub mod code;
 pub mod deadline;
+pub mod identity;
 pub mod link;
 pub mod machine;
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //!                                    storage::state_machine   storage::log_store   (RocksDB)
 //! ```
 
+pub mod certs;
 pub mod cli;
 pub mod client;
 pub mod config;

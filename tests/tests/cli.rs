@@ -173,3 +173,42 @@ replicas = ["127.0.0.1:7401"]
     assert!(!out.status.success());
     assert!(!dir.path().join("o").exists(), "a refused topology rendered configs");
 }
+
+#[test]
+fn the_district_ca_issues_certificates_naming_code_and_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca");
+    let out = dir.path().join("certs");
+    let (ca_s, out_s) = (ca.to_str().unwrap(), out.to_str().unwrap());
+    assert!(cli(&["certs", "init-ca", "--out", ca_s, "--name", "历下区"]).status.success());
+    let again = cli(&["certs", "init-ca", "--out", ca_s]);
+    assert!(!again.status.success() && stderr(&again).contains("refusing to overwrite"));
+    let issued = cli_json(&[
+        "certs",
+        "issue",
+        "--ca",
+        ca_s,
+        "--code",
+        "370102001",
+        "--role",
+        "operator",
+        "--name",
+        "wang",
+        "--out",
+        out_s,
+        "--json",
+    ]);
+    assert_eq!(issued["identity"], "gridfed://370102001/operator");
+    let shown = cli_json(&["certs", "show", issued["cert"].as_str().unwrap(), "--json"]);
+    assert_eq!(shown["identities"][0], "gridfed://370102001/operator");
+    assert_eq!(shown["is_ca"], false);
+    for (args, field) in [
+        (["--code", "3701020", "--role", "replica"], "--code"),
+        (["--code", "370102", "--role", "admin"], "--role"),
+    ] {
+        let mut a = vec!["certs", "issue", "--ca", ca_s, "--out", out_s];
+        a.extend_from_slice(&args);
+        let o = cli(&a);
+        assert!(!o.status.success() && stderr(&o).contains(field), "{}", stderr(&o));
+    }
+}

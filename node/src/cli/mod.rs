@@ -11,6 +11,7 @@ macro_rules! say_raw {
 }
 
 mod case;
+mod certs;
 mod cluster;
 mod federation;
 pub(crate) mod output;
@@ -76,6 +77,9 @@ enum Command {
     /// Functional departments cases can be dispatched to (吹哨).
     #[command(subcommand)]
     Department(federation::DepartmentCmd),
+    /// The district's certificate authority and the certificates of replicas and operators.
+    #[command(subcommand)]
+    Certs(certs::CertsCmd),
 }
 
 fn init_tracing(default: &str) {
@@ -111,6 +115,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cluster::run(cmd).await
         }
         Command::Topology(cmd) => topology::run(cmd),
+        Command::Certs(cmd) => certs::run(cmd),
         Command::Federation(cmd) => {
             init_tracing("warn");
             federation::run(cmd).await

@@ -1,0 +1,105 @@
+//! `gridnode certs init-ca|issue|show`: the district's CA and the certificates of replicas and operators.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use federation::code::Code;
+use federation::identity::{Identity, Role};
+use serde_json::json;
+
+use super::output;
+use crate::certs;
+
+#[derive(Subcommand, Debug)]
+pub enum CertsCmd {
+    /// Create the district's certificate authority (ca.pem, ca.key) in DIR.
+    InitCa {
+        #[arg(long)]
+        out: PathBuf,
+        /// Name in the CA's subject, e.g. the district.
+        #[arg(long, default_value = "district")]
+        name: String,
+    },
+    /// Issue a certificate whose identity (URI SAN gridfed://CODE/ROLE) servers authorize on.
+    Issue {
+        /// The CA directory (from init-ca).
+        #[arg(long)]
+        ca: PathBuf,
+        /// Node code (6, 9 or 12 digits).
+        #[arg(long)]
+        code: String,
+        /// replica | operator
+        #[arg(long)]
+        role: String,
+        /// Operator name or replica number (used in the file name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Address or host name the certificate is valid for (repeat for several; replicas: their ip:port).
+        #[arg(long = "host")]
+        hosts: Vec<String>,
+        /// Validity in days.
+        #[arg(long, default_value_t = 365)]
+        days: i64,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a certificate's gridfed identity and validity.
+    Show {
+        cert: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(cmd: CertsCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        CertsCmd::InitCa { out, name } => {
+            let f = certs::init_ca(&out, &name)?;
+            say!("CA created: {} (key {}, keep it offline and private)", f.cert.display(), f.key.display());
+        }
+        CertsCmd::Issue { ca, code, role, name, hosts, days, out, json } => {
+            let identity =
+                Identity { code: Code::parse_node("--code", &code)?, role: Role::parse("--role", &role)? };
+            let req = certs::Request { identity: &identity, name: name.as_deref(), hosts: &hosts, days };
+            let issued = certs::issue(&ca, &req, &out)?;
+            if json {
+                say!("{}", json!({"identity": identity.uri(), "cert": issued.cert, "key": issued.key}));
+            } else {
+                say!(
+                    "issued {} ({}): {} and {}",
+                    identity.uri(),
+                    identity,
+                    issued.cert.display(),
+                    issued.key.display()
+                );
+            }
+        }
+        CertsCmd::Show { cert, json } => {
+            let s = certs::inspect(&cert)?;
+            let ids: Vec<String> = s.identities.iter().map(Identity::uri).collect();
+            if json {
+                say!(
+                    "{}",
+                    json!({"identities": ids, "subject": s.subject, "issuer": s.issuer, "is_ca": s.is_ca,
+                           "not_before": s.not_before, "not_after": s.not_after})
+                );
+            } else {
+                say!("subject   {}", s.subject);
+                say!("issuer    {}", s.issuer);
+                say!("identity  {}", if ids.is_empty() { "-".to_string() } else { ids.join(", ") });
+                say!(
+                    "valid     {} .. {}",
+                    output::time(s.not_before * 1000),
+                    output::time(s.not_after * 1000)
+                );
+                if s.is_ca {
+                    say!("this is a CA certificate");
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
