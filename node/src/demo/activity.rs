@@ -83,12 +83,18 @@ impl Activity {
     async fn report(&mut self) {
         self.reports += 1;
         let rng = &mut self.rng;
-        let hotline = rng.gen_bool(0.2);
-        let (node, source, t, reporter): (usize, &str, &CaseTemplate, String) = if hotline {
-            let upper: Vec<usize> =
-                (0..self.nodes.len()).filter(|&i| self.nodes[i].code.level() != Level::Community).collect();
+        let upper: Vec<usize> =
+            (0..self.nodes.len()).filter(|&i| self.nodes[i].code.level() != Level::Community).collect();
+        let roll = rng.gen_range(0..100);
+        let (node, source, t, reporter): (usize, &str, &CaseTemplate, String) = if roll < 20 {
+            // 12345 tickets, mostly taken at the district, routed down to the grid's community.
             let at = if rng.gen_bool(0.7) { 0 } else { *pick(rng, &upper) };
             (at, "hotline", pick(rng, data::HOTLINE), format!("12345 {}", pick(rng, data::REPORTERS)))
+        } else if roll < 25 {
+            // 上级交办: a street office or the district assigns a case to a community.
+            let at = *pick(rng, &upper);
+            let who = format!("{}交办", self.nodes[at].code.level().zh());
+            (at, "assigned_from_above", pick(rng, data::CASES), who)
         } else {
             let communities: Vec<usize> =
                 (0..self.nodes.len()).filter(|&i| self.nodes[i].code.level() == Level::Community).collect();
