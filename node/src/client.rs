@@ -36,7 +36,7 @@ fn retryable(s: &Status) -> bool {
 
 impl Client {
     /// `spec` is one or more comma-separated `ip:port` (or `host:port`) addresses of the node's replicas.
-    pub fn new(spec: &str, timeout: Duration) -> Result<Client, ClientError> {
+    pub fn new(spec: &str, timeout: Duration, tls: Option<&crate::tls::Tls>) -> Result<Client, ClientError> {
         let addrs: Vec<String> =
             spec.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
         if addrs.is_empty() {
@@ -50,7 +50,7 @@ impl Client {
                 });
             }
             channels.push(
-                crate::rpc::lazy_channel(a)
+                crate::rpc::lazy_channel(a, tls)
                     .map_err(|e| ClientError::BadAddress { message: format!("{a:?}: {e}") })?,
             );
         }

@@ -140,6 +140,10 @@ pub struct Config {
     /// Federation timing.
     #[serde(default)]
     pub federation: FederationTuning,
+    /// Mutual TLS (the district CA, this replica's certificate and key); without it the replica runs
+    /// plaintext and says so loudly.
+    #[serde(default)]
+    pub tls: Option<crate::tls::TlsFiles>,
     /// Deadline policy; "7123" by default.
     #[serde(default)]
     pub deadlines: DeadlinePolicy,
@@ -297,6 +301,7 @@ mod tests {
             children: vec![],
             raft: RaftTuning::default(),
             federation: FederationTuning::default(),
+            tls: None,
             deadlines: DeadlinePolicy::default(),
         }
     }

@@ -23,4 +23,5 @@ pub mod replica;
 pub mod rpc;
 pub mod service;
 pub mod storage;
+pub mod tls;
 pub mod types;

@@ -31,12 +31,13 @@ pub const TARGET_HEADER: &str = "x-gridfed-replica";
 #[derive(Clone)]
 pub struct Network {
     node: String,
+    tls: Option<std::sync::Arc<crate::tls::Tls>>,
 }
 
 impl Network {
-    /// The network of a replica of node `node`.
-    pub fn new(node: &str) -> Network {
-        Network { node: node.to_string() }
+    /// The network of a replica of node `node`, over mutual TLS when `tls` is given.
+    pub fn new(node: &str, tls: Option<std::sync::Arc<crate::tls::Tls>>) -> Network {
+        Network { node: node.to_string(), tls }
     }
 }
 
@@ -44,13 +45,20 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = Connection;
 
     async fn new_client(&mut self, target: ReplicaId, node: &BasicNode) -> Connection {
-        Connection { node: self.node.clone(), target, addr: node.addr.clone(), client: None }
+        Connection {
+            node: self.node.clone(),
+            tls: self.tls.clone(),
+            target,
+            addr: node.addr.clone(),
+            client: None,
+        }
     }
 }
 
 /// A lazily connected client to one replica.
 pub struct Connection {
     node: String,
+    tls: Option<std::sync::Arc<crate::tls::Tls>>,
     target: ReplicaId,
     addr: String,
     client: Option<RaftServiceClient<Channel>>,
@@ -70,7 +78,7 @@ impl Connection {
         if let Some(c) = &self.client {
             return Ok(c.clone());
         }
-        let channel = rpc::lazy_channel(&self.addr)?;
+        let channel = rpc::lazy_channel(&self.addr, self.tls.as_deref())?;
         let c = RaftServiceClient::new(channel)
             .max_decoding_message_size(MAX_RAFT_MESSAGE)
             .max_encoding_message_size(MAX_RAFT_MESSAGE);

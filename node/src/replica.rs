@@ -42,6 +42,8 @@ pub enum ReplicaError {
         #[from]
         source: tonic::transport::Error,
     },
+    #[error("tls: {source}")]
+    Tls { source: crate::tls::TlsError },
     #[error("cannot bind {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
 }
@@ -68,6 +70,8 @@ pub struct Replica {
     pub links: LinkTable,
     pub federation: FederationTuning,
     proposer: Proposer,
+    /// Mutual TLS for servers and clients; None runs plaintext.
+    pub tls: Option<Arc<crate::tls::Tls>>,
     /// Channels to other replicas for forwarded requests, reused across requests.
     channels: std::sync::Mutex<std::collections::HashMap<String, tonic::transport::Channel>>,
 }
@@ -108,7 +112,7 @@ impl Replica {
         if let Some(c) = channels.get(addr) {
             return Ok(c.clone());
         }
-        let c = crate::rpc::lazy_channel(addr)
+        let c = crate::rpc::lazy_channel(addr, self.tls.as_deref())
             .map_err(|e| tonic::Status::unavailable(format!("leader address {addr}: {e}")))?;
         channels.insert(addr.to_string(), c.clone());
         Ok(c)
@@ -180,9 +184,28 @@ pub async fn run(
     let sm = StateMachine::open(db.clone(), rules.clone(), signals.clone(), data_dir.join("snapshots"))?;
     let reader = sm.reader();
     let log = LogStore::new(db);
-    let raft = Raft::new(cfg.replica_id, Arc::new(raft_config(&cfg)?), Network::new(&cfg.node), log, sm)
-        .await
-        .map_err(|e| ReplicaError::Raft { message: e.to_string() })?;
+    let tls = match &cfg.tls {
+        Some(files) => Some(Arc::new(files.load("tls.").map_err(|e| ReplicaError::Tls { source: e })?)),
+        None => {
+            warn!(
+                node = %node,
+                replica = cfg.replica_id,
+                "PLAINTEXT: this replica runs without TLS; anyone who can reach {} can read and change its cases. \
+                 Use it only for local experiments; give it a [tls] section for anything else",
+                cfg.listen
+            );
+            None
+        }
+    };
+    let raft = Raft::new(
+        cfg.replica_id,
+        Arc::new(raft_config(&cfg)?),
+        Network::new(&cfg.node, tls.clone()),
+        log,
+        sm,
+    )
+    .await
+    .map_err(|e| ReplicaError::Raft { message: e.to_string() })?;
 
     if cfg.bootstrap {
         bootstrap(&raft, &cfg).await?;
@@ -202,6 +225,7 @@ pub async fn run(
         federation: cfg.federation.clone(),
         proposer: Proposer::start(raft.clone()),
         channels: Default::default(),
+        tls: tls.clone(),
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     crate::federation::spawn(replica.clone(), stop_rx);
@@ -212,6 +236,7 @@ pub async fn run(
         ClusterApi::new(replica.clone()),
         FederationApi::new(replica.clone()),
         RaftApi::new(raft.clone(), node.as_str(), cfg.replica_id),
+        tls.as_deref(),
         async move {
             shutdown.await;
             let _ = stop_tx.send(true);

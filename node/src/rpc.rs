@@ -10,6 +10,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::network::MAX_RAFT_MESSAGE;
 use crate::service::{CaseApi, ClusterApi, FederationApi, RaftApi};
+use crate::tls::Tls;
 
 /// How long to wait for a TCP connection to a replica.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -18,9 +19,13 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest client message.
 pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024 * 1024;
 
-/// A channel to `addr` (`ip:port`) that connects on first use.
-pub fn lazy_channel(addr: &str) -> Result<Channel, tonic::transport::Error> {
-    Ok(Endpoint::from_shared(format!("http://{addr}"))?
+/// A channel to `addr` (`ip:port`) that connects on first use, over mutual TLS when `tls` is given.
+pub fn lazy_channel(addr: &str, tls: Option<&Tls>) -> Result<Channel, tonic::transport::Error> {
+    let endpoint = match tls {
+        Some(t) => Endpoint::from_shared(format!("https://{addr}"))?.tls_config(t.client.clone())?,
+        None => Endpoint::from_shared(format!("http://{addr}"))?,
+    };
+    Ok(endpoint
         .connect_timeout(CONNECT_TIMEOUT)
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(10))
@@ -40,13 +45,18 @@ pub async fn serve(
     cluster: ClusterApi,
     federation: FederationApi,
     raft: RaftApi,
+    tls: Option<&Tls>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     use proto::v1::case_service_server::CaseServiceServer;
     use proto::v1::cluster_service_server::ClusterServiceServer;
     use proto::v1::federation_service_server::FederationServiceServer;
     use proto::v1::raft_service_server::RaftServiceServer;
-    tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(t) = tls {
+        builder = builder.tls_config(t.server.clone())?;
+    }
+    builder
         .tcp_nodelay(true)
         .timeout(Duration::from_secs(60))
         .add_service(

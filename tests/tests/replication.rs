@@ -42,7 +42,7 @@ fn leader_killed_writes_continue_and_the_old_leader_catches_up() {
 
 #[test]
 fn lagging_replica_catches_up_through_a_snapshot_after_log_purge() {
-    let mut c = Cluster::start(3, Tuning { snapshot_every: 10, keep_logs: 0 });
+    let mut c = Cluster::start(3, Tuning { snapshot_every: 10, keep_logs: 0, ..Tuning::default() });
     let leader = c.wait_leader();
     let follower = [1, 2, 3].into_iter().find(|&r| r != leader).unwrap();
     c.kill(follower);
@@ -126,7 +126,7 @@ fn a_replica_is_added_as_learner_then_voter_and_removed() {
     t.insert("data_dir".into(), toml::Value::String(c.dir.path().join("data/r4").display().to_string()));
     std::fs::write(&config, toml::to_string(&v).unwrap()).unwrap();
     let mut child = std::process::Command::new(BIN)
-        .args(["serve", "--config", config.to_str().unwrap()])
+        .args(["serve", "--insecure", "--config", config.to_str().unwrap()])
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();

@@ -42,11 +42,35 @@ pub struct NodeArgs {
     /// Give up after this many seconds (replicas are retried while a leader is elected).
     #[arg(long, default_value_t = 15)]
     timeout: u64,
+    /// The district CA's certificate, to verify the node (mutual TLS; with --cert and --key).
+    #[arg(long, env = "GRIDNODE_CA")]
+    ca: Option<PathBuf>,
+    /// Your certificate (from `gridnode certs issue --role operator`).
+    #[arg(long, env = "GRIDNODE_CERT")]
+    cert: Option<PathBuf>,
+    /// Your private key.
+    #[arg(long, env = "GRIDNODE_KEY")]
+    key: Option<PathBuf>,
+    /// Talk plaintext to a node started with `serve --insecure` (local experiments only).
+    #[arg(long, env = "GRIDNODE_INSECURE")]
+    insecure: bool,
 }
 
 impl NodeArgs {
     fn client(&self) -> anyhow::Result<Client> {
-        Ok(Client::new(&self.node, Duration::from_secs(self.timeout.max(1)))?)
+        let tls = match (&self.ca, &self.cert, &self.key) {
+            (None, None, None) if self.insecure => None,
+            (None, None, None) => anyhow::bail!(
+                "no TLS: give --ca, --cert and --key (or GRIDNODE_CA, GRIDNODE_CERT, GRIDNODE_KEY), \
+                 or --insecure to talk plaintext to a node run with `serve --insecure`"
+            ),
+            (Some(ca), Some(cert), Some(key)) => {
+                let files = crate::tls::TlsFiles { ca: ca.clone(), cert: cert.clone(), key: key.clone() };
+                Some(files.load("--")?)
+            }
+            _ => anyhow::bail!("--ca, --cert and --key go together: give all three for mutual TLS, or none"),
+        };
+        Ok(Client::new(&self.node, Duration::from_secs(self.timeout.max(1)), tls.as_ref())?)
     }
 }
 
@@ -59,6 +83,9 @@ enum Command {
     Serve {
         #[arg(long)]
         config: PathBuf,
+        /// Allow running without TLS when the config has no [tls] section (local experiments only).
+        #[arg(long)]
+        insecure: bool,
     },
     /// Report, show, list and act on cases.
     #[command(subcommand)]
@@ -90,9 +117,16 @@ fn init_tracing(default: &str) {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { config } => {
+        Command::Serve { config, insecure } => {
             init_tracing("info,openraft=warn");
             let cfg = crate::config::Config::load(&config)?;
+            if cfg.tls.is_none() && !insecure {
+                anyhow::bail!(
+                    "{}: no [tls] section. Render configs with `gridnode topology render --ca DIR`, \
+                     or pass --insecure to run plaintext for a local experiment",
+                    config.display()
+                );
+            }
             crate::replica::serve_forever(cfg).await?;
             Ok(ExitCode::SUCCESS)
         }

@@ -8,7 +8,11 @@ use clap::Subcommand;
 use federation::topology::{Topology, TopologyError};
 use serde_json::json;
 
+use crate::certs;
 use crate::render::replica_config;
+use crate::tls::TlsFiles;
+use federation::code::Code;
+use federation::identity::{Identity, Role};
 
 #[derive(Subcommand, Debug)]
 pub enum TopologyCmd {
@@ -22,6 +26,10 @@ pub enum TopologyCmd {
         /// Print a JSON array of {node, replica, config, addr}.
         #[arg(long)]
         json: bool,
+        /// Issue every replica's certificate from this CA (`gridnode certs init-ca`) into DIR/certs and
+        /// configure mutual TLS.
+        #[arg(long)]
+        ca: Option<PathBuf>,
     },
 }
 
@@ -48,7 +56,7 @@ pub fn run(cmd: TopologyCmd) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         },
-        TopologyCmd::Render { topology, out, json } => {
+        TopologyCmd::Render { topology, out, json, ca } => {
             let t = match load(&topology)? {
                 Ok(t) => t,
                 Err(e) => {
@@ -57,10 +65,33 @@ pub fn run(cmd: TopologyCmd) -> anyhow::Result<ExitCode> {
                 }
             };
             std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+            let out = out.canonicalize().with_context(|| format!("cannot resolve {}", out.display()))?;
+            let ca = match ca {
+                Some(dir) => Some(
+                    dir.canonicalize().with_context(|| format!("--ca: cannot resolve {}", dir.display()))?,
+                ),
+                None => None,
+            };
             let mut rendered = Vec::new();
             for node in &t.nodes {
                 for (i, addr) in node.replicas.iter().enumerate() {
-                    let cfg = replica_config(&t, node, i)?;
+                    let mut cfg = replica_config(&t, node, i)?;
+                    if let Some(ca_dir) = &ca {
+                        let identity = Identity {
+                            code: Code::parse_node("node.code", &node.code)?,
+                            role: Role::Replica,
+                        };
+                        let name = format!("r{}", i + 1);
+                        let req = certs::Request {
+                            identity: &identity,
+                            name: Some(&name),
+                            hosts: std::slice::from_ref(addr),
+                            days: 365,
+                        };
+                        let issued = certs::issue(ca_dir, &req, &out.join("certs"))?;
+                        cfg.tls =
+                            Some(TlsFiles { ca: ca_dir.join("ca.pem"), cert: issued.cert, key: issued.key });
+                    }
                     cfg.validate().with_context(|| format!("rendering {} replica {}", node.code, i + 1))?;
                     let path = out.join(format!("{}-r{}.toml", node.code, i + 1));
                     let text = format!(

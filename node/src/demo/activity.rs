@@ -31,7 +31,7 @@ fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
 }
 
 impl Activity {
-    pub fn new(topo: &Topology, seed: u64) -> anyhow::Result<Activity> {
+    pub fn new(topo: &Topology, seed: u64, tls: &crate::tls::Tls) -> anyhow::Result<Activity> {
         let mut nodes = Vec::new();
         for n in &topo.nodes {
             let grids = topo
@@ -43,7 +43,7 @@ impl Activity {
                 .collect();
             nodes.push(Node {
                 code: Code::parse_node("node", &n.code)?,
-                client: Client::new(&n.replicas.join(","), Duration::from_secs(10))?,
+                client: Client::new(&n.replicas.join(","), Duration::from_secs(10), Some(tls))?,
                 grids,
             });
         }

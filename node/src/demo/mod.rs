@@ -19,6 +19,9 @@ use tokio::task::JoinSet;
 
 use crate::client::{with_deadline, Client};
 use crate::demo_data::{DISTRICT, STREETS};
+use crate::tls::{Tls, TlsFiles};
+use federation::code::Code;
+use federation::identity::{Identity, Role};
 use proto::v1::StatusRequest;
 
 /// Options of `gridnode demo`.
@@ -91,8 +94,42 @@ async fn build(dir: &std::path::Path) -> anyhow::Result<(Topology, HashMap<Strin
     Ok((topo, listeners))
 }
 
-async fn wait_for_leader(node: &NodeSpec) -> anyhow::Result<()> {
-    let client = Client::new(&node.replicas.join(","), Duration::from_secs(2))?;
+/// The demo's CA, a certificate per replica and one for the district's operator.
+struct DemoCerts {
+    replicas: HashMap<(String, usize), TlsFiles>,
+    operator: TlsFiles,
+}
+
+fn demo_certs(dir: &std::path::Path, topo: &Topology) -> anyhow::Result<DemoCerts> {
+    let certs_dir = dir.join("certs");
+    let ca_dir = certs_dir.join("ca");
+    if !ca_dir.join("ca.pem").exists() {
+        crate::certs::init_ca(&ca_dir, DISTRICT.1)?;
+    }
+    let ca = ca_dir.join("ca.pem");
+    let issue = |code: &str, role: Role, name: &str, hosts: &[String]| -> anyhow::Result<TlsFiles> {
+        let identity = Identity { code: Code::parse_node("code", code)?, role };
+        // Addresses change between runs: issue afresh.
+        for ext in ["pem", "key"] {
+            let _ = std::fs::remove_file(certs_dir.join(format!("{code}-{role}-{name}.{ext}")));
+        }
+        let req = crate::certs::Request { identity: &identity, name: Some(name), hosts, days: 30 };
+        let issued = crate::certs::issue(&ca_dir, &req, &certs_dir)?;
+        Ok(TlsFiles { ca: ca.clone(), cert: issued.cert, key: issued.key })
+    };
+    let mut replicas = HashMap::new();
+    for node in &topo.nodes {
+        for (i, addr) in node.replicas.iter().enumerate() {
+            let files = issue(&node.code, Role::Replica, &format!("r{}", i + 1), std::slice::from_ref(addr))?;
+            replicas.insert((node.code.clone(), i), files);
+        }
+    }
+    let operator = issue(DISTRICT.0, Role::Operator, "demo", &[])?;
+    Ok(DemoCerts { replicas, operator })
+}
+
+async fn wait_for_leader(node: &NodeSpec, tls: &Tls) -> anyhow::Result<()> {
+    let client = Client::new(&node.replicas.join(","), Duration::from_secs(2), Some(tls))?;
     let start = Instant::now();
     loop {
         let s = client
@@ -115,6 +152,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
     let (topo, mut listeners) = build(&dir).await?;
+    let tls = demo_certs(&dir, &topo)?;
+    let operator = tls.operator.load("demo.")?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut replicas = JoinSet::new();
@@ -123,6 +162,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             let mut cfg = crate::render::replica_config(&topo, node, i)?;
             cfg.deadlines.default = demo_limits();
             cfg.federation.supervise_ms = 5_000;
+            cfg.tls = Some(tls.replicas[&(node.code.clone(), i)].clone());
             let listener = listeners.remove(addr).context("listener")?;
             let mut stop = stop_rx.clone();
             replicas.spawn(crate::replica::run(cfg, listener, async move {
@@ -131,7 +171,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         }
     }
     for node in &topo.nodes {
-        wait_for_leader(node).await?;
+        wait_for_leader(node, &operator).await?;
     }
     println!(
         "gridfed demo: {} ({}) with {} nodes on loopback, data in {}",
@@ -144,14 +184,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         let indent = "  ".repeat((node.code.len() - 6) / 3);
         println!("  {indent}{} {}  {}", node.code, node.name, node.replicas.join(", "));
     }
+    println!("Every link is mutual TLS with a demo CA. Try:");
     println!(
-        "Try: gridnode stats --node {} --subtree    (Ctrl-C stops the demo)\n",
-        topo.nodes[0].replicas[0]
+        "  export GRIDNODE_CA={} GRIDNODE_CERT={} GRIDNODE_KEY={}",
+        tls.operator.ca.display(),
+        tls.operator.cert.display(),
+        tls.operator.key.display()
     );
+    println!("  gridnode stats --node {} --subtree    (Ctrl-C stops the demo)\n", topo.nodes[0].replicas[0]);
 
-    let mut act = activity::Activity::new(&topo, args.seed)?;
+    let mut act = activity::Activity::new(&topo, args.seed, &operator)?;
     act.seed().await?;
-    let table = table::Table::new(&topo)?;
+    let table = table::Table::new(&topo, &operator)?;
     let started = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(700));
     let mut print = tokio::time::interval(Duration::from_secs(args.every.max(1)));

@@ -61,13 +61,14 @@ pub(super) async fn handshake(replica: &Replica, client: &PeerClient, peer: &Cod
 pub async fn run(replica: Arc<Replica>, peer: PeerNode, mut shutdown: watch::Receiver<bool>) {
     let Ok(code) = Code::parse_node("peer", &peer.code) else { return };
     let tuning = replica.federation.clone();
-    let client = match PeerClient::new(&peer, Duration::from_millis(tuning.rpc_timeout_ms)) {
-        Ok(c) => c,
-        Err(e) => {
-            warn!(peer = %peer.code, error = %e, "link not started");
-            return;
-        }
-    };
+    let client =
+        match PeerClient::new(&peer, Duration::from_millis(tuning.rpc_timeout_ms), replica.tls.as_deref()) {
+            Ok(c) => c,
+            Err(e) => {
+                warn!(peer = %peer.code, error = %e, "link not started");
+                return;
+            }
+        };
     let max_backoff = Duration::from_millis(tuning.max_backoff_ms);
     let mut outbox = replica.signals.outbox.subscribe();
     let mut backoff = Duration::from_millis(100);

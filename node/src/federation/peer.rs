@@ -21,12 +21,16 @@ pub struct PeerClient {
 }
 
 impl PeerClient {
-    pub fn new(peer: &PeerNode, timeout: Duration) -> Result<PeerClient, Status> {
+    pub fn new(
+        peer: &PeerNode,
+        timeout: Duration,
+        tls: Option<&crate::tls::Tls>,
+    ) -> Result<PeerClient, Status> {
         let channels = peer
             .replicas
             .iter()
             .map(|a| {
-                crate::rpc::lazy_channel(a)
+                crate::rpc::lazy_channel(a, tls)
                     .map(|c| (a.clone(), c))
                     .map_err(|e| Status::invalid_argument(format!("peer {} address {a}: {e}", peer.code)))
             })

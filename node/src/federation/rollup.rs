@@ -24,7 +24,11 @@ const HEARTBEAT: Duration = Duration::from_secs(1);
 pub async fn run(replica: Arc<Replica>, parent: PeerNode, mut shutdown: watch::Receiver<bool>) {
     let Ok(code) = federation::code::Code::parse_node("parent", &parent.code) else { return };
     let tuning = replica.federation.clone();
-    let Ok(client) = PeerClient::new(&parent, Duration::from_millis(tuning.rpc_timeout_ms)) else { return };
+    let Ok(client) =
+        PeerClient::new(&parent, Duration::from_millis(tuning.rpc_timeout_ms), replica.tls.as_deref())
+    else {
+        return;
+    };
     let interval = Duration::from_millis(tuning.rollup_ms);
     let max_backoff = Duration::from_millis(tuning.max_backoff_ms);
     let mut changes = replica.signals.tally.subscribe();

@@ -89,7 +89,7 @@ fn start_gridnode(dir: &Path) -> anyhow::Result<(Procs, Vec<String>)> {
     let mut procs = Procs(Vec::new());
     for i in 1..=3 {
         let child = Command::new(&bin)
-            .args(["serve", "--config"])
+            .args(["serve", "--insecure", "--config"])
             .arg(cfgs.join(format!("370102001001-r{i}.toml")))
             .env("RUST_LOG", "error")
             .stdout(Stdio::null())

@@ -53,7 +53,8 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
 pub fn serve(config: &Path, log: &Path) -> Child {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
     Command::new(BIN)
-        .args(["serve", "--config", config.to_str().unwrap()])
+        // --insecure only permits plaintext when the config has no [tls] section.
+        .args(["serve", "--insecure", "--config", config.to_str().unwrap()])
         .env("RUST_LOG", "info,openraft=warn")
         .stdout(Stdio::null())
         .stderr(log)
@@ -63,12 +64,28 @@ pub fn serve(config: &Path, log: &Path) -> Child {
 
 /// Runs the CLI.
 pub fn cli(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).env("RUST_LOG", "warn").output().expect("run gridnode")
+    cli_env(&[], args)
+}
+
+/// Runs the CLI with extra environment variables (e.g. GRIDNODE_CA/CERT/KEY).
+pub fn cli_env(env: &[(String, String)], args: &[&str]) -> Output {
+    let mut cmd = Command::new(BIN);
+    // Plaintext unless the environment names TLS files (they take precedence).
+    cmd.args(args).env("RUST_LOG", "warn").env("GRIDNODE_INSECURE", "true");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run gridnode")
 }
 
 /// Runs the CLI, requires success, parses stdout as JSON.
 pub fn cli_json(args: &[&str]) -> Value {
-    let out = cli(args);
+    cli_json_env(&[], args)
+}
+
+/// Like `cli_json`, with extra environment variables.
+pub fn cli_json_env(env: &[(String, String)], args: &[&str]) -> Value {
+    let out = cli_env(env, args);
     assert!(
         out.status.success(),
         "gridnode {args:?} failed: {}\n{}",
@@ -92,17 +109,21 @@ pub struct Replica {
 pub struct Cluster {
     pub dir: tempfile::TempDir,
     pub replicas: Vec<Replica>,
+    /// Environment of CLI calls (the operator's TLS files for a TLS cluster).
+    pub env: Vec<(String, String)>,
 }
 
 /// Raft settings for tests: fast elections, and optionally tiny snapshots so logs get purged.
 pub struct Tuning {
     pub snapshot_every: u64,
     pub keep_logs: u64,
+    /// Mutual TLS from a CA made for the test (the CLI then uses an operator certificate).
+    pub tls: bool,
 }
 
 impl Default for Tuning {
     fn default() -> Self {
-        Tuning { snapshot_every: 5000, keep_logs: 1000 }
+        Tuning { snapshot_every: 5000, keep_logs: 1000, tls: false }
     }
 }
 
@@ -123,14 +144,39 @@ impl Cluster {
         let topo_path = dir.path().join("topology.toml");
         std::fs::write(&topo_path, topo).expect("write topology");
         let cfg_dir = dir.path().join("configs");
-        let rendered = cli_json(&[
+        let ca_dir = dir.path().join("ca");
+        let mut render = vec![
             "topology",
             "render",
             topo_path.to_str().unwrap(),
             "--out",
             cfg_dir.to_str().unwrap(),
             "--json",
-        ]);
+        ];
+        let mut env = Vec::new();
+        if tuning.tls {
+            assert!(cli(&["certs", "init-ca", "--out", ca_dir.to_str().unwrap()]).status.success());
+            render.extend(["--ca", ca_dir.to_str().unwrap()]);
+            let op = cli_json(&[
+                "certs",
+                "issue",
+                "--ca",
+                ca_dir.to_str().unwrap(),
+                "--code",
+                "370102",
+                "--role",
+                "operator",
+                "--name",
+                "test",
+                "--out",
+                dir.path().join("operator").to_str().unwrap(),
+                "--json",
+            ]);
+            env.push(("GRIDNODE_CA".to_string(), ca_dir.join("ca.pem").display().to_string()));
+            env.push(("GRIDNODE_CERT".to_string(), op["cert"].as_str().unwrap().to_string()));
+            env.push(("GRIDNODE_KEY".to_string(), op["key"].as_str().unwrap().to_string()));
+        }
+        let rendered = cli_json(&render);
         let mut replicas = Vec::new();
         for r in rendered.as_array().expect("array") {
             if r["node"] != COMMUNITY {
@@ -148,7 +194,7 @@ impl Cluster {
             });
         }
         assert_eq!(replicas.len(), n);
-        let mut c = Cluster { dir, replicas };
+        let mut c = Cluster { dir, replicas, env };
         for i in 1..=n as u64 {
             c.start_replica(i);
         }
@@ -195,7 +241,7 @@ impl Cluster {
 
     /// Status as the leader sees it (any live replica forwards).
     pub fn status(&self) -> Option<Value> {
-        let out = cli(&["cluster", "status", "--node", &self.live(), "--json", "--timeout", "3"]);
+        let out = self.cli(&["cluster", "status", "--node", &self.live(), "--json", "--timeout", "3"]);
         if !out.status.success() {
             return None;
         }
@@ -204,7 +250,8 @@ impl Cluster {
 
     /// One replica's own view.
     pub fn local_status(&self, id: u64) -> Option<Value> {
-        let out = cli(&["cluster", "status", "--node", self.addr(id), "--local", "--json", "--timeout", "2"]);
+        let out =
+            self.cli(&["cluster", "status", "--node", self.addr(id), "--local", "--json", "--timeout", "2"]);
         if !out.status.success() {
             return None;
         }
@@ -232,7 +279,7 @@ impl Cluster {
 
     /// Reports a case; returns its id.
     pub fn report(&self, title: &str, request_id: &str) -> String {
-        let v = cli_json(&[
+        let v = self.cli_json(&[
             "case",
             "report",
             "--node",
@@ -268,6 +315,15 @@ impl Cluster {
             "--json",
         ]);
         v["cases"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect()
+    }
+
+    /// Runs the CLI with this cluster's environment.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        cli_env(&self.env, args)
+    }
+
+    pub fn cli_json(&self, args: &[&str]) -> Value {
+        cli_json_env(&self.env, args)
     }
 
     pub fn log_of(&self, id: u64) -> String {

@@ -1,0 +1,61 @@
+//! Mutual TLS between replicas and with the CLI: configs rendered with `--ca` run a TLS-only node;
+//! clients without a certificate from the district's CA are refused.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn a_tls_node_serves_operators_of_its_ca_and_refuses_everyone_else() {
+    let c = Cluster::start(3, Tuning { tls: true, ..Tuning::default() });
+    // The replicas elected a leader over TLS, and an operator of the district reports and reads.
+    let id = c.report("文化东路59号门口垃圾堆积", "tls-1");
+    let shown = c.cli_json(&["case", "show", &id, "--node", &c.all(), "--json"]);
+    assert_eq!(shown["state"], "reported");
+    let leader = c.wait_leader();
+    let follower = [1, 2, 3].into_iter().find(|&r| r != leader).unwrap();
+    // A write through a follower is forwarded to the leader over TLS too.
+    let out = c.cli(&[
+        "case",
+        "report",
+        "--node",
+        c.addr(follower),
+        "--grid",
+        GRID,
+        "--category",
+        "0101",
+        "--title",
+        "经由从副本上报",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Plaintext clients are refused.
+    let out = cli(&["case", "show", &id, "--node", &c.all(), "--timeout", "2"]);
+    assert!(!out.status.success());
+    // A certificate from another CA is refused.
+    let other = c.dir.path().join("other-ca");
+    assert!(cli(&["certs", "init-ca", "--out", other.to_str().unwrap()]).status.success());
+    let stranger = cli_json(&[
+        "certs",
+        "issue",
+        "--ca",
+        other.to_str().unwrap(),
+        "--code",
+        "370102",
+        "--role",
+        "operator",
+        "--out",
+        c.dir.path().join("stranger").to_str().unwrap(),
+        "--json",
+    ]);
+    let env = vec![
+        ("GRIDNODE_CA".to_string(), c.env[0].1.clone()),
+        ("GRIDNODE_CERT".to_string(), stranger["cert"].as_str().unwrap().to_string()),
+        ("GRIDNODE_KEY".to_string(), stranger["key"].as_str().unwrap().to_string()),
+    ];
+    let out = cli_env(&env, &["case", "show", &id, "--node", &c.all(), "--timeout", "2"]);
+    assert!(!out.status.success(), "a stranger's certificate was accepted");
+    // Half a TLS configuration is an error that says what is missing.
+    let out = cli_env(&env[..1], &["case", "show", &id, "--node", &c.all()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--ca, --cert and --key"));
+}
