@@ -235,7 +235,7 @@ pub async fn run(
         CaseApi::new(replica.clone()),
         ClusterApi::new(replica.clone()),
         FederationApi::new(replica.clone()),
-        RaftApi::new(raft.clone(), node.as_str(), cfg.replica_id),
+        RaftApi::new(raft.clone(), node.as_str(), cfg.replica_id, tls.is_some()),
         tls.as_deref(),
         async move {
             shutdown.await;

@@ -167,6 +167,7 @@ fn store_err(e: crate::storage::StoreError) -> Status {
 impl CaseService for CaseApi {
     #[instrument(skip_all, fields(node = %self.replica.node, grid = %req.get_ref().grid))]
     async fn report(&self, req: Request<ReportRequest>) -> Result<Response<ReportResponse>, Status> {
+        super::authz::operator_of(self.replica.tls.is_some(), &self.replica.node, &req)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         let new = convert::new_case_from_pb(msg.clone(), Catalog::standard())
@@ -185,6 +186,7 @@ impl CaseService for CaseApi {
 
     #[instrument(skip_all, fields(node = %self.replica.node, case = %req.get_ref().case_id))]
     async fn get(&self, req: Request<GetRequest>) -> Result<Response<GetResponse>, Status> {
+        super::authz::operator_of(self.replica.tls.is_some(), &self.replica.node, &req)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         if let Some(addr) = self.read_barrier(msg.local, fwd).await? {
@@ -201,6 +203,7 @@ impl CaseService for CaseApi {
 
     #[instrument(skip_all, fields(node = %self.replica.node))]
     async fn list(&self, req: Request<ListRequest>) -> Result<Response<ListResponse>, Status> {
+        super::authz::operator_of(self.replica.tls.is_some(), &self.replica.node, &req)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         let limit = match msg.page_size {
@@ -254,6 +257,7 @@ impl CaseService for CaseApi {
 
     #[instrument(skip_all, fields(node = %self.replica.node, case = %req.get_ref().case_id, action = %req.get_ref().action))]
     async fn act(&self, req: Request<ActRequest>) -> Result<Response<ActResponse>, Status> {
+        super::authz::operator_of(self.replica.tls.is_some(), &self.replica.node, &req)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         let (case_id, step) =
@@ -272,6 +276,7 @@ impl CaseService for CaseApi {
 
     #[instrument(skip_all, fields(node = %self.replica.node))]
     async fn stats(&self, req: Request<StatsRequest>) -> Result<Response<StatsResponse>, Status> {
+        super::authz::operator_of(self.replica.tls.is_some(), &self.replica.node, &req)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         let now = now_ms();
@@ -330,6 +335,7 @@ impl CaseService for CaseApi {
         &self,
         req: Request<Department>,
     ) -> Result<Response<DepartmentsResponse>, Status> {
+        super::authz::operator_of(self.replica.tls.is_some(), &self.replica.node, &req)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         if self.replica.node.level() == Level::Community {
@@ -356,6 +362,7 @@ impl CaseService for CaseApi {
         &self,
         req: Request<DepartmentsRequest>,
     ) -> Result<Response<DepartmentsResponse>, Status> {
+        super::authz::operator_of(self.replica.tls.is_some(), &self.replica.node, &req)?;
         let fwd = is_forwarded(&req);
         if let Some(addr) = self.read_barrier(false, fwd).await? {
             return self.client(&addr)?.departments(forwarded(req.into_inner())).await;
@@ -365,8 +372,9 @@ impl CaseService for CaseApi {
 
     async fn categories(
         &self,
-        _req: Request<CategoriesRequest>,
+        req: Request<CategoriesRequest>,
     ) -> Result<Response<CategoriesResponse>, Status> {
+        super::authz::operator_of(self.replica.tls.is_some(), &self.replica.node, &req)?;
         Ok(Response::new(CategoriesResponse { categories: convert::categories_to_pb(Catalog::standard()) }))
     }
 }

@@ -103,6 +103,7 @@ impl ClusterApi {
 impl ClusterService for ClusterApi {
     #[instrument(skip_all, fields(node = %self.replica.node))]
     async fn status(&self, req: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
+        super::authz::operator_of(self.replica.tls.is_some(), &self.replica.node, &req)?;
         let fwd = is_forwarded(&req);
         let local = req.get_ref().local;
         let here = self.local_status();
@@ -123,6 +124,7 @@ impl ClusterService for ClusterApi {
 
     #[instrument(skip_all, fields(node = %self.replica.node))]
     async fn links(&self, req: Request<LinksRequest>) -> Result<Response<LinksResponse>, Status> {
+        super::authz::operator_of(self.replica.tls.is_some(), &self.replica.node, &req)?;
         let fwd = is_forwarded(&req);
         if let Some(addr) = self.leader(fwd).await? {
             return self.client(&addr)?.links(forwarded(LinksRequest {})).await;
@@ -160,6 +162,7 @@ impl ClusterService for ClusterApi {
         &self,
         req: Request<AddReplicaRequest>,
     ) -> Result<Response<MembershipResponse>, Status> {
+        super::authz::operator_of(self.replica.tls.is_some(), &self.replica.node, &req)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         if msg.id == 0 {
@@ -201,6 +204,7 @@ impl ClusterService for ClusterApi {
         &self,
         req: Request<RemoveReplicaRequest>,
     ) -> Result<Response<MembershipResponse>, Status> {
+        super::authz::operator_of(self.replica.tls.is_some(), &self.replica.node, &req)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         if let Some(addr) = self.leader(fwd).await? {

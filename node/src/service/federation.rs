@@ -36,6 +36,17 @@ impl FederationApi {
         Ok(FederationServiceClient::new(self.replica.channel_to(addr)?))
     }
 
+    /// The caller must hold a replica certificate of `from` (or, for a request a replica of this node
+    /// forwarded to its leader, of this node).
+    fn authorize<T>(&self, from: &Code, req: &Request<T>) -> Result<(), Status> {
+        let tls = self.replica.tls.is_some();
+        if is_forwarded(req) {
+            super::authz::replica_of(tls, &self.replica.node, req)
+        } else {
+            super::authz::replica_of(tls, from, req)
+        }
+    }
+
     /// The caller's code, if it is a configured neighbour.
     fn neighbour(&self, field: &str, from: &str) -> Result<Code, Status> {
         let code = Code::parse_node(field, from).map_err(|e| Status::invalid_argument(e.to_string()))?;
@@ -54,8 +65,9 @@ impl FederationApi {
 impl FederationService for FederationApi {
     #[instrument(skip_all, fields(node = %self.replica.node, caller = %req.get_ref().code))]
     async fn hello(&self, req: Request<HelloRequest>) -> Result<Response<HelloResponse>, Status> {
+        let caller = self.neighbour("code", &req.get_ref().code)?;
+        self.authorize(&caller, &req)?;
         let msg = req.into_inner();
-        let caller = self.neighbour("code", &msg.code)?;
         if msg.level != caller.level().to_string() {
             return Err(Status::invalid_argument(format!(
                 "level: {} is a {} code, not {}",
@@ -81,8 +93,9 @@ impl FederationService for FederationApi {
     #[instrument(skip_all, fields(node = %self.replica.node, from = %req.get_ref().from, n = req.get_ref().messages.len()))]
     async fn deliver(&self, req: Request<DeliverRequest>) -> Result<Response<DeliverResponse>, Status> {
         let fwd = is_forwarded(&req);
+        let from = self.neighbour("from", &req.get_ref().from)?;
+        self.authorize(&from, &req)?;
         let msg = req.into_inner();
-        let from = self.neighbour("from", &msg.from)?;
         if msg.messages.len() > MAX_MESSAGES {
             return Err(Status::invalid_argument(format!("messages: at most {MAX_MESSAGES} per delivery")));
         }
@@ -94,6 +107,17 @@ impl FederationService for FederationApi {
                 .ok_or_else(|| Status::invalid_argument(format!("messages[{i}].envelope: missing")))?;
             let env = convert::envelope_from_pb(env)
                 .map_err(|e| Status::invalid_argument(format!("messages[{i}]: {e}")))?;
+            // A child speaks only for its subtree; a parent only sends into ours.
+            let from_parent = from.parent().as_ref() != Some(&self.replica.node);
+            let in_scope =
+                if from_parent { env.to.is_within(&self.replica.node) } else { env.origin.is_within(&from) };
+            if !in_scope {
+                warn!(node = %self.replica.node, from = %from, to = %env.to, origin = %env.origin, "refused a message outside the link's subtree");
+                return Err(Status::permission_denied(format!(
+                    "messages[{i}]: from {} to {} is outside what {from} may send here",
+                    env.origin, env.to
+                )));
+            }
             batch.push((m.seq, env));
         }
         match commit_or_forward(&self.replica, Command::Receive { from, batch }, fwd).await? {
@@ -107,8 +131,9 @@ impl FederationService for FederationApi {
     #[instrument(skip_all, fields(node = %self.replica.node, from = %req.get_ref().from, n = req.get_ref().entries.len()))]
     async fn push_rollup(&self, req: Request<RollupRequest>) -> Result<Response<RollupResponse>, Status> {
         let fwd = is_forwarded(&req);
+        let from = self.neighbour("from", &req.get_ref().from)?;
+        self.authorize(&from, &req)?;
         let msg = req.into_inner();
-        let from = self.neighbour("from", &msg.from)?;
         if from.parent().as_ref() != Some(&self.replica.node) {
             return Err(Status::permission_denied(format!(
                 "from: {from} is not a child of {}",

@@ -1,6 +1,7 @@
 //! The gRPC services of a replica. Handlers validate at the edge, then call the replica; domain and
 //! storage errors become `tonic::Status` only here.
 
+mod authz;
 mod case;
 mod cluster;
 mod federation;

@@ -16,16 +16,21 @@ pub struct RaftApi {
     raft: Raft,
     node: String,
     id: ReplicaId,
+    /// Mutual TLS is on: only certificates of this node's replicas may call.
+    tls: bool,
 }
 
 impl RaftApi {
-    pub fn new(raft: Raft, node: &str, id: ReplicaId) -> RaftApi {
-        RaftApi { raft, node: node.to_string(), id }
+    pub fn new(raft: Raft, node: &str, id: ReplicaId, tls: bool) -> RaftApi {
+        RaftApi { raft, node: node.to_string(), id, tls }
     }
 
     /// Only messages for this node and this replica are accepted: a replica that reuses an address
     /// another node's replica had must not take part in that node's Raft group.
     fn check<T>(&self, req: &Request<T>) -> Result<(), Status> {
+        if let Ok(node) = federation::code::Code::parse_node("node", &self.node) {
+            super::authz::replica_of(self.tls, &node, req)?;
+        }
         let md = req.metadata();
         let node = md.get(NODE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
         let target =
