@@ -140,10 +140,7 @@ impl Federation {
             let text = std::fs::read_to_string(&config).unwrap();
             let mut v: toml::Value = toml::from_str(&text).unwrap();
             let t = v.as_table_mut().unwrap();
-            let raft = t.get_mut("raft").and_then(|r| r.as_table_mut()).unwrap();
-            raft.insert("heartbeat_ms".into(), toml::Value::Integer(100));
-            raft.insert("election_timeout_min_ms".into(), toml::Value::Integer(500));
-            raft.insert("election_timeout_max_ms".into(), toml::Value::Integer(1000));
+            super::fast_raft(t);
             let fed = toml::map::Map::from_iter([
                 ("rollup_ms".to_string(), toml::Value::Integer(100)),
                 ("supervise_ms".to_string(), toml::Value::Integer(600_000)),

@@ -331,13 +331,19 @@ impl Cluster {
     }
 }
 
-fn tune(config: &Path, t: &Tuning) {
-    let text = std::fs::read_to_string(config).expect("read config");
-    let mut v: toml::Value = toml::from_str(&text).expect("parse config");
-    let raft = v.get_mut("raft").and_then(|r| r.as_table_mut()).expect("raft table");
+/// Fast elections for tests; returns the config's `[raft]` table.
+pub fn fast_raft(config: &mut toml::Table) -> &mut toml::Table {
+    let raft = config.get_mut("raft").and_then(|r| r.as_table_mut()).expect("raft table");
     raft.insert("heartbeat_ms".into(), toml::Value::Integer(100));
     raft.insert("election_timeout_min_ms".into(), toml::Value::Integer(500));
     raft.insert("election_timeout_max_ms".into(), toml::Value::Integer(1000));
+    raft
+}
+
+fn tune(config: &Path, t: &Tuning) {
+    let text = std::fs::read_to_string(config).expect("read config");
+    let mut v: toml::Value = toml::from_str(&text).expect("parse config");
+    let raft = fast_raft(v.as_table_mut().expect("config table"));
     raft.insert("snapshot_every".into(), toml::Value::Integer(t.snapshot_every as i64));
     raft.insert("keep_logs".into(), toml::Value::Integer(t.keep_logs as i64));
     std::fs::write(config, toml::to_string(&v).expect("toml")).expect("write config");
