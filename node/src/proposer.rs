@@ -15,6 +15,7 @@ use openraft::error::{ClientWriteError, RaftError};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tracing::{debug, warn};
 
+use crate::service::now_ms;
 use crate::types::{Raft, ReplicaId, Request};
 
 const MAX_BATCH: usize = 512;
@@ -57,13 +58,6 @@ impl Proposer {
         self.tx.send(Pending { cmd, reply }).await.map_err(|_| ProposeError::Closed)?;
         rx.await.map_err(|_| ProposeError::Closed)?
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 fn drain(rx: &mut mpsc::Receiver<Pending>, batch: &mut Vec<Pending>) {

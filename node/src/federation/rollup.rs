@@ -86,7 +86,7 @@ pub async fn run(replica: Arc<Replica>, parent: PeerNode, mut shutdown: watch::R
             node: replica.node.clone(),
             version: replica.applied_index(),
             produced_at: now,
-            overdue: replica.reader.overdue_cases(now, usize::MAX).map(|v| v.len() as i64).unwrap_or(0),
+            overdue: replica.reader.overdue_count(now).unwrap_or(0),
         };
         let mut fresh = vec![convert::freshness_to_pb(&own)];
         fresh.extend(replica.reader.fresh_all().unwrap_or_default().iter().map(convert::freshness_to_pb));

@@ -134,6 +134,11 @@ impl CaseReader {
         Ok(overdue)
     }
 
+    /// How many owned open cases are past their deadline at `now` (whatever their report day).
+    pub fn overdue_count(&self, now: i64) -> Result<i64, StoreError> {
+        self.own_overdue(None, i64::MIN, i64::MAX, now)
+    }
+
     /// Ids of owned open cases past their deadline at `now`, oldest deadline first.
     pub fn overdue_cases(&self, now: i64, limit: usize) -> Result<Vec<String>, StoreError> {
         let mut opts = ReadOptions::default();
