@@ -36,7 +36,11 @@ fn retryable(s: &Status) -> bool {
 
 impl Client {
     /// `spec` is one or more comma-separated `ip:port` (or `host:port`) addresses of the node's replicas.
-    pub fn new(spec: &str, timeout: Duration, tls: Option<&crate::tls::Tls>) -> Result<Client, ClientError> {
+    pub fn new(
+        spec: &str,
+        timeout: Duration,
+        tls: Option<&std::sync::Arc<crate::tls::Tls>>,
+    ) -> Result<Client, ClientError> {
         let addrs: Vec<String> =
             spec.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
         if addrs.is_empty() {

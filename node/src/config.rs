@@ -103,6 +103,32 @@ impl Default for FederationTuning {
     }
 }
 
+/// Limits on what one peer may hold of a replica's server, so a slow or flooding peer cannot starve
+/// the others. A peer is a certificate identity (`gridfed://CODE/ROLE`), or an IP address without TLS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Open connections per peer; more are closed right after the handshake.
+    pub max_connections_per_peer: usize,
+    /// Requests in flight per peer, over all its connections; more are refused with RESOURCE_EXHAUSTED.
+    pub max_inflight_per_peer: usize,
+    /// TLS handshakes in progress at once; connections beyond are dropped.
+    pub max_handshakes: usize,
+    /// Longest a TLS handshake may take.
+    pub handshake_timeout_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections_per_peer: 256,
+            max_inflight_per_peer: 1024,
+            max_handshakes: 256,
+            handshake_timeout_ms: 10_000,
+        }
+    }
+}
+
 /// Everything a replica needs to run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -140,6 +166,9 @@ pub struct Config {
     /// Federation timing.
     #[serde(default)]
     pub federation: FederationTuning,
+    /// Per-peer connection and request limits.
+    #[serde(default)]
+    pub limits: Limits,
     /// Mutual TLS (the district CA, this replica's certificate and key); without it the replica runs
     /// plaintext and says so loudly.
     #[serde(default)]
@@ -165,8 +194,19 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
-        let cfg: Config = toml::from_str(&text)
-            .map_err(|e| ConfigError::Parse { path: path.display().to_string(), message: e.to_string() })?;
+        Config::parse(&text).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => {
+                ConfigError::Parse { path: path.display().to_string(), message }
+            }
+            other => other,
+        })
+    }
+
+    /// Parses and validates a config's text (what `load` does after reading the file). A syntax error
+    /// is a `Parse` error whose path is `<text>`; `load` puts the file's path there.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { path: "<text>".to_string(), message: e.to_string() })?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -262,6 +302,19 @@ impl Config {
                 return Err(invalid(name, format!("must be at least {min}")));
             }
         }
+        let l = &self.limits;
+        for (name, v) in [
+            ("limits.max_connections_per_peer", l.max_connections_per_peer),
+            ("limits.max_inflight_per_peer", l.max_inflight_per_peer),
+            ("limits.max_handshakes", l.max_handshakes),
+        ] {
+            if v == 0 || v > 1_000_000 {
+                return Err(invalid(name, "must be 1 to 1000000"));
+            }
+        }
+        if l.handshake_timeout_ms < 100 {
+            return Err(invalid("limits.handshake_timeout_ms", "must be at least 100"));
+        }
         for p in self.parent.iter().chain(&self.children) {
             for (j, a) in p.replicas.iter().enumerate() {
                 check_addr(&format!("peer {} replicas[{j}]", p.code), a)?;
@@ -301,6 +354,7 @@ mod tests {
             children: vec![],
             raft: RaftTuning::default(),
             federation: FederationTuning::default(),
+            limits: Limits::default(),
             tls: None,
             deadlines: DeadlinePolicy::default(),
         }
@@ -335,5 +389,19 @@ mod tests {
         let mut c = sample();
         c.raft.heartbeat_ms = 5000;
         assert!(c.validate().unwrap_err().to_string().contains("raft.heartbeat_ms"));
+    }
+
+    #[test]
+    fn parse_validates_text_and_load_names_the_file() {
+        let text = toml::to_string(&sample()).unwrap();
+        assert_eq!(Config::parse(&text).unwrap(), sample());
+        let bad = text.replace("replica_id = 1", "replica_id = 9");
+        assert!(Config::parse(&bad).unwrap_err().to_string().contains("config field replica_id"));
+        assert!(matches!(Config::parse("node = ").unwrap_err(), ConfigError::Parse { .. }));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r1.toml");
+        std::fs::write(&path, "node = ").unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("config {}: ", path.display())), "{err}");
     }
 }

@@ -78,7 +78,7 @@ impl Connection {
         if let Some(c) = &self.client {
             return Ok(c.clone());
         }
-        let channel = rpc::lazy_channel(&self.addr, self.tls.as_deref())?;
+        let channel = rpc::lazy_channel(&self.addr, self.tls.as_ref())?;
         let c = RaftServiceClient::new(channel)
             .max_decoding_message_size(MAX_RAFT_MESSAGE)
             .max_encoding_message_size(MAX_RAFT_MESSAGE);

@@ -44,6 +44,7 @@ pub fn replica_config(topo: &Topology, node: &NodeSpec, index: usize) -> Result<
         children: topo.children_of(&node.code).into_iter().map(peer).collect(),
         raft: RaftTuning::default(),
         federation: Default::default(),
+        limits: Default::default(),
         tls: None,
         deadlines: Default::default(),
     })

@@ -112,7 +112,7 @@ impl Replica {
         if let Some(c) = channels.get(addr) {
             return Ok(c.clone());
         }
-        let c = crate::rpc::lazy_channel(addr, self.tls.as_deref())
+        let c = crate::rpc::lazy_channel(addr, self.tls.as_ref())
             .map_err(|e| tonic::Status::unavailable(format!("leader address {addr}: {e}")))?;
         channels.insert(addr.to_string(), c.clone());
         Ok(c)
@@ -185,7 +185,7 @@ pub async fn run(
     let reader = sm.reader();
     let log = LogStore::new(db);
     let tls = match &cfg.tls {
-        Some(files) => Some(Arc::new(files.load("tls.").map_err(|e| ReplicaError::Tls { source: e })?)),
+        Some(files) => Some(files.load("tls.").map_err(|e| ReplicaError::Tls { source: e })?),
         None => {
             warn!(
                 node = %node,
@@ -229,6 +229,10 @@ pub async fn run(
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     crate::federation::spawn(replica.clone(), stop_rx);
+    let stop_watch = tokio_util::sync::CancellationToken::new();
+    if let Some(tls) = &tls {
+        tokio::spawn(tls.clone().watch(node.to_string(), stop_watch.clone()));
+    }
     info!(node = %node, replica = cfg.replica_id, addr = ?listener.local_addr().ok(), "replica serving");
     let served = crate::rpc::serve(
         listener,
@@ -236,10 +240,12 @@ pub async fn run(
         ClusterApi::new(replica.clone()),
         FederationApi::new(replica.clone()),
         RaftApi::new(raft.clone(), node.as_str(), cfg.replica_id, tls.is_some()),
-        tls.as_deref(),
+        tls.clone(),
+        cfg.limits.clone(),
         async move {
             shutdown.await;
             let _ = stop_tx.send(true);
+            stop_watch.cancel();
         },
     )
     .await;

@@ -1,12 +1,15 @@
 //! gRPC plumbing shared by every client and server of a node: channels with deadlines, and the one
-//! place where listeners are turned into servers (so TLS slots in here without touching the services).
+//! place where listeners are turned into servers, with TLS and per-peer limits (see `tls`), so the
+//! services themselves know nothing of either.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Channel, Endpoint};
+
+use crate::config::Limits;
 
 use crate::network::MAX_RAFT_MESSAGE;
 use crate::service::{CaseApi, ClusterApi, FederationApi, RaftApi};
@@ -19,18 +22,18 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest client message.
 pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024 * 1024;
 
-/// A channel to `addr` (`ip:port`) that connects on first use, over mutual TLS when `tls` is given.
-pub fn lazy_channel(addr: &str, tls: Option<&Tls>) -> Result<Channel, tonic::transport::Error> {
-    let endpoint = match tls {
-        Some(t) => Endpoint::from_shared(format!("https://{addr}"))?.tls_config(t.client.clone())?,
-        None => Endpoint::from_shared(format!("http://{addr}"))?,
-    };
-    Ok(endpoint
+/// A channel to `addr` (`ip:port`) that connects on first use, over mutual TLS when `tls` is given
+/// (each new connection uses the certificate on disk at that moment).
+pub fn lazy_channel(addr: &str, tls: Option<&Arc<Tls>>) -> Result<Channel, tonic::transport::Error> {
+    let endpoint = Endpoint::from_shared(format!("http://{addr}"))?
         .connect_timeout(CONNECT_TIMEOUT)
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(10))
-        .keep_alive_timeout(Duration::from_secs(5))
-        .connect_lazy())
+        .keep_alive_timeout(Duration::from_secs(5));
+    Ok(match tls {
+        Some(t) => crate::tls::channel(endpoint, t.clone()),
+        None => endpoint.connect_lazy(),
+    })
 }
 
 /// Binds a TCP listener (port 0 picks a free port).
@@ -38,27 +41,26 @@ pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
-/// Serves the client, cluster, federation and Raft services of one replica on `listener` until `shutdown` resolves.
+/// Serves the client, cluster, federation and Raft services of one replica on `listener` until
+/// `shutdown` resolves: over mutual TLS when `tls` is given, with `limits` per peer.
+#[allow(clippy::too_many_arguments)]
 pub async fn serve(
     listener: TcpListener,
     case: CaseApi,
     cluster: ClusterApi,
     federation: FederationApi,
     raft: RaftApi,
-    tls: Option<&Tls>,
+    tls: Option<Arc<Tls>>,
+    limits: Limits,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     use proto::v1::case_service_server::CaseServiceServer;
     use proto::v1::cluster_service_server::ClusterServiceServer;
     use proto::v1::federation_service_server::FederationServiceServer;
     use proto::v1::raft_service_server::RaftServiceServer;
-    let mut builder = tonic::transport::Server::builder();
-    if let Some(t) = tls {
-        builder = builder.tls_config(t.server.clone())?;
-    }
-    builder
-        .tcp_nodelay(true)
+    tonic::transport::Server::builder()
         .timeout(Duration::from_secs(60))
+        .layer(crate::tls::PerPeerLimitLayer)
         .add_service(
             CaseServiceServer::new(case)
                 .max_decoding_message_size(MAX_CLIENT_MESSAGE)
@@ -75,8 +77,8 @@ pub async fn serve(
                 .max_decoding_message_size(MAX_RAFT_MESSAGE)
                 .max_encoding_message_size(MAX_RAFT_MESSAGE),
         )
-        // Nagle off on every accepted connection: gRPC writes headers, data and trailers separately, and
-        // with Nagle each response would wait for the peer's delayed ACK (~40 ms).
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), shutdown)
+        // `incoming` turns Nagle off on every accepted connection: gRPC writes headers, data and trailers
+        // separately, and with Nagle each response would wait for the peer's delayed ACK (~40 ms).
+        .serve_with_incoming_shutdown(crate::tls::incoming(listener, tls, limits), shutdown)
         .await
 }

@@ -60,30 +60,6 @@ fn a_tls_node_serves_operators_of_its_ca_and_refuses_everyone_else() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--ca, --cert and --key"));
 }
 
-fn issue(c: &Cluster, code: &str, role: &str, name: &str) -> Vec<(String, String)> {
-    let ca = c.dir.path().join("ca");
-    let v = cli_json(&[
-        "certs",
-        "issue",
-        "--ca",
-        ca.to_str().unwrap(),
-        "--code",
-        code,
-        "--role",
-        role,
-        "--name",
-        name,
-        "--out",
-        c.dir.path().join("issued").to_str().unwrap(),
-        "--json",
-    ]);
-    vec![
-        ("GRIDNODE_CA".to_string(), ca.join("ca.pem").display().to_string()),
-        ("GRIDNODE_CERT".to_string(), v["cert"].as_str().unwrap().to_string()),
-        ("GRIDNODE_KEY".to_string(), v["key"].as_str().unwrap().to_string()),
-    ]
-}
-
 #[test]
 fn certificates_are_authorized_by_code_and_role() {
     let c = Cluster::start(3, Tuning { tls: true, ..Tuning::default() });
@@ -91,7 +67,7 @@ fn certificates_are_authorized_by_code_and_role() {
     // An operator of the community, or of its street, may work here; one of another street may not.
     for (code, ok) in [(COMMUNITY, true), ("370102001", true), ("370102002", false), ("370102001002", false)]
     {
-        let env = issue(&c, code, "operator", "op");
+        let env = c.issue(code, "operator", "op");
         let out = cli_env(&env, &["case", "list", "--node", &c.all(), "--json", "--timeout", "3"]);
         assert_eq!(out.status.success(), ok, "operator of {code}: {}", String::from_utf8_lossy(&out.stderr));
         if !ok {
@@ -99,16 +75,11 @@ fn certificates_are_authorized_by_code_and_role() {
         }
     }
     // Raft: only replicas of this node. A replica certificate of another node is refused.
-    let stranger = issue(&c, "370102001002", "replica", "r1");
+    let stranger = c.issue(SIBLING, "replica", "r1");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let code = rt.block_on(async {
-        use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
-        let read = |i: usize| std::fs::read(&stranger[i].1).unwrap();
-        let tls = ClientTlsConfig::new()
-            .ca_certificate(Certificate::from_pem(read(0)))
-            .identity(Identity::from_pem(read(1), read(2)));
-        let ch = Endpoint::from_shared(format!("https://{}", c.addr(1))).unwrap().tls_config(tls).unwrap();
-        let mut client = proto::v1::raft_service_client::RaftServiceClient::new(ch.connect().await.unwrap());
+        let ch = tls_channel(c.addr(1), &stranger).await.unwrap();
+        let mut client = proto::v1::raft_service_client::RaftServiceClient::new(ch);
         let mut req = tonic::Request::new(proto::v1::RaftPayload { data: vec![] });
         req.metadata_mut().insert("x-gridfed-node", COMMUNITY.parse().unwrap());
         req.metadata_mut().insert("x-gridfed-replica", "1".parse().unwrap());

@@ -31,7 +31,11 @@ fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
 }
 
 impl Activity {
-    pub fn new(topo: &Topology, seed: u64, tls: &crate::tls::Tls) -> anyhow::Result<Activity> {
+    pub fn new(
+        topo: &Topology,
+        seed: u64,
+        tls: &std::sync::Arc<crate::tls::Tls>,
+    ) -> anyhow::Result<Activity> {
         let mut nodes = Vec::new();
         for n in &topo.nodes {
             let grids = topo

@@ -128,7 +128,7 @@ fn demo_certs(dir: &std::path::Path, topo: &Topology) -> anyhow::Result<DemoCert
     Ok(DemoCerts { replicas, operator })
 }
 
-async fn wait_for_leader(node: &NodeSpec, tls: &Tls) -> anyhow::Result<()> {
+async fn wait_for_leader(node: &NodeSpec, tls: &std::sync::Arc<Tls>) -> anyhow::Result<()> {
     let client = Client::new(&node.replicas.join(","), Duration::from_secs(2), Some(tls))?;
     let start = Instant::now();
     loop {

@@ -24,7 +24,7 @@ fn pct(num: i64, den: i64) -> String {
 }
 
 impl Table {
-    pub fn new(topo: &Topology, tls: &crate::tls::Tls) -> anyhow::Result<Table> {
+    pub fn new(topo: &Topology, tls: &std::sync::Arc<crate::tls::Tls>) -> anyhow::Result<Table> {
         let district = &topo.nodes[0];
         Ok(Table {
             district: Client::new(&district.replicas.join(","), Duration::from_secs(5), Some(tls))?,

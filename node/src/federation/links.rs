@@ -62,7 +62,7 @@ pub async fn run(replica: Arc<Replica>, peer: PeerNode, mut shutdown: watch::Rec
     let Ok(code) = Code::parse_node("peer", &peer.code) else { return };
     let tuning = replica.federation.clone();
     let client =
-        match PeerClient::new(&peer, Duration::from_millis(tuning.rpc_timeout_ms), replica.tls.as_deref()) {
+        match PeerClient::new(&peer, Duration::from_millis(tuning.rpc_timeout_ms), replica.tls.as_ref()) {
             Ok(c) => c,
             Err(e) => {
                 warn!(peer = %peer.code, error = %e, "link not started");

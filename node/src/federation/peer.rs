@@ -24,7 +24,7 @@ impl PeerClient {
     pub fn new(
         peer: &PeerNode,
         timeout: Duration,
-        tls: Option<&crate::tls::Tls>,
+        tls: Option<&std::sync::Arc<crate::tls::Tls>>,
     ) -> Result<PeerClient, Status> {
         let channels = peer
             .replicas

@@ -25,7 +25,7 @@ pub async fn run(replica: Arc<Replica>, parent: PeerNode, mut shutdown: watch::R
     let Ok(code) = federation::code::Code::parse_node("parent", &parent.code) else { return };
     let tuning = replica.federation.clone();
     let Ok(client) =
-        PeerClient::new(&parent, Duration::from_millis(tuning.rpc_timeout_ms), replica.tls.as_deref())
+        PeerClient::new(&parent, Duration::from_millis(tuning.rpc_timeout_ms), replica.tls.as_ref())
     else {
         return;
     };

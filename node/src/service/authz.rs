@@ -10,28 +10,21 @@
 use federation::code::Code;
 use federation::identity::{Identity, Role};
 use tonic::{Request, Status};
+
+use crate::tls::{Peer, PeerInfo};
 use tracing::warn;
 
-/// The caller's gridfed identity from its TLS certificate; None when the server runs without TLS.
+/// The caller's gridfed identity from its TLS certificate (read once at the handshake, see
+/// `tls::accept`); None when the server runs without TLS.
 pub(crate) fn caller<T>(tls: bool, req: &Request<T>) -> Result<Option<Identity>, Status> {
     if !tls {
         return Ok(None);
     }
-    let certs = req.peer_certs().ok_or_else(|| refuse("unknown", "no client certificate"))?;
-    let leaf = certs.first().ok_or_else(|| refuse("unknown", "no client certificate"))?;
-    let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref())
-        .map_err(|_| refuse("unknown", "the client certificate cannot be parsed"))?;
-    let subject = cert.subject().to_string();
-    if let Ok(Some(san)) = cert.subject_alternative_name() {
-        for name in &san.value.general_names {
-            if let x509_parser::extensions::GeneralName::URI(uri) = name {
-                if let Ok(id) = Identity::parse_uri("certificate", uri) {
-                    return Ok(Some(id));
-                }
-            }
-        }
+    match req.extensions().get::<PeerInfo>().map(|p| &p.peer) {
+        Some(Peer::Certified(id)) => Ok(Some(id.clone())),
+        Some(Peer::Unrecognised { subject, why }) => Err(refuse(subject, why)),
+        Some(Peer::Plain) | None => Err(refuse("unknown", "no client certificate")),
     }
-    Err(refuse(&subject, "the certificate carries no gridfed://<code>/<role> identity"))
 }
 
 fn refuse(who: &str, why: &str) -> Status {

@@ -135,6 +135,7 @@ impl FederationService for FederationApi {
         self.authorize(&from, &req)?;
         let msg = req.into_inner();
         if from.parent().as_ref() != Some(&self.replica.node) {
+            warn!(node = %self.replica.node, from = %from, "refused a rollup from a node that is not a child");
             return Err(Status::permission_denied(format!(
                 "from: {from} is not a child of {}",
                 self.replica.node
@@ -151,6 +152,7 @@ impl FederationService for FederationApi {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
         if let Some((k, _)) = entries.iter().find(|(k, _)| !k.owner.is_within(&from)) {
+            warn!(node = %self.replica.node, from = %from, owner = %k.owner, "refused a rollup entry outside the link's subtree");
             return Err(Status::permission_denied(format!(
                 "entries.owner: {} is outside the subtree of {from}",
                 k.owner

@@ -15,6 +15,8 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_gridnode-it");
 /// Community 文化东路社区 and its grids, used by most tests.
 pub const COMMUNITY: &str = "370102001001";
 pub const GRID: &str = "370102001001001";
+/// Another community of the same street, in the topology but not started unless a test does.
+pub const SIBLING: &str = "370102001002";
 
 /// A free loopback port for a replica, outside the kernel's ephemeral range (32768-60999), so that no
 /// port the kernel hands out (proxies, client connections) can take it between now and the replica's
@@ -111,6 +113,10 @@ pub struct Cluster {
     pub replicas: Vec<Replica>,
     /// Environment of CLI calls (the operator's TLS files for a TLS cluster).
     pub env: Vec<(String, String)>,
+    /// What `topology render` wrote: one entry per replica of every node.
+    pub rendered: Value,
+    /// Replicas of other nodes of the topology started by [`Cluster::start_node`].
+    pub others: Vec<Replica>,
 }
 
 /// Raft settings for tests: fast elections, and optionally tiny snapshots so logs get purged.
@@ -119,11 +125,13 @@ pub struct Tuning {
     pub keep_logs: u64,
     /// Mutual TLS from a CA made for the test (the CLI then uses an operator certificate).
     pub tls: bool,
+    /// `[limits]` of every replica, as TOML key = value lines.
+    pub limits: &'static str,
 }
 
 impl Default for Tuning {
     fn default() -> Self {
-        Tuning { snapshot_every: 5000, keep_logs: 1000, tls: false }
+        Tuning { snapshot_every: 5000, keep_logs: 1000, tls: false, limits: "" }
     }
 }
 
@@ -135,11 +143,13 @@ impl Cluster {
         let topo = format!(
             "[defaults]\ndata_root = {:?}\n\n[[node]]\ncode = \"370102\"\nname = \"历下区\"\nreplicas = [\"127.0.0.1:{}\"]\n\n\
              [[node]]\ncode = \"370102001\"\nname = \"解放路街道\"\nreplicas = [\"127.0.0.1:{}\"]\n\n\
-             [[node]]\ncode = \"{COMMUNITY}\"\nname = \"文化东路社区\"\nreplicas = [{}]\ngrids = [\"001\", \"002\"]\n",
+             [[node]]\ncode = \"{COMMUNITY}\"\nname = \"文化东路社区\"\nreplicas = [{}]\ngrids = [\"001\", \"002\"]\n\n\
+             [[node]]\ncode = \"{SIBLING}\"\nname = \"甸柳庄社区\"\nreplicas = [\"127.0.0.1:{}\"]\ngrids = [\"001\"]\n",
             dir.path().join("data").display().to_string(),
             free_port(),
             free_port(),
             addrs.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", "),
+            free_port(),
         );
         let topo_path = dir.path().join("topology.toml");
         std::fs::write(&topo_path, topo).expect("write topology");
@@ -194,7 +204,7 @@ impl Cluster {
             });
         }
         assert_eq!(replicas.len(), n);
-        let mut c = Cluster { dir, replicas, env };
+        let mut c = Cluster { dir, replicas, env, rendered, others: Vec::new() };
         for i in 1..=n as u64 {
             c.start_replica(i);
         }
@@ -329,6 +339,60 @@ impl Cluster {
     pub fn log_of(&self, id: u64) -> String {
         std::fs::read_to_string(&self.replicas[self.idx(id)].log).unwrap_or_default()
     }
+
+    /// Starts the replicas of another node of the topology (e.g. the street) with fast elections, and
+    /// returns their addresses. They stop with the cluster.
+    pub fn start_node(&mut self, code: &str) -> Vec<String> {
+        let mut addrs = Vec::new();
+        for r in self.rendered.as_array().expect("array").iter().filter(|r| r["node"] == code) {
+            let config = PathBuf::from(r["config"].as_str().unwrap());
+            tune(&config, &Tuning::default());
+            let id = r["replica"].as_u64().unwrap();
+            let log = self.dir.path().join(format!("{code}-{id}.log"));
+            let addr = r["addr"].as_str().unwrap().to_string();
+            let child = Some(serve(&config, &log));
+            self.others.push(Replica { id, addr: addr.clone(), log, config, child });
+            addrs.push(addr);
+        }
+        addrs
+    }
+
+    /// Issues a certificate from the cluster's CA; returns the CLI environment that uses it.
+    pub fn issue(&self, code: &str, role: &str, name: &str) -> Vec<(String, String)> {
+        let ca = self.dir.path().join("ca");
+        let v = cli_json(&[
+            "certs",
+            "issue",
+            "--ca",
+            ca.to_str().unwrap(),
+            "--code",
+            code,
+            "--role",
+            role,
+            "--name",
+            name,
+            "--out",
+            self.dir.path().join("issued").to_str().unwrap(),
+            "--json",
+        ]);
+        vec![
+            ("GRIDNODE_CA".to_string(), ca.join("ca.pem").display().to_string()),
+            ("GRIDNODE_CERT".to_string(), v["cert"].as_str().unwrap().to_string()),
+            ("GRIDNODE_KEY".to_string(), v["key"].as_str().unwrap().to_string()),
+        ]
+    }
+}
+
+/// A gRPC channel over mutual TLS with tonic's own TLS client, from a CLI environment as
+/// [`Cluster::issue`] returns it (CA, certificate, key).
+pub async fn tls_channel(addr: &str, env: &[(String, String)]) -> Result<tonic::transport::Channel, String> {
+    use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
+    let read = |i: usize| std::fs::read(&env[i].1).unwrap();
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(read(0)))
+        .identity(Identity::from_pem(read(1), read(2)));
+    let endpoint = Endpoint::from_shared(format!("https://{addr}")).unwrap().tls_config(tls).unwrap();
+    endpoint.connect().await.map_err(|e| format!("{e:?}"))
 }
 
 /// Fast elections for tests; returns the config's `[raft]` table.
@@ -346,12 +410,16 @@ fn tune(config: &Path, t: &Tuning) {
     let raft = fast_raft(v.as_table_mut().expect("config table"));
     raft.insert("snapshot_every".into(), toml::Value::Integer(t.snapshot_every as i64));
     raft.insert("keep_logs".into(), toml::Value::Integer(t.keep_logs as i64));
+    let limits: toml::Table = toml::from_str(t.limits).expect("limits");
+    if !limits.is_empty() {
+        v.as_table_mut().expect("config table").insert("limits".into(), toml::Value::Table(limits));
+    }
     std::fs::write(config, toml::to_string(&v).expect("toml")).expect("write config");
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        for r in &mut self.replicas {
+        for r in self.replicas.iter_mut().chain(&mut self.others) {
             if let Some(mut c) = r.child.take() {
                 let _ = c.kill();
                 let _ = c.wait();

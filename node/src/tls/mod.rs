@@ -1,10 +1,28 @@
 //! TLS material of a replica or a CLI user: the district CA (to verify peers) and a certificate and key
-//! (to prove who we are). With it, every connection is mutually authenticated (rustls via tonic).
+//! (to prove who we are). With it, every connection is mutually authenticated with rustls.
+//!
+//! ```text
+//! TlsFiles ──read──▶ Tls (current rustls server + client configs; re-read on change: rotation)
+//!                      │                         │
+//!   accept::incoming ◀─┘ handshake, identity     └─▶ connect::channel (outbound, our client cert)
+//!        │  PeerInfo per connection (who, per-peer limits)
+//!        ▼
+//!   tonic server ─▶ limit::PerPeerLimitLayer ─▶ services (service::authz reads PeerInfo)
+//! ```
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
+
+mod accept;
+mod connect;
+mod limit;
+mod reload;
+
+pub use accept::{incoming, Conn, Peer, PeerInfo};
+pub use connect::channel;
+pub use limit::PerPeerLimitLayer;
+pub use reload::Tls;
 
 /// Paths of the TLS files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,13 +45,16 @@ pub enum TlsError {
     NotPem { field: String, path: String, what: &'static str },
     #[error("{field}: {path} is not valid now: {why}")]
     NotValidNow { field: String, path: String, why: String },
+    #[error("{field}: {path} cannot be used: {message}")]
+    Unusable { field: String, path: String, message: String },
 }
 
-/// Loaded TLS configuration for servers and clients.
-#[derive(Debug, Clone)]
-pub struct Tls {
-    pub server: ServerTlsConfig,
-    pub client: ClientTlsConfig,
+/// The PEM contents of the three files, as read at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pems {
+    pub ca: Vec<u8>,
+    pub cert: Vec<u8>,
+    pub key: Vec<u8>,
 }
 
 fn read(field: &str, path: &Path, marker: &'static str) -> Result<Vec<u8>, TlsError> {
@@ -53,19 +74,19 @@ fn read(field: &str, path: &Path, marker: &'static str) -> Result<Vec<u8>, TlsEr
 }
 
 impl TlsFiles {
-    /// Reads the files; `prefix` names the fields in errors (e.g. `tls` or `--`).
-    pub fn load(&self, prefix: &str) -> Result<Tls, TlsError> {
+    /// Reads the files and builds the TLS configuration; `prefix` names the fields in errors (e.g.
+    /// `tls.` or `--`). The result re-reads the files when [`Tls::reload`] is called.
+    pub fn load(&self, prefix: &str) -> Result<std::sync::Arc<Tls>, TlsError> {
+        Ok(std::sync::Arc::new(Tls::new(self.clone(), prefix)?))
+    }
+
+    /// Reads the three files and checks that they are PEM and the certificate is valid now.
+    pub(crate) fn read(&self, prefix: &str) -> Result<Pems, TlsError> {
         let ca = read(&format!("{prefix}ca"), &self.ca, "BEGIN CERTIFICATE")?;
         let cert = read(&format!("{prefix}cert"), &self.cert, "BEGIN CERTIFICATE")?;
         let key = read(&format!("{prefix}key"), &self.key, "PRIVATE KEY")?;
         check_validity(&format!("{prefix}cert"), &self.cert, &cert)?;
-        let identity = Identity::from_pem(&cert, &key);
-        Ok(Tls {
-            server: ServerTlsConfig::new()
-                .identity(identity.clone())
-                .client_ca_root(Certificate::from_pem(&ca)),
-            client: ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&ca)).identity(identity),
-        })
+        Ok(Pems { ca, cert, key })
     }
 }
 
