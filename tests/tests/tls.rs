@@ -55,6 +55,35 @@ fn a_tls_node_serves_operators_of_its_ca_and_refuses_everyone_else() {
     ];
     let out = cli_env(&env, &["case", "show", &id, "--node", &c.all(), "--timeout", "2"]);
     assert!(!out.status.success(), "a stranger's certificate was accepted");
+    // A profile holds the node and the TLS files, so an operator need not repeat them.
+    let profile = c.dir.path().join("profile.toml");
+    let [ca, cert, key] = [0, 1, 2].map(|i| c.env[i].1.clone());
+    std::fs::write(&profile, format!("node = {:?}\nca = {ca:?}\ncert = {cert:?}\nkey = {key:?}\n", c.all()))
+        .unwrap();
+    let with_profile = |extra: &[(&str, &str)], args: &[&str]| {
+        let mut env = vec![
+            ("GRIDNODE_PROFILE".to_string(), profile.display().to_string()),
+            ("GRIDNODE_INSECURE".to_string(), "false".to_string()),
+        ];
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        cli_env(&env, args)
+    };
+    let out = with_profile(&[], &["case", "show", &id, "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Explicit files win over the profile's: the stranger's certificate is used, and refused.
+    let out = with_profile(
+        &[
+            ("GRIDNODE_CERT", stranger["cert"].as_str().unwrap()),
+            ("GRIDNODE_KEY", stranger["key"].as_str().unwrap()),
+            ("GRIDNODE_CA", &ca),
+        ],
+        &["case", "show", &id, "--timeout", "2"],
+    );
+    assert!(!out.status.success(), "the profile's certificate was used instead of the explicit one");
+    std::fs::write(&profile, "nodes = \"x\"\n").unwrap();
+    let err = String::from_utf8_lossy(&with_profile(&[], &["case", "show", &id]).stderr).to_string();
+    assert!(err.contains("profile") && err.contains("nodes"), "{err}");
+
     // Half a TLS configuration is an error that says what is missing.
     let out = cli_env(&env[..1], &["case", "show", &id, "--node", &c.all()]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--ca, --cert and --key"));

@@ -15,6 +15,7 @@ mod certs;
 mod cluster;
 mod federation;
 pub(crate) mod output;
+pub mod profile;
 mod topology;
 
 use std::path::PathBuf;
@@ -33,15 +34,16 @@ pub struct Cli {
     command: Command,
 }
 
-/// Where to reach a node, and for how long to try.
+/// Where to reach a node, and for how long to try. Each of these may also come from the operator's
+/// profile (see `profile`); a flag or `GRIDNODE_*` variable wins over it.
 #[derive(clap::Args, Debug, Clone)]
 pub struct NodeArgs {
     /// Address of any replica of the node (ip:port), or several, comma-separated.
     #[arg(long, env = "GRIDNODE_NODE")]
-    node: String,
-    /// Give up after this many seconds (replicas are retried while a leader is elected).
-    #[arg(long, default_value_t = 15)]
-    timeout: u64,
+    node: Option<String>,
+    /// Give up after this many seconds (replicas are retried while a leader is elected) [default: 15].
+    #[arg(long)]
+    timeout: Option<u64>,
     /// The district CA's certificate, to verify the node (mutual TLS; with --cert and --key).
     #[arg(long, env = "GRIDNODE_CA")]
     ca: Option<PathBuf>,
@@ -54,23 +56,42 @@ pub struct NodeArgs {
     /// Talk plaintext to a node started with `serve --insecure` (local experiments only).
     #[arg(long, env = "GRIDNODE_INSECURE")]
     insecure: bool,
+    /// A profile file with defaults for the options above [default: ~/.config/gridnode/profile.toml,
+    /// when it exists].
+    #[arg(long, env = "GRIDNODE_PROFILE")]
+    profile: Option<PathBuf>,
 }
 
 impl NodeArgs {
     fn client(&self) -> anyhow::Result<Client> {
-        let tls = match (&self.ca, &self.cert, &self.key) {
+        let profile = profile::Profile::load(self.profile.as_deref())?;
+        let node = self.node.clone().or(profile.node).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--node: give the node's replica addresses (or GRIDNODE_NODE, or node in a profile)"
+            )
+        })?;
+        let timeout = self.timeout.or(profile.timeout).unwrap_or(15).max(1);
+        // Explicit TLS files (flags or environment) are taken as a set; the profile's only when none
+        // is given explicitly and plaintext was not asked for.
+        let explicit = self.ca.is_some() || self.cert.is_some() || self.key.is_some();
+        let (ca, cert, key, prefix) = if explicit || self.insecure {
+            (self.ca.clone(), self.cert.clone(), self.key.clone(), "--")
+        } else {
+            (profile.ca, profile.cert, profile.key, "profile.")
+        };
+        let tls = match (ca, cert, key) {
             (None, None, None) if self.insecure => None,
             (None, None, None) => anyhow::bail!(
-                "no TLS: give --ca, --cert and --key (or GRIDNODE_CA, GRIDNODE_CERT, GRIDNODE_KEY), \
-                 or --insecure to talk plaintext to a node run with `serve --insecure`"
+                "no TLS: give --ca, --cert and --key (or GRIDNODE_CA, GRIDNODE_CERT, GRIDNODE_KEY, or a \
+                 profile), or --insecure to talk plaintext to a node run with `serve --insecure`"
             ),
             (Some(ca), Some(cert), Some(key)) => {
-                let files = crate::tls::TlsFiles { ca: ca.clone(), cert: cert.clone(), key: key.clone() };
-                Some(files.load("--")?)
+                let files = crate::tls::TlsFiles { ca, cert, key };
+                Some(files.load(prefix)?)
             }
             _ => anyhow::bail!("--ca, --cert and --key go together: give all three for mutual TLS, or none"),
         };
-        Ok(Client::new(&self.node, Duration::from_secs(self.timeout.max(1)), tls.as_ref())?)
+        Ok(Client::new(&node, Duration::from_secs(timeout), tls.as_ref())?)
     }
 }
 
