@@ -19,6 +19,7 @@ pub mod category;
 pub mod code;
 pub mod deadline;
 pub mod identity;
+pub mod limits;
 pub mod link;
 pub mod machine;
 #[cfg(test)]

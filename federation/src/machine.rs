@@ -196,7 +196,9 @@ pub struct Ctx {
     pub index: u64,
 }
 
-fn check_len(field: &str, value: &str, max: usize, required: bool) -> Result<(), Refusal> {
+/// Checks a free-text field: at most `max` characters, no control characters but newline and tab,
+/// and not blank when `required`.
+pub fn check_text(field: &str, value: &str, max: usize, required: bool) -> Result<(), Refusal> {
     if required && value.trim().is_empty() {
         return Err(invalid(field, "must not be empty"));
     }
@@ -212,7 +214,7 @@ fn check_len(field: &str, value: &str, max: usize, required: bool) -> Result<(),
 
 /// Checks a short free-text field (note, actor, handler name).
 pub fn check_short(field: &str, value: &str, required: bool) -> Result<(), Refusal> {
-    check_len(field, value, MAX_SHORT_CHARS, required)
+    check_text(field, value, MAX_SHORT_CHARS, required)
 }
 
 impl NewCase {
@@ -250,8 +252,8 @@ impl NewCase {
                 format!("unknown category code {:?}; see `gridnode case categories`", self.category),
             ));
         }
-        check_len("title", &self.title, MAX_TITLE_CHARS, true)?;
-        check_len("description", &self.description, MAX_DESCRIPTION_CHARS, false)?;
+        check_text("title", &self.title, MAX_TITLE_CHARS, true)?;
+        check_text("description", &self.description, MAX_DESCRIPTION_CHARS, false)?;
         check_short("reporter", &self.reporter, true)?;
         if let Some(loc) = &self.location {
             check_short("location.address", &loc.address, false)?;

@@ -127,6 +127,8 @@ fn bad_input_is_refused_naming_the_field_and_nothing_is_written() {
     assert!(stderr(&out).contains("from"), "{}", stderr(&out));
     let out = cli(&["case", "list", "--node", &node, "--page-size", "100000"]);
     assert!(stderr(&out).contains("page_size"), "{}", stderr(&out));
+    let out = cli(&["case", "show", "../../etc/passwd", "--node", &node]);
+    assert!(stderr(&out).contains("case_id") && stderr(&out).contains("not a case id"), "{}", stderr(&out));
     let out = cli(&["case", "list", "--node", "nonsense"]);
     assert!(stderr(&out).contains("--node"), "{}", stderr(&out));
 }

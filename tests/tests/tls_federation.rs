@@ -73,6 +73,16 @@ fn a_community_cannot_push_rollups_or_escalate_as_another_nor_dispatch() {
                 "dispatch as the district" => {
                     fed.deliver(escalation("370102", "370102", &case)).await.map(|_| ())
                 }
+                "escalation of an oversized case" => {
+                    let mut big = case.clone();
+                    big.title = "超".repeat(101);
+                    match fed.deliver(escalation(COMMUNITY, COMMUNITY, &big)).await {
+                        Err(s) if !s.message().contains("messages[0].envelope.case.title") => {
+                            panic!("refused without naming the field: {s:?}")
+                        }
+                        r => r.map(|_| ()),
+                    }
+                }
                 other => unreachable!("{other}"),
             };
             r.err().map_or(Code::Ok, |s| s.code())
@@ -85,15 +95,18 @@ fn a_community_cannot_push_rollups_or_escalate_as_another_nor_dispatch() {
             "escalation as the sibling",
             "escalation of the sibling's case",
             "dispatch as the district",
+            "escalation of an oversized case",
         ] {
             codes.push((what, call(what).await));
         }
         codes
     });
     assert_eq!(codes[0], ("own rollup", Code::Ok), "the control failed: {codes:?}");
-    for (what, code) in &codes[1..] {
+    let (last, refused) = codes[1..].split_last().unwrap();
+    for (what, code) in refused {
         assert_eq!(*code, Code::PermissionDenied, "{what}: {codes:?}");
     }
+    assert_eq!(last.1, Code::InvalidArgument, "{codes:?}");
     let log = std::fs::read_to_string(c.dir.path().join(format!("{STREET}-1.log"))).unwrap();
     assert!(log.contains("request refused") && log.contains("outside"), "refusals are logged");
 }

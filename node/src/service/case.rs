@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use federation::category::Catalog;
 use federation::code::{Code, Level};
+use federation::limits::check_case_id;
 use federation::machine::{Command, Outcome, Refusal};
 use federation::stats::{day_of, format_day, parse_day};
 use federation::workflow::WorkflowError;
@@ -189,6 +190,7 @@ impl CaseService for CaseApi {
         super::authz::operator_of(self.replica.tls.is_some(), &self.replica.node, &req)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
+        check_case_id("case_id", &msg.case_id).map_err(refusal_status)?;
         if let Some(addr) = self.read_barrier(msg.local, fwd).await? {
             return self.client(&addr)?.get(forwarded(msg)).await;
         }
@@ -215,6 +217,9 @@ impl CaseService for CaseApi {
             }
             n => n,
         };
+        if !msg.page_token.is_empty() {
+            check_case_id("page_token", &msg.page_token).map_err(refusal_status)?;
+        }
         let filter = ListFilter {
             state: match msg.state.as_str() {
                 "" => None,
@@ -262,6 +267,7 @@ impl CaseService for CaseApi {
         let msg = req.into_inner();
         let (case_id, step) =
             convert::step_from_pb(msg.clone()).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        check_case_id("case_id", &case_id).map_err(refusal_status)?;
         step.validate().map_err(refusal_status)?;
         match self.commit(Command::Act { case_id, step }, fwd).await? {
             Ok(Outcome::Acted { case }) => {

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use federation::code::Code;
+use federation::limits::check_counters;
 use federation::machine::{Command, Outcome};
 use proto::convert;
 use proto::v1::federation_service_client::FederationServiceClient;
@@ -107,6 +108,7 @@ impl FederationService for FederationApi {
                 .ok_or_else(|| Status::invalid_argument(format!("messages[{i}].envelope: missing")))?;
             let env = convert::envelope_from_pb(env)
                 .map_err(|e| Status::invalid_argument(format!("messages[{i}]: {e}")))?;
+            env.case().check_received(&format!("messages[{i}].envelope.case")).map_err(refusal_status)?;
             // A child speaks only for its subtree; a parent only sends into ours.
             let from_parent = from.parent().as_ref() != Some(&self.replica.node);
             let in_scope =
@@ -144,6 +146,9 @@ impl FederationService for FederationApi {
         if msg.entries.len() > MAX_ENTRIES {
             return Err(Status::invalid_argument(format!("entries: at most {MAX_ENTRIES} per rollup")));
         }
+        if msg.fresh.len() > MAX_ENTRIES {
+            return Err(Status::invalid_argument(format!("fresh: at most {MAX_ENTRIES} per rollup")));
+        }
         let entries = msg
             .entries
             .iter()
@@ -151,6 +156,9 @@ impl FederationService for FederationApi {
             .map(convert::tally_from_pb)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        for (i, (_, t)) in entries.iter().enumerate() {
+            check_counters(&format!("entries[{i}].counters"), &t.counters).map_err(refusal_status)?;
+        }
         if let Some((k, _)) = entries.iter().find(|(k, _)| !k.owner.is_within(&from)) {
             warn!(node = %self.replica.node, from = %from, owner = %k.owner, "refused a rollup entry outside the link's subtree");
             return Err(Status::permission_denied(format!(
