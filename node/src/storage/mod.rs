@@ -13,8 +13,9 @@
 //! fed       next/peer | hwm/peer | fresh/node | dept/name      (link sequences, freshness, departments)
 //! sm        "applied" | "membership" | "seq"
 //! ```
-//! Every write the Raft protocol relies on (log append, vote, applied state) is fsynced before it is
-//! reported done.
+//! Every write the Raft protocol relies on (log append, vote, purge) is fsynced before it is reported
+//! done. Applied state-machine batches share the same write-ahead log and become durable with the next
+//! of those fsyncs (see `state_machine`).
 
 pub mod keys;
 pub mod log_store;

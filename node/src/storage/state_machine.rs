@@ -1,6 +1,12 @@
 //! The state machine in RocksDB (openraft's v2 `RaftStateMachine`): `federation::machine` applied to an
-//! overlay of the column families, written together with the applied log id in one fsynced batch.
+//! overlay of the column families, written together with the applied log id in one atomic batch.
 //! Snapshots are a consistent copy of the state-machine column families.
+//!
+//! Applied batches are not fsynced on their own: the log and the state machine share one RocksDB
+//! write-ahead log, so the next fsynced log append (or vote, or purge) makes every earlier applied batch
+//! durable with it. After a power loss the state machine is a consistent prefix (its applied log id is
+//! in the same batch), and openraft applies the rest again from the log, which holds every
+//! acknowledged entry. Installing a snapshot is still fsynced.
 
 use std::io::Cursor;
 use std::path::PathBuf;
@@ -144,7 +150,8 @@ impl StateMachine {
         let mut batch = overlay.into_batch()?;
         batch.put_cf(sm_cf, KEY_APPLIED, encode("applied log id", &applied)?);
         batch.put_cf(sm_cf, KEY_MEMBERSHIP, encode("membership", &membership)?);
-        self.db.write_opt(batch, &synced())?;
+        // Durable with the next fsynced log write (one shared WAL); see the module docs.
+        self.db.write(batch)?;
         self.applied = applied;
         self.membership = membership;
         if touched.outbox {
