@@ -60,6 +60,9 @@ pub async fn serve(
     use proto::v1::raft_service_server::RaftServiceServer;
     tonic::transport::Server::builder()
         .timeout(Duration::from_secs(60))
+        // Connections whose peer stopped answering are dropped instead of holding the peer's budget.
+        .http2_keepalive_interval(Some(Duration::from_secs(20)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .layer(crate::tls::PerPeerLimitLayer)
         .add_service(
             CaseServiceServer::new(case)

@@ -99,4 +99,12 @@ mod tests {
         let err = Profile::parse("node = \" \"\n", Path::new(".")).unwrap_err();
         assert!(err.starts_with("node:"), "{err}");
     }
+
+    #[test]
+    fn the_example_profile_in_deploy_parses() {
+        let p = Profile::parse(include_str!("../../../deploy/profile.example.toml"), Path::new("/home/wang"))
+            .unwrap();
+        assert_eq!(p.ca.as_deref(), Some(Path::new("/home/wang/ca.pem")));
+        assert!(p.node.is_some() && p.key.is_some() && p.timeout == Some(15));
+    }
 }
