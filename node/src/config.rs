@@ -104,7 +104,8 @@ impl Default for FederationTuning {
 }
 
 /// Limits on what one peer may hold of a replica's server, so a slow or flooding peer cannot starve
-/// the others. A peer is a certificate identity (`gridfed://CODE/ROLE`), or an IP address without TLS.
+/// the others. A peer is a certificate (its `gridfed://CODE/ROLE` identity and subject), or an IP
+/// address without TLS.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {

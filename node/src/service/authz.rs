@@ -21,7 +21,7 @@ pub(crate) fn caller<T>(tls: bool, req: &Request<T>) -> Result<Option<Identity>,
         return Ok(None);
     }
     match req.extensions().get::<PeerInfo>().map(|p| &p.peer) {
-        Some(Peer::Certified(id)) => Ok(Some(id.clone())),
+        Some(Peer::Certified { id, .. }) => Ok(Some(id.clone())),
         Some(Peer::Unrecognised { subject, why }) => Err(refuse(subject, why)),
         Some(Peer::Plain) | None => Err(refuse("unknown", "no client certificate")),
     }

@@ -32,8 +32,9 @@ use crate::config::Limits;
 pub enum Peer {
     /// The server runs without TLS (`--insecure`): nobody is identified.
     Plain,
-    /// A certificate of our CA carrying a gridfed identity.
-    Certified(Identity),
+    /// A certificate of our CA carrying a gridfed identity; `subject` tells apart the certificates
+    /// issued for one identity (operators by name, replicas by number).
+    Certified { id: Identity, subject: String },
     /// A certificate of our CA without a usable gridfed identity.
     Unrecognised { subject: String, why: String },
 }
@@ -48,7 +49,8 @@ pub struct PeerInfo {
 }
 
 impl PeerInfo {
-    /// The key limits are counted under: the identity, or the remote IP without TLS.
+    /// The key limits are counted under: the certificate (identity and subject), or the remote IP
+    /// without TLS.
     pub fn key(&self) -> String {
         peer_key(&self.peer, &self.remote)
     }
@@ -57,7 +59,7 @@ impl PeerInfo {
 fn peer_key(peer: &Peer, remote: &SocketAddr) -> String {
     match peer {
         Peer::Plain => remote.ip().to_string(),
-        Peer::Certified(id) => id.uri(),
+        Peer::Certified { id, subject } => format!("{} ({subject})", id.uri()),
         Peer::Unrecognised { subject, .. } => subject.clone(),
     }
 }
@@ -187,7 +189,7 @@ fn identify(certs: Option<&[CertificateDer<'_>]>) -> Peer {
         for name in &san.value.general_names {
             if let x509_parser::extensions::GeneralName::URI(uri) = name {
                 if let Ok(id) = Identity::parse_uri("certificate", uri) {
-                    return Peer::Certified(id);
+                    return Peer::Certified { id, subject: cert.subject().to_string() };
                 }
             }
         }
