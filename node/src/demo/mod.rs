@@ -184,14 +184,19 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         let indent = "  ".repeat((node.code.len() - 6) / 3);
         println!("  {indent}{} {}  {}", node.code, node.name, node.replicas.join(", "));
     }
-    println!("Every link is mutual TLS with a demo CA. Try:");
-    println!(
-        "  export GRIDNODE_CA={} GRIDNODE_CERT={} GRIDNODE_KEY={}",
-        tls.operator.ca.display(),
-        tls.operator.cert.display(),
-        tls.operator.key.display()
+    // A CLI profile for the district's operator, so the commands below need no flags.
+    let profile = dir.join("profile.toml");
+    let text = format!(
+        "# The demo district's operator (see `gridnode --help` for --profile).\nnode = {:?}\nca = {:?}\ncert = {:?}\nkey = {:?}\n",
+        topo.nodes[0].replicas.join(","),
+        tls.operator.ca.display().to_string(),
+        tls.operator.cert.display().to_string(),
+        tls.operator.key.display().to_string(),
     );
-    println!("  gridnode stats --node {} --subtree    (Ctrl-C stops the demo)\n", topo.nodes[0].replicas[0]);
+    std::fs::write(&profile, text).with_context(|| format!("write {}", profile.display()))?;
+    println!("Every link is mutual TLS with a demo CA. Try, as the district's operator:");
+    println!("  export GRIDNODE_PROFILE={}", profile.display());
+    println!("  gridnode stats --subtree          gridnode case list --owned    (Ctrl-C stops the demo)\n");
 
     let mut act = activity::Activity::new(&topo, args.seed, &operator)?;
     act.seed().await?;
