@@ -107,7 +107,8 @@ fn a_rotated_ca_and_certificate_are_picked_up_and_the_old_ones_stop_working() {
         let out = c.dir.path().join("issued2");
         args.extend(["--out", out.to_str().unwrap(), "--json"]);
         if let Some(h) = host {
-            args.extend(["--host", h]);
+            // The replica's new certificate is short-lived, so the replica warns about it.
+            args.extend(["--host", h, "--days", "10"]);
         }
         let v = cli_json(&args);
         (v["cert"].as_str().unwrap().to_string(), v["key"].as_str().unwrap().to_string())
@@ -135,6 +136,9 @@ fn a_rotated_ca_and_certificate_are_picked_up_and_the_old_ones_stop_working() {
         rt.block_on(list(&addr, &new_env)).ok()
     });
     assert!(c.log_of(1).contains("TLS files changed on disk"));
+    wait_for("a warning about the short-lived certificate", Duration::from_secs(10), || {
+        c.log_of(1).contains("TLS certificate expires soon").then_some(())
+    });
     // ... and the old ones stop working: new connections, and the one that was open.
     assert!(rt.block_on(list(&addr, &c.env)).is_err(), "the old operator certificate still works");
     assert!(rt.block_on(list_on(&mut open)).is_err(), "a connection under the old CA stayed open");

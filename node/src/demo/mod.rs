@@ -113,7 +113,7 @@ fn demo_certs(dir: &std::path::Path, topo: &Topology) -> anyhow::Result<DemoCert
         for ext in ["pem", "key"] {
             let _ = std::fs::remove_file(certs_dir.join(format!("{code}-{role}-{name}.{ext}")));
         }
-        let req = crate::certs::Request { identity: &identity, name: Some(name), hosts, days: 30 };
+        let req = crate::certs::Request { identity: &identity, name: Some(name), hosts, days: 365 };
         let issued = crate::certs::issue(&ca_dir, &req, &certs_dir)?;
         Ok(TlsFiles { ca: ca.clone(), cert: issued.cert, key: issued.key })
     };

@@ -55,6 +55,8 @@ pub(crate) struct Pems {
     pub ca: Vec<u8>,
     pub cert: Vec<u8>,
     pub key: Vec<u8>,
+    /// When the certificate expires (Unix seconds).
+    pub not_after: i64,
 }
 
 fn read(field: &str, path: &Path, marker: &'static str) -> Result<Vec<u8>, TlsError> {
@@ -85,13 +87,13 @@ impl TlsFiles {
         let ca = read(&format!("{prefix}ca"), &self.ca, "BEGIN CERTIFICATE")?;
         let cert = read(&format!("{prefix}cert"), &self.cert, "BEGIN CERTIFICATE")?;
         let key = read(&format!("{prefix}key"), &self.key, "PRIVATE KEY")?;
-        check_validity(&format!("{prefix}cert"), &self.cert, &cert)?;
-        Ok(Pems { ca, cert, key })
+        let not_after = check_validity(&format!("{prefix}cert"), &self.cert, &cert)?;
+        Ok(Pems { ca, cert, key, not_after })
     }
 }
 
-/// Refuses a certificate that has expired or is not valid yet, saying which.
-fn check_validity(field: &str, path: &Path, pem: &[u8]) -> Result<(), TlsError> {
+/// Refuses a certificate that has expired or is not valid yet, saying which; returns its expiry.
+fn check_validity(field: &str, path: &Path, pem: &[u8]) -> Result<i64, TlsError> {
     let bad = |why: String| TlsError::NotValidNow {
         field: field.to_string(),
         path: path.display().to_string(),
@@ -107,7 +109,7 @@ fn check_validity(field: &str, path: &Path, pem: &[u8]) -> Result<(), TlsError> 
     if now > validity.not_after {
         return Err(bad(format!("expired at {}", validity.not_after)));
     }
-    Ok(())
+    Ok(validity.not_after.timestamp())
 }
 
 #[cfg(test)]

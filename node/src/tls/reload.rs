@@ -12,12 +12,14 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use super::{Pems, TlsError, TlsFiles};
 
 /// How often a running replica looks at its TLS files for changes.
 pub const RELOAD_CHECK: Duration = Duration::from_secs(1);
+/// A certificate closer than this to its expiry is warned about, once a day.
+const EXPIRY_WARNING_DAYS: i64 = 30;
 
 /// The rustls configurations built from one reading of the files.
 struct Current {
@@ -158,10 +160,23 @@ impl Tls {
     pub async fn watch(self: Arc<Self>, node: String, stop: CancellationToken) {
         let mut tick = tokio::time::interval(RELOAD_CHECK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut expiry_warned: Option<std::time::Instant> = None;
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = tick.tick() => {}
+            }
+            let days_left = (self.current().pems.not_after - crate::service::now_ms() / 1000) / 86_400;
+            if days_left < EXPIRY_WARNING_DAYS
+                && expiry_warned.is_none_or(|t| t.elapsed() > Duration::from_secs(86_400))
+            {
+                warn!(
+                    node = %node,
+                    cert = %self.files.cert.display(),
+                    days_left,
+                    "TLS certificate expires soon: issue a new one and move it over the old file"
+                );
+                expiry_warned = Some(std::time::Instant::now());
             }
             let outcome = self.reload();
             let why = outcome.as_ref().err().map(|e| e.to_string());
