@@ -116,8 +116,7 @@ fn cut_links_and_killed_leaders_lose_and_double_nothing() {
     });
     for street in [STREET_A, STREET_B] {
         let addrs = f.addrs(street);
-        let out =
-            common::cli(&["department", "add", "--node", &addrs, "--name", "区城管执法局", "--hours", "48"]);
+        let out = f.cli(&["department", "add", "--node", &addrs, "--name", "区城管执法局", "--hours", "48"]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
     let mut sent_down = None;
@@ -227,7 +226,7 @@ fn a_long_outage_queues_hundreds_of_escalations_and_drains_them_once() {
         ids.push(id);
     }
     // The community went on working; its messages wait in its replicated outbox.
-    let status = common::cli_json(&["federation", "status", "--node", &f.addrs(c), "--json"]);
+    let status = f.cli_json(&["federation", "status", "--node", &f.addrs(c), "--json"]);
     let link = &status["links"][0];
     assert_eq!(link["peer"], STREET_B);
     assert_eq!(link["backlog"].as_u64().unwrap(), 160, "{status}");
@@ -284,7 +283,7 @@ fn overdue_cases_are_escalated_by_supervision_and_bad_grids_refused_at_intake() 
     for (node, grid) in
         [(STREET_A, "370102002001001"), (DISTRICT, "370102001001009"), (DISTRICT, "370103001001001")]
     {
-        let out = common::cli(&[
+        let out = f.cli(&[
             "case",
             "report",
             "--node",

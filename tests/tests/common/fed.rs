@@ -8,7 +8,9 @@
 //! 370102001001   370102001002         370102002001    370102002002   (1 replica each, grids 001, 002)
 //! ```
 //! Every link between two nodes runs through fault-injecting proxies (one per replica and direction),
-//! so a test can cut and heal a link; replicas can be killed with SIGKILL and restarted.
+//! so a test can cut and heal a link; replicas can be killed with SIGKILL and restarted. Everything runs
+//! over mutual TLS from a CA made for the test, as in production; the CLI uses a district operator's
+//! certificate ([`Federation::cli`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -18,7 +20,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::proxy::Proxy;
-use super::{cli, cli_json, free_port, wait_for};
+use super::{cli, cli_env, cli_json, cli_json_env, free_port, wait_for};
 
 pub const DISTRICT: &str = "370102";
 pub const STREET_A: &str = "370102001";
@@ -56,6 +58,8 @@ pub struct Federation {
     pub dir: tempfile::TempDir,
     pub procs: Vec<Proc>,
     links: BTreeMap<String, Link>,
+    /// The CLI's environment: the district operator's TLS files.
+    pub env: Vec<(String, String)>,
 }
 
 fn replicas_of(code: &str) -> usize {
@@ -101,14 +105,38 @@ impl Federation {
         let topo_path = dir.path().join("topology.toml");
         std::fs::write(&topo_path, topo).unwrap();
         let cfg_dir = dir.path().join("configs");
+        let ca = dir.path().join("ca");
+        assert!(cli(&["certs", "init-ca", "--out", ca.to_str().unwrap()]).status.success());
         let rendered = cli_json(&[
             "topology",
             "render",
             topo_path.to_str().unwrap(),
             "--out",
             cfg_dir.to_str().unwrap(),
+            "--ca",
+            ca.to_str().unwrap(),
             "--json",
         ]);
+        let op = cli_json(&[
+            "certs",
+            "issue",
+            "--ca",
+            ca.to_str().unwrap(),
+            "--code",
+            DISTRICT,
+            "--role",
+            "operator",
+            "--name",
+            "test",
+            "--out",
+            dir.path().join("operator").to_str().unwrap(),
+            "--json",
+        ]);
+        let env = vec![
+            ("GRIDNODE_CA".to_string(), ca.join("ca.pem").display().to_string()),
+            ("GRIDNODE_CERT".to_string(), op["cert"].as_str().unwrap().to_string()),
+            ("GRIDNODE_KEY".to_string(), op["key"].as_str().unwrap().to_string()),
+        ];
 
         // One proxy per (link, direction, target replica): peers reach each other only through them.
         let mut links: BTreeMap<String, Link> = BTreeMap::new();
@@ -174,7 +202,7 @@ impl Federation {
                 child: None,
             });
         }
-        let mut f = Federation { dir, procs, links };
+        let mut f = Federation { dir, procs, links, env };
         for p in &mut f.procs {
             p.start();
         }
@@ -182,6 +210,16 @@ impl Federation {
             f.leader(code);
         }
         f
+    }
+
+    /// Runs the CLI as the district's operator.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        cli_env(&self.env, args)
+    }
+
+    /// Runs the CLI as the district's operator, requires success, parses stdout as JSON.
+    pub fn cli_json(&self, args: &[&str]) -> Value {
+        cli_json_env(&self.env, args)
     }
 
     /// Comma-separated addresses of the running replicas of `node`.
@@ -197,7 +235,8 @@ impl Federation {
     /// The leader's replica id of `node`, waiting for an election if needed.
     pub fn leader(&self, node: &str) -> u64 {
         wait_for(&format!("a leader of {node}"), Duration::from_secs(30), || {
-            let out = cli(&["cluster", "status", "--node", &self.addrs(node), "--json", "--timeout", "3"]);
+            let out =
+                self.cli(&["cluster", "status", "--node", &self.addrs(node), "--json", "--timeout", "3"]);
             let s: Value = serde_json::from_slice(&out.stdout).ok()?;
             let leader = s["leader"].as_u64()?;
             let alive = self.procs.iter().any(|p| p.node == node && p.id == leader && p.child.is_some());
@@ -229,7 +268,7 @@ impl Federation {
     /// Reports a case at `node`; returns its id.
     pub fn report(&self, node: &str, grid: &str, title: &str, request_id: &str) -> String {
         let source = if node.len() == 12 { "patrol" } else { "hotline" };
-        let v = cli_json(&[
+        let v = self.cli_json(&[
             "case",
             "report",
             "--node",
@@ -254,7 +293,7 @@ impl Federation {
         let addrs = self.addrs(node);
         let mut a = vec!["case", "act", id, "--node", &addrs, "--json"];
         a.extend_from_slice(args);
-        let out = cli(&a);
+        let out = self.cli(&a);
         assert!(
             out.status.success(),
             "act {args:?} on {id} at {node}: {}",
@@ -270,7 +309,7 @@ impl Federation {
         if owned {
             args.push("--owned");
         }
-        cli_json(&args)["cases"]
+        self.cli_json(&args)["cases"]
             .as_array()
             .unwrap()
             .iter()
@@ -287,12 +326,12 @@ impl Federation {
                 args.push(s);
             }
         }
-        cli_json(&args)
+        self.cli_json(&args)
     }
 
     /// Messages waiting on every link of `node`.
     pub fn backlog(&self, node: &str) -> u64 {
-        let v = cli_json(&["federation", "status", "--node", &self.addrs(node), "--json"]);
+        let v = self.cli_json(&["federation", "status", "--node", &self.addrs(node), "--json"]);
         v["links"].as_array().unwrap().iter().map(|l| l["backlog"].as_u64().unwrap()).sum()
     }
 
