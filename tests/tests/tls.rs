@@ -35,24 +35,9 @@ fn a_tls_node_serves_operators_of_its_ca_and_refuses_everyone_else() {
     // A certificate from another CA is refused.
     let other = c.dir.path().join("other-ca");
     assert!(cli(&["certs", "init-ca", "--out", other.to_str().unwrap()]).status.success());
-    let stranger = cli_json(&[
-        "certs",
-        "issue",
-        "--ca",
-        other.to_str().unwrap(),
-        "--code",
-        "370102",
-        "--role",
-        "operator",
-        "--out",
-        c.dir.path().join("stranger").to_str().unwrap(),
-        "--json",
-    ]);
-    let env = vec![
-        ("GRIDNODE_CA".to_string(), c.env[0].1.clone()),
-        ("GRIDNODE_CERT".to_string(), stranger["cert"].as_str().unwrap().to_string()),
-        ("GRIDNODE_KEY".to_string(), stranger["key"].as_str().unwrap().to_string()),
-    ];
+    let stranger = issue_env(&other, "370102", "operator", "stranger", &c.dir.path().join("stranger"));
+    // The node's own CA to verify the node, and the stranger's certificate.
+    let env = vec![c.env[0].clone(), stranger[1].clone(), stranger[2].clone()];
     let out = cli_env(&env, &["case", "show", &id, "--node", &c.all(), "--timeout", "2"]);
     assert!(!out.status.success(), "a stranger's certificate was accepted");
     // A profile holds the node and the TLS files, so an operator need not repeat them.
@@ -73,8 +58,8 @@ fn a_tls_node_serves_operators_of_its_ca_and_refuses_everyone_else() {
     // Explicit files win over the profile's: the stranger's certificate is used, and refused.
     let out = with_profile(
         &[
-            ("GRIDNODE_CERT", stranger["cert"].as_str().unwrap()),
-            ("GRIDNODE_KEY", stranger["key"].as_str().unwrap()),
+            ("GRIDNODE_CERT", stranger[1].1.as_str()),
+            ("GRIDNODE_KEY", stranger[2].1.as_str()),
             ("GRIDNODE_CA", &ca),
         ],
         &["case", "show", &id, "--timeout", "2"],

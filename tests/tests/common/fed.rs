@@ -117,26 +117,7 @@ impl Federation {
             ca.to_str().unwrap(),
             "--json",
         ]);
-        let op = cli_json(&[
-            "certs",
-            "issue",
-            "--ca",
-            ca.to_str().unwrap(),
-            "--code",
-            DISTRICT,
-            "--role",
-            "operator",
-            "--name",
-            "test",
-            "--out",
-            dir.path().join("operator").to_str().unwrap(),
-            "--json",
-        ]);
-        let env = vec![
-            ("GRIDNODE_CA".to_string(), ca.join("ca.pem").display().to_string()),
-            ("GRIDNODE_CERT".to_string(), op["cert"].as_str().unwrap().to_string()),
-            ("GRIDNODE_KEY".to_string(), op["key"].as_str().unwrap().to_string()),
-        ];
+        let env = super::issue_env(&ca, DISTRICT, "operator", "test", &dir.path().join("operator"));
 
         // One proxy per (link, direction, target replica): peers reach each other only through them.
         let mut links: BTreeMap<String, Link> = BTreeMap::new();

@@ -167,24 +167,7 @@ impl Cluster {
         if tuning.tls {
             assert!(cli(&["certs", "init-ca", "--out", ca_dir.to_str().unwrap()]).status.success());
             render.extend(["--ca", ca_dir.to_str().unwrap()]);
-            let op = cli_json(&[
-                "certs",
-                "issue",
-                "--ca",
-                ca_dir.to_str().unwrap(),
-                "--code",
-                "370102",
-                "--role",
-                "operator",
-                "--name",
-                "test",
-                "--out",
-                dir.path().join("operator").to_str().unwrap(),
-                "--json",
-            ]);
-            env.push(("GRIDNODE_CA".to_string(), ca_dir.join("ca.pem").display().to_string()));
-            env.push(("GRIDNODE_CERT".to_string(), op["cert"].as_str().unwrap().to_string()));
-            env.push(("GRIDNODE_KEY".to_string(), op["key"].as_str().unwrap().to_string()));
+            env = issue_env(&ca_dir, "370102", "operator", "test", &dir.path().join("operator"));
         }
         let rendered = cli_json(&render);
         let mut replicas = Vec::new();
@@ -359,28 +342,33 @@ impl Cluster {
 
     /// Issues a certificate from the cluster's CA; returns the CLI environment that uses it.
     pub fn issue(&self, code: &str, role: &str, name: &str) -> Vec<(String, String)> {
-        let ca = self.dir.path().join("ca");
-        let v = cli_json(&[
-            "certs",
-            "issue",
-            "--ca",
-            ca.to_str().unwrap(),
-            "--code",
-            code,
-            "--role",
-            role,
-            "--name",
-            name,
-            "--out",
-            self.dir.path().join("issued").to_str().unwrap(),
-            "--json",
-        ]);
-        vec![
-            ("GRIDNODE_CA".to_string(), ca.join("ca.pem").display().to_string()),
-            ("GRIDNODE_CERT".to_string(), v["cert"].as_str().unwrap().to_string()),
-            ("GRIDNODE_KEY".to_string(), v["key"].as_str().unwrap().to_string()),
-        ]
+        issue_env(&self.dir.path().join("ca"), code, role, name, &self.dir.path().join("issued"))
     }
+}
+
+/// Issues a certificate from the CA in `ca` into `out`; returns the CLI environment that uses it
+/// (`GRIDNODE_CA`, `GRIDNODE_CERT`, `GRIDNODE_KEY`, in that order).
+pub fn issue_env(ca: &Path, code: &str, role: &str, name: &str, out: &Path) -> Vec<(String, String)> {
+    let v = cli_json(&[
+        "certs",
+        "issue",
+        "--ca",
+        ca.to_str().unwrap(),
+        "--code",
+        code,
+        "--role",
+        role,
+        "--name",
+        name,
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    vec![
+        ("GRIDNODE_CA".to_string(), ca.join("ca.pem").display().to_string()),
+        ("GRIDNODE_CERT".to_string(), v["cert"].as_str().unwrap().to_string()),
+        ("GRIDNODE_KEY".to_string(), v["key"].as_str().unwrap().to_string()),
+    ]
 }
 
 /// A gRPC channel over mutual TLS with tonic's own TLS client, from a CLI environment as
