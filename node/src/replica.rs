@@ -233,7 +233,7 @@ pub async fn run(
     if let Some(tls) = &tls {
         tokio::spawn(tls.clone().watch(node.to_string(), stop_watch.clone()));
     }
-    info!(node = %node, replica = cfg.replica_id, addr = ?listener.local_addr().ok(), "replica serving");
+    info!(node = %node, replica = cfg.replica_id, addr = ?listener.local_addr().ok(), tls = tls.is_some(), "replica serving");
     let served = crate::rpc::serve(
         listener,
         CaseApi::new(replica.clone()),
