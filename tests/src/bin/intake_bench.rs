@@ -1,10 +1,12 @@
 //! Intake benchmark: how many case reports per second a 3-replica gridnode commits (majority, fsynced)
-//! as the number of concurrent clients grows, next to a 3-member etcd cluster doing the same number of
-//! fsynced writes of a similar size, in the same run on the same machine.
+//! as the number of concurrent clients grows, plaintext and over mutual TLS (as in production), next to
+//! a 3-member etcd cluster doing the same number of fsynced writes of a similar size, in the same run on
+//! the same machine.
 //!
 //! Run with `bash scripts/bench` (it installs etcd and builds in release mode). Everything listens on
 //! loopback; each measurement is bounded in time.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -58,8 +60,30 @@ where
     Ok(())
 }
 
-fn start_gridnode(dir: &Path) -> anyhow::Result<(Procs, Vec<String>)> {
+/// Runs the gridnode CLI, failing with `what` unless it succeeds; returns its stdout.
+fn gridnode(args: Vec<OsString>, what: &str) -> anyhow::Result<Vec<u8>> {
+    let out = Command::new(gridnode_bin()?).args(args).stderr(Stdio::inherit()).output()?;
+    if !out.status.success() {
+        bail!("{what} failed");
+    }
+    Ok(out.stdout)
+}
+
+fn a(s: &str) -> OsString {
+    OsString::from(s)
+}
+
+fn p(p: &Path) -> OsString {
+    p.as_os_str().to_owned()
+}
+
+/// A channel to each replica: plaintext, or mutual TLS with the operator's files (CA, cert, key).
+type Tls = Option<[Vec<u8>; 3]>;
+
+/// Starts a 3-replica community node in `dir`, over mutual TLS with a CA of its own when `tls`.
+fn start_gridnode(dir: &Path, tls: bool) -> anyhow::Result<(Procs, Vec<String>, Tls)> {
     let bin = gridnode_bin()?;
+    std::fs::create_dir_all(dir)?;
     let addrs: Vec<String> =
         (0..3).map(|_| free_port().map(|p| format!("127.0.0.1:{p}"))).collect::<Result<_, _>>()?;
     // A community node (where reports come in) with 3 replicas; its street and district are not started,
@@ -76,20 +100,35 @@ fn start_gridnode(dir: &Path) -> anyhow::Result<(Procs, Vec<String>)> {
     let topo_path = dir.join("topology.toml");
     std::fs::write(&topo_path, topo)?;
     let cfgs = dir.join("configs");
-    let st = Command::new(&bin)
-        .args(["topology", "render"])
-        .arg(&topo_path)
-        .arg("--out")
-        .arg(&cfgs)
-        .stdout(Stdio::null())
-        .status()?;
-    if !st.success() {
-        bail!("topology render failed");
+    let ca = dir.join("ca");
+    let mut render = vec![a("topology"), a("render"), p(&topo_path), a("--out"), p(&cfgs)];
+    let mut files = None;
+    if tls {
+        gridnode(vec![a("certs"), a("init-ca"), a("--out"), p(&ca)], "certs init-ca")?;
+        render.extend([a("--ca"), p(&ca)]);
+        let mut issue =
+            ["certs", "issue", "--code", "370102", "--role", "operator", "--name", "bench", "--json"]
+                .map(a)
+                .to_vec();
+        issue.extend([a("--ca"), p(&ca), a("--out"), p(dir)]);
+        let v: serde_json::Value = serde_json::from_slice(&gridnode(issue, "certs issue")?)?;
+        let path = |k: &str| v[k].as_str().map(PathBuf::from).context("issued certificate paths");
+        files = Some([
+            std::fs::read(ca.join("ca.pem"))?,
+            std::fs::read(path("cert")?)?,
+            std::fs::read(path("key")?)?,
+        ]);
     }
+    gridnode(render, "topology render")?;
     let mut procs = Procs(Vec::new());
     for i in 1..=3 {
-        let child = Command::new(&bin)
-            .args(["serve", "--insecure", "--config"])
+        let mut cmd = Command::new(&bin);
+        cmd.arg("serve");
+        if !tls {
+            cmd.arg("--insecure");
+        }
+        let child = cmd
+            .arg("--config")
             .arg(cfgs.join(format!("370102001001-r{i}.toml")))
             .env("RUST_LOG", "error")
             .stdout(Stdio::null())
@@ -97,7 +136,26 @@ fn start_gridnode(dir: &Path) -> anyhow::Result<(Procs, Vec<String>)> {
             .spawn()?;
         procs.0.push(child);
     }
-    Ok((procs, addrs))
+    Ok((procs, addrs, files))
+}
+
+/// Case-service clients, one per replica.
+fn clients(addrs: &[String], tls: &Tls) -> anyhow::Result<Vec<CaseServiceClient<tonic::transport::Channel>>> {
+    use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
+    addrs
+        .iter()
+        .map(|a| {
+            let endpoint = match tls {
+                None => Endpoint::from_shared(format!("http://{a}"))?,
+                Some([ca, cert, key]) => Endpoint::from_shared(format!("https://{a}"))?.tls_config(
+                    ClientTlsConfig::new()
+                        .ca_certificate(Certificate::from_pem(ca))
+                        .identity(Identity::from_pem(cert, key)),
+                )?,
+            };
+            Ok(CaseServiceClient::new(endpoint.connect_lazy()))
+        })
+        .collect()
 }
 
 fn start_etcd(dir: &Path) -> anyhow::Result<(Procs, Vec<String>)> {
@@ -179,37 +237,24 @@ async fn main() -> anyhow::Result<()> {
         WARMUP.as_secs(),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     );
-    println!("| clients | gridnode reports/s | p50 | p99 | etcd puts/s | p50 | p99 |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| clients | gridnode reports/s | p50 | p99 | gridnode TLS reports/s | p50 | p99 | etcd puts/s | p50 | p99 |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 
-    let (_g, gaddrs) = start_gridnode(dir.path())?;
+    let (_g, gaddrs, _) = start_gridnode(&dir.path().join("plain"), false)?;
+    let (_t, taddrs, tls) = start_gridnode(&dir.path().join("tls"), true)?;
     let (_e, eaddrs) = start_etcd(dir.path())?;
-    let gclients: Vec<CaseServiceClient<tonic::transport::Channel>> = gaddrs
-        .iter()
-        .map(|a| {
-            Ok(CaseServiceClient::new(
-                tonic::transport::Endpoint::from_shared(format!("http://{a}"))?.connect_lazy(),
-            ))
+    let plain = clients(&gaddrs, &None)?;
+    let secure = clients(&taddrs, &tls)?;
+    for (what, c) in [("gridnode", &plain), ("gridnode over TLS", &secure)] {
+        let probe = c[0].clone();
+        wait_ready(what, || {
+            let mut c = probe.clone();
+            async move { c.report(report("warm".into())).await.is_ok() }
         })
-        .collect::<anyhow::Result<_>>()?;
-    let probe = gclients[0].clone();
-    wait_ready("gridnode", || {
-        let mut c = probe.clone();
-        async move {
-            c.report(ReportRequest {
-                request_id: Some("warm".into()),
-                grid: "370102001001001".into(),
-                category: "0101".into(),
-                source: "hotline".into(),
-                title: "就绪探测".into(),
-                reporter: "bench".into(),
-                ..Default::default()
-            })
-            .await
-            .is_ok()
-        }
-    })
-    .await?;
+        .await?;
+    }
     let etcd = etcd_client::Client::connect(eaddrs.clone(), None).await.context("connect etcd")?;
     let probe = etcd.clone();
     wait_ready("etcd", || {
@@ -218,28 +263,10 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
 
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
     for n in CLIENTS {
-        let gc = gclients.clone();
-        let run = format!("{}", std::process::id());
-        let pin: Option<usize> = std::env::var("BENCH_REPLICA").ok().and_then(|v| v.parse().ok());
-        let g = measure(n, move |c, seq| {
-            let mut client = gc[pin.unwrap_or(c) % gc.len()].clone();
-            let rid = format!("bench-{run}-{n}-{seq}");
-            async move {
-                let r = ReportRequest {
-                    request_id: Some(rid),
-                    grid: "370102001001001".into(),
-                    category: "0101".into(),
-                    source: "hotline".into(),
-                    title: "文化东路59号院门口垃圾堆积，影响居民出行".into(),
-                    description: "市民来电反映小区门口垃圾多日无人清运，气味较大，请尽快处理。".into(),
-                    reporter: "12345 市民王先生".into(),
-                    ..Default::default()
-                };
-                client.report(r).await.is_ok()
-            }
-        })
-        .await;
+        let g = measure_gridnode(n, &plain).await;
+        let t = measure_gridnode(n, &secure).await;
         let ec = etcd.clone();
         let v = value.clone();
         let e = measure(n, move |_, seq| {
@@ -249,14 +276,47 @@ async fn main() -> anyhow::Result<()> {
         })
         .await;
         println!(
-            "| {n} | {:.0} | {:.1} ms | {:.1} ms | {:.0} | {:.1} ms | {:.1} ms |",
+            "| {n} | {:.0} | {:.1} ms | {:.1} ms | {:.0} | {:.1} ms | {:.1} ms | {:.0} | {:.1} ms | {:.1} ms |",
             g.0,
-            g.1.as_secs_f64() * 1e3,
-            g.2.as_secs_f64() * 1e3,
+            ms(g.1),
+            ms(g.2),
+            t.0,
+            ms(t.1),
+            ms(t.2),
             e.0,
-            e.1.as_secs_f64() * 1e3,
-            e.2.as_secs_f64() * 1e3
+            ms(e.1),
+            ms(e.2)
         );
     }
     Ok(())
+}
+
+/// A report of a realistic size (a 12345 hotline ticket).
+fn report(request_id: String) -> ReportRequest {
+    ReportRequest {
+        request_id: Some(request_id),
+        grid: "370102001001001".into(),
+        category: "0101".into(),
+        source: "hotline".into(),
+        title: "文化东路59号院门口垃圾堆积，影响居民出行".into(),
+        description: "市民来电反映小区门口垃圾多日无人清运，气味较大，请尽快处理。".into(),
+        reporter: "12345 市民王先生".into(),
+        ..Default::default()
+    }
+}
+
+/// `n` concurrent clients reporting to the replicas in turn (or to `BENCH_REPLICA` only).
+async fn measure_gridnode(
+    n: usize,
+    clients: &[CaseServiceClient<tonic::transport::Channel>],
+) -> (f64, Duration, Duration) {
+    let gc = clients.to_vec();
+    let run = std::process::id();
+    let pin: Option<usize> = std::env::var("BENCH_REPLICA").ok().and_then(|v| v.parse().ok());
+    measure(n, move |c, seq| {
+        let mut client = gc[pin.unwrap_or(c) % gc.len()].clone();
+        let rid = format!("bench-{run}-{n}-{seq}");
+        async move { client.report(report(rid)).await.is_ok() }
+    })
+    .await
 }
