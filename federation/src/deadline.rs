@@ -1,11 +1,13 @@
 //! Deadline policy. The default is Jinan's "7123": register within 7 minutes of the report, then 1 day to
 //! handle in the grid, 2 days at the community, 3 days at the street; the district gets 5. Any tier can be
-//! overridden per category (4-digit category code).
+//! overridden per category (4-digit category code). Handling deadlines count working time only, by the
+//! node's working calendar (see `calendar`); by default every day counts.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::calendar::Calendar;
 use crate::case::HandlerKind;
 use crate::Millis;
 
@@ -68,6 +70,8 @@ pub struct DeadlinePolicy {
     pub default: Limits,
     /// Per-category limits, keyed by 4-digit category code.
     pub categories: BTreeMap<String, Limits>,
+    /// Which days the handling clock runs (weekends, holidays, make-up workdays).
+    pub calendar: Calendar,
 }
 
 impl DeadlinePolicy {
@@ -89,12 +93,13 @@ impl DeadlinePolicy {
             HandlerKind::Street => l.street_minutes,
             HandlerKind::Department => l.department_minutes,
         };
-        at + minutes * MINUTE
+        self.calendar.add_working(at, minutes * MINUTE)
     }
 
     /// Checks every limit, naming the field (`deadlines.default.grid_minutes`, ...).
     pub fn validate(&self, field: &str) -> Result<(), String> {
         self.default.validate(&format!("{field}.default"))?;
+        self.calendar.validate(&format!("{field}.calendar"))?;
         for (cat, limits) in &self.categories {
             if cat.len() != 4 || !cat.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(format!("{field}.categories: {cat:?} is not a 4-digit category code"));
@@ -127,6 +132,20 @@ mod tests {
         assert!(p.validate("deadlines").is_ok());
         p.categories.insert("x".into(), Limits::default());
         assert!(p.validate("deadlines").unwrap_err().starts_with("deadlines.categories"));
+    }
+
+    #[test]
+    fn handling_deadlines_skip_rest_days_of_the_calendar() {
+        let mut p = DeadlinePolicy::default();
+        p.calendar.weekends_off = true;
+        // Friday 2026-11-27 09:00 Beijing time (01:00 UTC), to a grid worker: due Monday 09:00.
+        let friday =
+            crate::stats::day_start(crate::stats::parse_day("t", "2026-11-27").unwrap()) + 9 * 60 * MINUTE;
+        assert_eq!(p.handling_due("0101", HandlerKind::GridWorker, friday), friday + 3 * DAY);
+        // Registration (7 minutes, face to face) is not moved by the calendar.
+        assert_eq!(p.register_due("0101", friday), friday + 7 * MINUTE);
+        p.calendar.holidays.push("2026-02-30".into());
+        assert!(p.validate("deadlines").unwrap_err().starts_with("deadlines.calendar.holidays[0]"));
     }
 
     #[test]

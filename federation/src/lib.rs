@@ -14,6 +14,7 @@
 //! ```
 //! `node/` wires this to RocksDB, openraft and gRPC; everything here is tested without sockets.
 
+pub mod calendar;
 pub mod case;
 pub mod category;
 pub mod code;

@@ -48,11 +48,13 @@ pub struct Topology {
 pub struct Defaults {
     /// where replicas keep data: `{data_root}/{code}/r{replica_id}`
     pub data_root: String,
+    /// The deadline policy of every node ("7123", per-category limits, the working calendar).
+    pub deadlines: crate::deadline::DeadlinePolicy,
 }
 
 impl Default for Defaults {
     fn default() -> Self {
-        Defaults { data_root: DEFAULT_DATA_ROOT.to_string() }
+        Defaults { data_root: DEFAULT_DATA_ROOT.to_string(), deadlines: Default::default() }
     }
 }
 
@@ -210,6 +212,11 @@ impl Topology {
                 "defaults.data_root",
                 format!("is empty; give the directory replicas keep data in, e.g. {DEFAULT_DATA_ROOT:?}"),
             ));
+        }
+
+        if let Err(m) = self.defaults.deadlines.validate("defaults.deadlines") {
+            let (field, message) = m.split_once(": ").unwrap_or(("defaults.deadlines", m.as_str()));
+            problems.push(Problem::new(field, message));
         }
 
         let parsed: Vec<Parsed<'_>> = self

@@ -325,8 +325,8 @@ impl Config {
             }
         }
         self.deadlines.validate("deadlines").map_err(|m| {
-            let field = m.split(':').next().unwrap_or("deadlines").to_string();
-            invalid(field, m)
+            let (field, message) = m.split_once(": ").unwrap_or(("deadlines", m.as_str()));
+            invalid(field, message)
         })?;
         Ok(())
     }
@@ -368,6 +368,15 @@ mod tests {
         let text = toml::to_string(&c).unwrap();
         let back: Config = toml::from_str(&text).unwrap();
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn a_bad_calendar_date_is_named_once() {
+        let mut c = sample();
+        c.deadlines.calendar.holidays = vec!["2026-10-01".into(), "10/02".into()];
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("deadlines.calendar.holidays[1]"), "{err}");
+        assert_eq!(err.matches("holidays[1]").count(), 1, "{err}");
     }
 
     #[test]

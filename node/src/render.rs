@@ -46,6 +46,6 @@ pub fn replica_config(topo: &Topology, node: &NodeSpec, index: usize) -> Result<
         federation: Default::default(),
         limits: Default::default(),
         tls: None,
-        deadlines: Default::default(),
+        deadlines: topo.defaults.deadlines.clone(),
     })
 }

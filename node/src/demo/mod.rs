@@ -86,7 +86,10 @@ async fn build(dir: &std::path::Path) -> anyhow::Result<(Topology, HashMap<Strin
             });
         }
     }
-    let topo = Topology { defaults: Defaults { data_root: dir.display().to_string() }, nodes };
+    let topo = Topology {
+        defaults: Defaults { data_root: dir.display().to_string(), ..Defaults::default() },
+        nodes,
+    };
     let problems = topo.check();
     if !problems.is_empty() {
         bail!("demo topology: {}", problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; "));
