@@ -82,6 +82,29 @@ impl Calendar {
     }
 }
 
+impl Calendar {
+    /// Working time between `from` and `to` (zero if `to` is not after `from`).
+    pub fn working_between(&self, from: Millis, to: Millis) -> Millis {
+        if to <= from {
+            return 0;
+        }
+        if !self.weekends_off && self.holidays.is_empty() {
+            return to - from;
+        }
+        let cal = self.parsed();
+        let (mut t, mut sum) = (from, 0);
+        while t < to {
+            let day = day_of(t);
+            let next = day_start(day + 1).min(to);
+            if cal.is_working(day) {
+                sum += next - t;
+            }
+            t = next;
+        }
+        sum
+    }
+}
+
 /// A calendar with its dates parsed.
 struct Parsed {
     weekends_off: bool,

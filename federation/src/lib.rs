@@ -20,6 +20,7 @@ pub mod category;
 pub mod code;
 pub mod deadline;
 pub mod identity;
+pub mod light;
 pub mod limits;
 pub mod link;
 pub mod machine;

@@ -1,5 +1,6 @@
 //! Protobuf <-> domain conversions. Every conversion from the wire validates and names the field at fault.
 
+use federation::calendar::Calendar;
 use federation::case::{AuditEntry, Case, CaseState, Handler, HandlerKind, Location, Priority, Source};
 use federation::category::{Catalog, CategoryError};
 use federation::code::{Code, CodeError, Level};
@@ -89,6 +90,7 @@ pub fn case_to_pb(c: &Case, catalog: &Catalog) -> pb::Case {
         extensions: c.extensions,
         epoch: c.epoch,
         watchers: c.watchers.iter().map(|w| w.to_string()).collect(),
+        light: String::new(),
         audit: c
             .audit
             .iter()
@@ -164,6 +166,13 @@ pub fn case_from_pb(p: pb::Case) -> Result<Case, ConvertError> {
             .collect::<Result<_, _>>()?,
         audit,
     })
+}
+
+/// A case as a reader sees it at `now`: with the traffic light of its current step under `calendar`.
+pub fn case_to_pb_at(c: &Case, catalog: &Catalog, now: i64, calendar: &Calendar) -> pb::Case {
+    let mut p = case_to_pb(c, catalog);
+    p.light = c.light(now, calendar).map(|l| l.as_str().to_string()).unwrap_or_default();
+    p
 }
 
 /// A report request as a domain `NewCase`; the category may be given by code, label or minor class.

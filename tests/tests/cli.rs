@@ -35,6 +35,8 @@ fn a_case_goes_through_the_workflow_and_the_statistics_follow() {
     assert_eq!(shown["state"], "reported");
     assert_eq!(shown["owner"], COMMUNITY);
     assert_eq!(shown["category_label"], "市容环境/暴露垃圾");
+    // Just reported: the 7-minute registration clock shows green.
+    assert_eq!(shown["light"], "green");
 
     // Illegal: closing a case that was never handled. Refused, nothing changes.
     let out = act(&c, &id, &["--action", "close"]);
@@ -42,11 +44,19 @@ fn a_case_goes_through_the_workflow_and_the_statistics_follow() {
     assert!(stderr(&out).contains("not allowed") && stderr(&out).contains("register"), "{}", stderr(&out));
     assert_eq!(cli_json(&["case", "show", &id, "--node", &node, "--json"])["version"], 1);
 
-    act_ok(&c, &id, &["--action", "register", "--expect-version", "1"]);
+    // Registered and not yet dispatched, no clock runs: no light.
+    assert_eq!(act_ok(&c, &id, &["--action", "register", "--expect-version", "1"])["light"], "");
     // Optimistic concurrency: a stale version is refused.
     let out = act(&c, &id, &["--action", "dispatch", "--handler", "张伟", "--expect-version", "1"]);
     assert!(stderr(&out).contains("version"), "{}", stderr(&out));
-    act_ok(&c, &id, &["--action", "dispatch", "--handler", "张伟", "--expect-version", "2"]);
+    let dispatched = act_ok(&c, &id, &["--action", "dispatch", "--handler", "张伟", "--expect-version", "2"]);
+    assert_eq!(dispatched["light"], "green", "a day to handle it, just started");
+    let table = cli(&["case", "list", "--node", &node]);
+    assert!(
+        String::from_utf8_lossy(&table.stdout).contains(" 绿 "),
+        "{}",
+        String::from_utf8_lossy(&table.stdout)
+    );
     act_ok(&c, &id, &["--action", "start"]);
     act_ok(&c, &id, &["--action", "handled", "--note", "已清运"]);
     // Return needs a reason.
@@ -56,6 +66,7 @@ fn a_case_goes_through_the_workflow_and_the_statistics_follow() {
     act_ok(&c, &id, &["--action", "handled"]);
     let closed = act_ok(&c, &id, &["--action", "close", "--actor", "核查员"]);
     assert_eq!(closed["state"], "closed");
+    assert_eq!(closed["light"], "");
     assert_eq!(closed["returns"], 1);
     assert_eq!(closed["audit"].as_array().unwrap().len(), 9);
 

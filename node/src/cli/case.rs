@@ -162,16 +162,18 @@ fn label(c: &Case) -> String {
     Catalog::standard().get(&c.category).map(|k| k.label()).unwrap_or_default()
 }
 
-fn domain(p: Option<pb::Case>) -> anyhow::Result<Case> {
+/// A case as the node sent it: the domain record and its light at the node's clock.
+fn domain(p: Option<pb::Case>) -> anyhow::Result<(Case, String)> {
     let p = p.ok_or_else(|| anyhow::anyhow!("the node answered without a case"))?;
-    Ok(convert::case_from_pb(p)?)
+    let light = p.light.clone();
+    Ok((convert::case_from_pb(p)?, light))
 }
 
-fn print_case(c: &Case, json: bool) {
+fn print_case((c, light): &(Case, String), json: bool) {
     if json {
-        say!("{}", output::case_json(c, &label(c)));
+        say!("{}", output::case_json(c, &label(c), light));
     } else {
-        say_raw!("{}", output::case_detail(c, &label(c)));
+        say_raw!("{}", output::case_detail(c, &label(c), light));
     }
 }
 
@@ -209,9 +211,9 @@ pub async fn run(cmd: CaseCmd) -> anyhow::Result<ExitCode> {
             };
             let resp = client.case(async |mut c, d| c.report(with_deadline(msg.clone(), d)).await).await?;
             let duplicate = resp.duplicate;
-            let case = domain(resp.case)?;
+            let (case, light) = domain(resp.case)?;
             if a.json {
-                let mut v = output::case_json(&case, &label(&case));
+                let mut v = output::case_json(&case, &label(&case), &light);
                 v["duplicate"] = json!(duplicate);
                 say!("{v}");
             } else {
@@ -245,9 +247,9 @@ pub async fn run(cmd: CaseCmd) -> anyhow::Result<ExitCode> {
             let next = loop {
                 let resp = client.case(async |mut c, d| c.list(with_deadline(msg.clone(), d)).await).await?;
                 for p in resp.cases {
-                    let c = convert::case_from_pb(p)?;
+                    let (c, light) = domain(Some(p))?;
                     let l = label(&c);
-                    all.push((c, l));
+                    all.push((c, l, light));
                 }
                 if !a.all || resp.next_page_token.is_empty() {
                     break resp.next_page_token;
@@ -255,7 +257,7 @@ pub async fn run(cmd: CaseCmd) -> anyhow::Result<ExitCode> {
                 msg.page_token = resp.next_page_token;
             };
             if a.json {
-                let cases: Vec<_> = all.iter().map(|(c, l)| output::case_json(c, l)).collect();
+                let cases: Vec<_> = all.iter().map(|(c, l, light)| output::case_json(c, l, light)).collect();
                 say!("{}", json!({ "cases": cases, "next_page_token": next }));
             } else {
                 say_raw!("{}", output::case_rows(&all));
@@ -286,9 +288,9 @@ pub async fn run(cmd: CaseCmd) -> anyhow::Result<ExitCode> {
                 to: a.to.unwrap_or_default(),
             };
             let resp = client.case(async |mut c, d| c.act(with_deadline(msg.clone(), d)).await).await?;
-            let case = domain(resp.case)?;
+            let (case, light) = domain(resp.case)?;
             if a.json {
-                say!("{}", output::case_json(&case, &label(&case)));
+                say!("{}", output::case_json(&case, &label(&case), &light));
             } else {
                 say!("{}  -> {}  (version {})", case.id, case.state, case.version);
             }

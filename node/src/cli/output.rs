@@ -35,18 +35,34 @@ pub fn pad(s: &str, width: usize) -> String {
     format!("{s}{}", " ".repeat(width.saturating_sub(w)))
 }
 
-/// The JSON form of a case: the domain fields plus the category label.
-pub fn case_json(c: &Case, label: &str) -> Value {
+/// The JSON form of a case: the domain fields plus the category label and the light (empty when no
+/// clock runs).
+pub fn case_json(c: &Case, label: &str, light: &str) -> Value {
     let mut v = serde_json::to_value(c).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut v {
         m.insert("category_label".into(), json!(label));
+        m.insert("light".into(), json!(light));
     }
     v
 }
 
-pub fn case_detail(c: &Case, label: &str) -> String {
+/// 绿, 黄, 红 for a light the node sent, "-" for none.
+fn light_zh(light: &str) -> &'static str {
+    match light {
+        "green" => "绿",
+        "yellow" => "黄",
+        "red" => "红",
+        _ => "-",
+    }
+}
+
+pub fn case_detail(c: &Case, label: &str, light: &str) -> String {
     let mut s = String::new();
-    s += &format!("案件 {}  [{}]  version {}\n", c.id, c.state, c.version);
+    s += &format!("案件 {}  [{}]  version {}", c.id, c.state, c.version);
+    if !light.is_empty() {
+        s += &format!("  {}灯 {light}", light_zh(light));
+    }
+    s += "\n";
     s += &format!("  title      {}\n", c.title);
     if !c.description.is_empty() {
         s += &format!("  description {}\n", c.description);
@@ -85,21 +101,23 @@ pub fn case_detail(c: &Case, label: &str) -> String {
     s
 }
 
-pub fn case_rows(cases: &[(Case, String)]) -> String {
+pub fn case_rows(cases: &[(Case, String, String)]) -> String {
     let mut s = format!(
-        "{} {} {} {} {} {}\n",
+        "{} {} {} {} {} {} {}\n",
         pad("ID", 31),
         pad("STATE", 11),
+        pad("灯", 3),
         pad("GRID", 16),
         pad("CATEGORY", 26),
         pad("V", 3),
         "TITLE"
     );
-    for (c, label) in cases {
+    for (c, label, light) in cases {
         s += &format!(
-            "{} {} {} {} {} {}\n",
+            "{} {} {} {} {} {} {}\n",
             pad(&c.id, 31),
             pad(c.state.as_str(), 11),
+            pad(light_zh(light), 3),
             pad(c.grid.as_str(), 16),
             pad(&format!("{} {}", c.category, label), 26),
             pad(&c.version.to_string(), 3),

@@ -1,0 +1,111 @@
+//! The traffic light (红黄绿灯) of an open case's current step, as platforms show it: green below 80 % of
+//! the step's time limit, yellow from 80 % up to the deadline, red past it. Registration is timed by the
+//! wall clock (7 minutes, face to face); handling by working time under the node's calendar. A case
+//! whose clock does not run (closed, cancelled, suspended, or registered and not yet dispatched) has no
+//! light.
+
+use crate::calendar::Calendar;
+use crate::case::{Case, CaseState};
+use crate::Millis;
+
+/// The colour of a step's light.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Light {
+    Green,
+    Yellow,
+    Red,
+}
+
+impl Light {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Light::Green => "green",
+            Light::Yellow => "yellow",
+            Light::Red => "red",
+        }
+    }
+
+    /// 绿, 黄 or 红.
+    pub fn zh(self) -> &'static str {
+        match self {
+            Light::Green => "绿",
+            Light::Yellow => "黄",
+            Light::Red => "红",
+        }
+    }
+
+    /// The colour after `used` of a step that allows `allowed`.
+    fn of(used: Millis, allowed: Millis) -> Light {
+        if used > allowed {
+            Light::Red
+        } else if used * 5 >= allowed * 4 {
+            Light::Yellow
+        } else {
+            Light::Green
+        }
+    }
+}
+
+impl Case {
+    /// The light of the case's current step at `now`, or None when no clock runs.
+    pub fn light(&self, now: Millis, calendar: &Calendar) -> Option<Light> {
+        match self.state {
+            CaseState::Reported => {
+                Some(Light::of(now - self.reported_at, self.register_due - self.reported_at))
+            }
+            CaseState::Dispatched | CaseState::Handling | CaseState::Handled => {
+                let (start, due) = (self.dispatched_at?, self.due_at?);
+                let allowed = calendar.working_between(start, due).max(1);
+                Some(Light::of(calendar.working_between(start, now), allowed))
+            }
+            CaseState::Registered | CaseState::Suspended | CaseState::Closed | CaseState::Cancelled => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::{day_start, parse_day};
+    use crate::workflow::tests::new_case;
+
+    const MIN: Millis = 60_000;
+    const HOUR: Millis = 60 * MIN;
+
+    #[test]
+    fn registration_is_green_yellow_then_red_by_the_wall_clock() {
+        let c = new_case("c1", 0);
+        let cal = Calendar::default();
+        assert_eq!(c.light(MIN, &cal), Some(Light::Green));
+        assert_eq!(c.light(6 * MIN, &cal), Some(Light::Yellow));
+        assert_eq!(c.light(8 * MIN, &cal), Some(Light::Red));
+    }
+
+    #[test]
+    fn handling_counts_working_time_only() {
+        let friday = day_start(parse_day("t", "2026-11-27").unwrap()) + 9 * HOUR;
+        let mut c = new_case("c1", friday);
+        c.state = CaseState::Dispatched;
+        c.dispatched_at = Some(friday);
+        let cal = Calendar { weekends_off: true, ..Default::default() };
+        c.due_at = Some(cal.add_working(friday, 24 * HOUR)); // Monday 09:00
+                                                             // Sunday evening: only Friday's 15 hours have run (62 %): green, where the wall clock says yellow.
+        let sunday = friday + 2 * 24 * HOUR + 10 * HOUR;
+        assert_eq!(c.light(sunday, &cal), Some(Light::Green));
+        assert_eq!(c.light(sunday, &Calendar::default()), Some(Light::Yellow));
+        // Monday 06:00: 21 of 24 hours (87 %): yellow; Monday 10:00: red.
+        assert_eq!(c.light(friday + 3 * 24 * HOUR - 3 * HOUR, &cal), Some(Light::Yellow));
+        assert_eq!(c.light(friday + 3 * 24 * HOUR + HOUR, &cal), Some(Light::Red));
+        c.state = CaseState::Suspended;
+        assert_eq!(c.light(sunday, &cal), None);
+    }
+
+    #[test]
+    fn working_between_inverts_add_working() {
+        let cal = Calendar { weekends_off: true, holidays: vec!["2026-10-01".into()], ..Default::default() };
+        let from = day_start(parse_day("t", "2026-09-30").unwrap()) + 13 * HOUR;
+        for span in [0, MIN, 11 * HOUR, 24 * HOUR, 3 * 24 * HOUR + 7 * MIN] {
+            assert_eq!(cal.working_between(from, cal.add_working(from, span)), span);
+        }
+    }
+}
