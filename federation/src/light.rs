@@ -25,6 +25,14 @@ impl Light {
         }
     }
 
+    /// Parses `green`, `yellow` or `red`, naming `field` in the error.
+    pub fn parse(field: &str, s: &str) -> Result<Light, String> {
+        [Light::Green, Light::Yellow, Light::Red]
+            .into_iter()
+            .find(|l| l.as_str() == s)
+            .ok_or_else(|| format!("{field}: {s:?} is not a light; expected green, yellow or red"))
+    }
+
     /// 绿, 黄 or 红.
     pub fn zh(self) -> &'static str {
         match self {

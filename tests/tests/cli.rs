@@ -51,6 +51,12 @@ fn a_case_goes_through_the_workflow_and_the_statistics_follow() {
     assert!(stderr(&out).contains("version"), "{}", stderr(&out));
     let dispatched = act_ok(&c, &id, &["--action", "dispatch", "--handler", "张伟", "--expect-version", "2"]);
     assert_eq!(dispatched["light"], "green", "a day to handle it, just started");
+    let green = cli_json(&["case", "list", "--node", &node, "--light", "green", "--json"]);
+    assert_eq!(green["cases"][0]["id"], id.as_str());
+    let red = cli_json(&["case", "list", "--node", &node, "--light", "red", "--json"]);
+    assert!(red["cases"].as_array().unwrap().is_empty(), "{red}");
+    let out = cli(&["case", "list", "--node", &node, "--light", "purple"]);
+    assert!(stderr(&out).contains("light:"), "{}", stderr(&out));
     let table = cli(&["case", "list", "--node", &node]);
     assert!(
         String::from_utf8_lossy(&table.stdout).contains(" 绿 "),

@@ -100,6 +100,10 @@ pub struct ListArgs {
     /// Only cases this node owns (not read-only copies of cases it escalated or dispatched down).
     #[arg(long)]
     owned: bool,
+    /// Only cases whose light is green, yellow (80 % of the step's time used) or red (overdue); pages
+    /// may then hold fewer cases (use --all for every match).
+    #[arg(long, default_value = "")]
+    light: String,
     #[arg(long)]
     local: bool,
     #[arg(long)]
@@ -242,6 +246,7 @@ pub async fn run(cmd: CaseCmd) -> anyhow::Result<ExitCode> {
                 page_token: a.page_token,
                 local: a.local,
                 owned: a.owned,
+                light: a.light,
             };
             let mut all = Vec::new();
             let next = loop {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use federation::category::Catalog;
 use federation::code::{Code, Level};
+use federation::light::Light;
 use federation::limits::check_case_id;
 use federation::machine::{Command, Outcome, Refusal};
 use federation::stats::{day_of, format_day, parse_day};
@@ -220,6 +221,10 @@ impl CaseService for CaseApi {
         if !msg.page_token.is_empty() {
             check_case_id("page_token", &msg.page_token).map_err(refusal_status)?;
         }
+        let light = match msg.light.as_str() {
+            "" => None,
+            l => Some(Light::parse("light", l).map_err(Status::invalid_argument)?),
+        };
         let filter = ListFilter {
             state: match msg.state.as_str() {
                 "" => None,
@@ -254,10 +259,12 @@ impl CaseService for CaseApi {
             self.replica.reader.list(&filter, &msg.page_token, limit as usize).map_err(store_err)?;
         let next_page_token =
             if more { cases.last().map(|c| c.id.clone()).unwrap_or_default() } else { String::new() };
-        Ok(Response::new(ListResponse {
-            cases: cases.iter().map(|c| self.case_pb(c)).collect(),
-            next_page_token,
-        }))
+        let cases = cases
+            .iter()
+            .map(|c| self.case_pb(c))
+            .filter(|c| light.as_ref().is_none_or(|l| c.light == l.as_str()))
+            .collect();
+        Ok(Response::new(ListResponse { cases, next_page_token }))
     }
 
     #[instrument(skip_all, fields(node = %self.replica.node, case = %req.get_ref().case_id, action = %req.get_ref().action))]
