@@ -28,6 +28,8 @@ pub struct Limits {
     pub street_minutes: i64,
     /// Handling by a department or the district.
     pub department_minutes: i64,
+    /// Verification (核查) of a handled case, for its traffic light.
+    pub verify_minutes: i64,
     /// Escalate an owned case to the parent node when its handling deadline passes (督办).
     pub auto_escalate: bool,
 }
@@ -40,6 +42,7 @@ impl Default for Limits {
             community_minutes: 2 * DAY / MINUTE,
             street_minutes: 3 * DAY / MINUTE,
             department_minutes: 5 * DAY / MINUTE,
+            verify_minutes: 30,
             auto_escalate: true,
         }
     }
@@ -53,6 +56,7 @@ impl Limits {
             ("community_minutes", self.community_minutes),
             ("street_minutes", self.street_minutes),
             ("department_minutes", self.department_minutes),
+            ("verify_minutes", self.verify_minutes),
         ] {
             if v <= 0 || v > 366 * DAY / MINUTE {
                 return Err(format!("{field}.{name}: {v} is out of range; expected 1 to 527040 minutes"));

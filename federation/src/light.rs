@@ -1,11 +1,11 @@
 //! The traffic light (红黄绿灯) of an open case's current step, as platforms show it: green below 80 % of
-//! the step's time limit, yellow from 80 % up to the deadline, red past it. Registration is timed by the
-//! wall clock (7 minutes, face to face); handling by working time under the node's calendar. A case
-//! whose clock does not run (closed, cancelled, suspended, or registered and not yet dispatched) has no
-//! light.
+//! the step's time limit, yellow from 80 % up to the deadline, red past it. Registration (7 minutes, face
+//! to face) and verification (30 minutes after the handler reports it done) are timed by the wall clock;
+//! handling by working time under the node's calendar. A case whose clock does not run (closed,
+//! cancelled, suspended, or registered and not yet dispatched) has no light.
 
-use crate::calendar::Calendar;
 use crate::case::{Case, CaseState};
+use crate::deadline::DeadlinePolicy;
 use crate::Millis;
 
 /// The colour of a step's light.
@@ -55,16 +55,20 @@ impl Light {
 }
 
 impl Case {
-    /// The light of the case's current step at `now`, or None when no clock runs.
-    pub fn light(&self, now: Millis, calendar: &Calendar) -> Option<Light> {
+    /// The light of the case's current step at `now` under `policy`, or None when no clock runs.
+    pub fn light(&self, now: Millis, policy: &DeadlinePolicy) -> Option<Light> {
         match self.state {
             CaseState::Reported => {
                 Some(Light::of(now - self.reported_at, self.register_due - self.reported_at))
             }
-            CaseState::Dispatched | CaseState::Handling | CaseState::Handled => {
+            CaseState::Dispatched | CaseState::Handling => {
                 let (start, due) = (self.dispatched_at?, self.due_at?);
-                let allowed = calendar.working_between(start, due).max(1);
-                Some(Light::of(calendar.working_between(start, now), allowed))
+                let cal = &policy.calendar;
+                Some(Light::of(cal.working_between(start, now), cal.working_between(start, due).max(1)))
+            }
+            CaseState::Handled => {
+                let verify = policy.limits(&self.category).verify_minutes * 60_000;
+                Some(Light::of(now - self.handled_at?, verify))
             }
             CaseState::Registered | CaseState::Suspended | CaseState::Closed | CaseState::Cancelled => None,
         }
@@ -74,8 +78,13 @@ impl Case {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::calendar::Calendar;
     use crate::stats::{day_start, parse_day};
     use crate::workflow::tests::new_case;
+
+    fn policy(calendar: Calendar) -> DeadlinePolicy {
+        DeadlinePolicy { calendar, ..Default::default() }
+    }
 
     const MIN: Millis = 60_000;
     const HOUR: Millis = 60 * MIN;
@@ -83,7 +92,7 @@ mod tests {
     #[test]
     fn registration_is_green_yellow_then_red_by_the_wall_clock() {
         let c = new_case("c1", 0);
-        let cal = Calendar::default();
+        let cal = policy(Calendar::default());
         assert_eq!(c.light(MIN, &cal), Some(Light::Green));
         assert_eq!(c.light(6 * MIN, &cal), Some(Light::Yellow));
         assert_eq!(c.light(8 * MIN, &cal), Some(Light::Red));
@@ -95,15 +104,21 @@ mod tests {
         let mut c = new_case("c1", friday);
         c.state = CaseState::Dispatched;
         c.dispatched_at = Some(friday);
-        let cal = Calendar { weekends_off: true, ..Default::default() };
-        c.due_at = Some(cal.add_working(friday, 24 * HOUR)); // Monday 09:00
-                                                             // Sunday evening: only Friday's 15 hours have run (62 %): green, where the wall clock says yellow.
+        let cal = policy(Calendar { weekends_off: true, ..Default::default() });
+        c.due_at = Some(cal.calendar.add_working(friday, 24 * HOUR)); // Monday 09:00
+                                                                      // Sunday evening: only Friday's 15 hours have run (62 %): green, where the wall clock says yellow.
         let sunday = friday + 2 * 24 * HOUR + 10 * HOUR;
         assert_eq!(c.light(sunday, &cal), Some(Light::Green));
-        assert_eq!(c.light(sunday, &Calendar::default()), Some(Light::Yellow));
+        assert_eq!(c.light(sunday, &policy(Calendar::default())), Some(Light::Yellow));
         // Monday 06:00: 21 of 24 hours (87 %): yellow; Monday 10:00: red.
         assert_eq!(c.light(friday + 3 * 24 * HOUR - 3 * HOUR, &cal), Some(Light::Yellow));
         assert_eq!(c.light(friday + 3 * 24 * HOUR + HOUR, &cal), Some(Light::Red));
+        // Handled: the 30-minute verification clock, by the wall clock.
+        c.state = CaseState::Handled;
+        c.handled_at = Some(sunday);
+        assert_eq!(c.light(sunday + 20 * MIN, &cal), Some(Light::Green));
+        assert_eq!(c.light(sunday + 25 * MIN, &cal), Some(Light::Yellow));
+        assert_eq!(c.light(sunday + 31 * MIN, &cal), Some(Light::Red));
         c.state = CaseState::Suspended;
         assert_eq!(c.light(sunday, &cal), None);
     }

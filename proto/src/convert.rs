@@ -1,9 +1,9 @@
 //! Protobuf <-> domain conversions. Every conversion from the wire validates and names the field at fault.
 
-use federation::calendar::Calendar;
 use federation::case::{AuditEntry, Case, CaseState, Handler, HandlerKind, Location, Priority, Source};
 use federation::category::{Catalog, CategoryError};
 use federation::code::{Code, CodeError, Level};
+use federation::deadline::DeadlinePolicy;
 use federation::link::{Body, Envelope};
 use federation::machine::NewCase;
 use federation::stats::{Counters, Report};
@@ -168,10 +168,10 @@ pub fn case_from_pb(p: pb::Case) -> Result<Case, ConvertError> {
     })
 }
 
-/// A case as a reader sees it at `now`: with the traffic light of its current step under `calendar`.
-pub fn case_to_pb_at(c: &Case, catalog: &Catalog, now: i64, calendar: &Calendar) -> pb::Case {
+/// A case as a reader sees it at `now`: with the traffic light of its current step under `policy`.
+pub fn case_to_pb_at(c: &Case, catalog: &Catalog, now: i64, policy: &DeadlinePolicy) -> pb::Case {
     let mut p = case_to_pb(c, catalog);
-    p.light = c.light(now, calendar).map(|l| l.as_str().to_string()).unwrap_or_default();
+    p.light = c.light(now, policy).map(|l| l.as_str().to_string()).unwrap_or_default();
     p
 }
 

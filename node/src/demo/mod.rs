@@ -49,6 +49,7 @@ fn demo_limits() -> Limits {
         community_minutes: 3,
         street_minutes: 4,
         department_minutes: 5,
+        verify_minutes: 1,
         auto_escalate: true,
     }
 }

@@ -157,7 +157,7 @@ impl CaseApi {
     }
 
     fn case_pb(&self, c: &federation::Case) -> proto::v1::Case {
-        convert::case_to_pb_at(c, Catalog::standard(), now_ms(), &self.replica.rules.policy.calendar)
+        convert::case_to_pb_at(c, Catalog::standard(), now_ms(), &self.replica.rules.policy)
     }
 }
 
