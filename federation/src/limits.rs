@@ -3,7 +3,7 @@
 //! stored), and the sizes of statistics pushed up. A refusal names the field.
 
 use crate::case::{Case, MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS};
-use crate::machine::{check_short, check_text, Refusal};
+use crate::machine::{check_short, check_text, invalid, Refusal};
 use crate::stats::Counters;
 
 /// Longest case id, in bytes (`{12-digit node}-{yyyymmdd}-{seq}`, with room for long sequences).
@@ -14,10 +14,6 @@ pub const MAX_AUDIT_ENTRIES: usize = 2_000;
 pub const MAX_WATCHERS: usize = 16;
 /// Most keys in each breakdown of a counters record (by state, category, grid, department).
 pub const MAX_BREAKDOWN_KEYS: usize = 5_000;
-
-fn invalid(field: &str, message: impl Into<String>) -> Refusal {
-    Refusal::Invalid { field: field.to_string(), message: message.into() }
-}
 
 /// A case id as the nodes mint them: 1 to [`MAX_CASE_ID_BYTES`] digits and dashes.
 pub fn check_case_id(field: &str, id: &str) -> Result<(), Refusal> {
@@ -68,17 +64,17 @@ impl Case {
 
 /// Checks the breakdowns of pushed-up counters: bounded key counts and short keys.
 pub fn check_counters(field: &str, c: &Counters) -> Result<(), Refusal> {
-    for (name, keys) in [
-        ("by_state", c.by_state.keys().collect::<Vec<_>>()),
-        ("by_category", c.by_category.keys().collect()),
-        ("by_grid", c.by_grid.keys().collect()),
-        ("by_department", c.by_department.keys().collect()),
+    for (name, map) in [
+        ("by_state", &c.by_state),
+        ("by_category", &c.by_category),
+        ("by_grid", &c.by_grid),
+        ("by_department", &c.by_department),
     ] {
         let name = format!("{field}.{name}");
-        if keys.len() > MAX_BREAKDOWN_KEYS {
+        if map.len() > MAX_BREAKDOWN_KEYS {
             return Err(invalid(&name, format!("at most {MAX_BREAKDOWN_KEYS} keys")));
         }
-        if let Some(k) = keys.iter().find(|k| k.is_empty() || k.chars().count() > 64) {
+        if let Some(k) = map.keys().find(|k| k.is_empty() || k.chars().count() > 64) {
             return Err(invalid(&name, format!("key {k:?} must be 1 to 64 characters")));
         }
     }

@@ -85,7 +85,7 @@ pub enum Refusal {
     Workflow(#[from] WorkflowError),
 }
 
-fn invalid(field: &str, message: impl Into<String>) -> Refusal {
+pub(crate) fn invalid(field: &str, message: impl Into<String>) -> Refusal {
     Refusal::Invalid { field: field.to_string(), message: message.into() }
 }
 
