@@ -103,6 +103,33 @@ impl Default for FederationTuning {
     }
 }
 
+/// How the replica's store is opened and watched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageTuning {
+    /// Before Raft starts, read every block of the store back with its checksum verified, so a damaged
+    /// table is found at start rather than at the first write.
+    pub verify_on_start: bool,
+    /// RocksDB memtable size per column family, in MiB (1 to 1024).
+    pub write_buffer_mb: u64,
+}
+
+impl Default for StorageTuning {
+    fn default() -> Self {
+        StorageTuning { verify_on_start: true, write_buffer_mb: 64 }
+    }
+}
+
+impl StorageTuning {
+    /// The store's open options.
+    pub fn options(&self) -> crate::storage::StoreOptions {
+        crate::storage::StoreOptions {
+            verify_on_start: self.verify_on_start,
+            write_buffer_mb: self.write_buffer_mb as usize,
+        }
+    }
+}
+
 /// Limits on what one peer may hold of a replica's server, so a slow or flooding peer cannot starve
 /// the others. A peer is a certificate (its `gridfed://CODE/ROLE` identity and subject), or an IP
 /// address without TLS.
@@ -170,6 +197,9 @@ pub struct Config {
     /// Per-peer connection and request limits.
     #[serde(default)]
     pub limits: Limits,
+    /// How the store is opened and watched.
+    #[serde(default)]
+    pub storage: StorageTuning,
     /// Mutual TLS (the district CA, this replica's certificate and key); without it the replica runs
     /// plaintext and says so loudly.
     #[serde(default)]
@@ -313,6 +343,9 @@ impl Config {
                 return Err(invalid(name, "must be 1 to 1000000"));
             }
         }
+        if !(1..=1024).contains(&self.storage.write_buffer_mb) {
+            return Err(invalid("storage.write_buffer_mb", "must be 1 to 1024"));
+        }
         if l.handshake_timeout_ms < 100 {
             return Err(invalid("limits.handshake_timeout_ms", "must be at least 100"));
         }
@@ -356,6 +389,7 @@ mod tests {
             raft: RaftTuning::default(),
             federation: FederationTuning::default(),
             limits: Limits::default(),
+            storage: StorageTuning::default(),
             tls: None,
             deadlines: DeadlinePolicy::default(),
         }

@@ -45,6 +45,7 @@ pub fn replica_config(topo: &Topology, node: &NodeSpec, index: usize) -> Result<
         raft: RaftTuning::default(),
         federation: Default::default(),
         limits: Default::default(),
+        storage: Default::default(),
         tls: None,
         deadlines: topo.defaults.deadlines.clone(),
     })

@@ -170,7 +170,8 @@ pub async fn run(
     cfg.validate()?;
     let node = cfg.node_code()?;
     let data_dir = PathBuf::from(&cfg.data_dir);
-    let db = storage::open(&data_dir.join("db"))?;
+    let store = storage::open(&data_dir, &cfg.storage.options())?;
+    let db = store.db;
     let codes =
         |peers: &[PeerNode]| peers.iter().filter_map(|p| Code::parse_node("peer", &p.code).ok()).collect();
     let rules = NodeRules {
@@ -183,7 +184,7 @@ pub async fn run(
     let signals = Signals::default();
     let sm = StateMachine::open(db.clone(), rules.clone(), signals.clone(), data_dir.join("snapshots"))?;
     let reader = sm.reader();
-    let log = LogStore::new(db);
+    let log = LogStore::new(db, store.watermark);
     let tls = match &cfg.tls {
         Some(files) => Some(files.load("tls.").map_err(|e| ReplicaError::Tls { source: e })?),
         None => {

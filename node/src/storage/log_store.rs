@@ -1,6 +1,8 @@
 //! The Raft log and vote in RocksDB (openraft's v2 `RaftLogStorage`). Appends are written as one
 //! batch and fsynced before openraft is told they are durable, so every entry openraft hands over in one
-//! call (often many clients' commands) shares one fsync.
+//! call (often many clients' commands) shares one fsync. Each entry is stored with its checksum
+//! (`integrity::seal`) and verified when read; the durable-index watermark follows the fsynced end of
+//! the log (see `watermark`).
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
@@ -10,7 +12,8 @@ use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{RaftLogReader, StorageIOError};
 use rocksdb::{Direction, IteratorMode, WriteBatch, DB};
 
-use super::{cf, decode, encode, synced, StoreError, CF_LOG, CF_RAFT};
+use super::integrity::{seal, unseal};
+use super::{cf, decode, encode, synced, StoreError, Watermark, CF_LOG, CF_RAFT};
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 
 const KEY_VOTE: &[u8] = b"vote";
@@ -25,11 +28,20 @@ fn index_key(i: u64) -> [u8; 8] {
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<DB>,
+    watermark: Watermark,
+}
+
+fn key_index(k: &[u8]) -> Result<u64, StoreError> {
+    <[u8; 8]>::try_from(k).map(u64::from_be_bytes).map_err(|_| StoreError::Corrupt {
+        path: "raft log".into(),
+        detail: format!("a log key of {} bytes", k.len()),
+    })
 }
 
 impl LogStore {
-    pub fn new(db: Arc<DB>) -> LogStore {
-        LogStore { db }
+    /// The log of the store whose fsynced end `watermark` records.
+    pub fn new(db: Arc<DB>, watermark: Watermark) -> LogStore {
+        LogStore { db, watermark }
     }
 
     fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
@@ -55,9 +67,8 @@ impl LogStore {
         let cf = cf(&self.db, CF_LOG)?;
         match self.db.iterator_cf(cf, IteratorMode::End).next() {
             Some(item) => {
-                let (_, v) = item?;
-                let e: Entry = decode("log entry", &v)?;
-                Ok(Some(e.log_id))
+                let (k, v) = item?;
+                Ok(Some(unseal(key_index(&k)?, &v)?.log_id))
             }
             None => Ok(None),
         }
@@ -69,22 +80,27 @@ impl LogStore {
         let from = index_key(start);
         for item in self.db.iterator_cf(cf, IteratorMode::From(&from, Direction::Forward)) {
             let (k, v) = item?;
-            let idx = u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0xff; 8]));
+            let idx = key_index(&k)?;
             if end.is_some_and(|e| idx >= e) {
                 break;
             }
-            out.push(decode("log entry", &v)?);
+            out.push(unseal(idx, &v)?);
         }
         Ok(out)
     }
 
-    fn write_entries(&self, entries: Vec<Entry>) -> Result<(), StoreError> {
+    pub(crate) fn write_entries(&self, entries: Vec<Entry>) -> Result<(), StoreError> {
         let cf = cf(&self.db, CF_LOG)?;
         let mut batch = WriteBatch::default();
+        let mut last = None;
         for e in &entries {
-            batch.put_cf(cf, index_key(e.log_id.index), encode("log entry", e)?);
+            batch.put_cf(cf, index_key(e.log_id.index), seal(e)?);
+            last = Some(e.log_id.index);
         }
         self.db.write_opt(batch, &synced())?;
+        if let Some(last) = last {
+            self.watermark.advance(last);
+        }
         Ok(())
     }
 
@@ -180,6 +196,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        // The watermark goes down first, so it never claims entries the log no longer holds.
+        self.watermark.lower(log_id.index.checked_sub(1)).map_err(write_err)?;
         self.delete_from(log_id.index, u64::MAX).map_err(write_err)
     }
 

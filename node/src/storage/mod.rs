@@ -12,11 +12,16 @@
 //! outbox    peer 0 seq                       -> Envelope       (store-and-forward to neighbours)
 //! fed       next/peer | hwm/peer | fresh/node | dept/name      (link sequences, freshness, departments)
 //! sm        "applied" | "membership" | "seq"
+//! durable-index              highest fsynced log index, outside RocksDB (see `watermark`)
 //! ```
 //! Every write the Raft protocol relies on (log append, vote, purge) is fsynced before it is reported
 //! done. Applied state-machine batches share the same write-ahead log and become durable with the next
-//! of those fsyncs (see `state_machine`).
+//! of those fsyncs (see `state_machine`). Log entries carry checksums, and a store is checked before
+//! Raft runs on it (see `integrity`).
 
+pub mod integrity;
+#[cfg(test)]
+mod integrity_tests;
 pub mod keys;
 pub mod log_store;
 mod overlay;
@@ -24,11 +29,15 @@ pub mod reader;
 pub mod state_machine;
 #[cfg(test)]
 mod tests;
+pub mod watermark;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rocksdb::{ColumnFamilyDescriptor, Options, DB};
+use rocksdb::{ColumnFamilyDescriptor, DBRecoveryMode, Options, DB};
+
+pub use integrity::STORAGE_FORMAT;
+pub use watermark::Watermark;
 
 pub const CF_LOG: &str = "log";
 pub const CF_RAFT: &str = "raft";
@@ -56,20 +65,98 @@ pub enum StoreError {
     Codec { what: &'static str, source: bincode::Error },
     #[error("column family {name} is missing")]
     MissingCf { name: &'static str },
-    #[error("snapshot file {path}: {source}")]
-    SnapshotFile { path: String, source: std::io::Error },
+    #[error("{path}: {source}")]
+    File { path: String, source: std::io::Error },
+    /// The store cannot be trusted: a damaged write-ahead log or table, a log with a gap or a bad
+    /// checksum, or a log shorter than what this replica acknowledged.
+    #[error("the store at {path} is damaged: {detail}")]
+    Corrupt { path: String, detail: String },
+    #[error(
+        "the store at {path} has storage format {found}, newer than this gridnode reads ({supported}); \
+         run the gridnode version that wrote it"
+    )]
+    Format { path: String, found: u32, supported: u32 },
 }
 
-/// Opens (creating if needed) the replica's database with all column families.
-pub fn open(path: &Path) -> Result<Arc<DB>, StoreError> {
+impl StoreError {
+    /// Errors that mean the store itself is damaged (as opposed to a bad request or a full disk).
+    pub fn is_corruption(&self) -> bool {
+        match self {
+            StoreError::Corrupt { .. } | StoreError::Codec { .. } => true,
+            StoreError::Rocks { source } => source.kind() == rocksdb::ErrorKind::Corruption,
+            _ => false,
+        }
+    }
+}
+
+/// How a replica's store is opened (`[storage]` in its config).
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Read every block back with its checksum verified before Raft starts.
+    pub verify_on_start: bool,
+    /// RocksDB's memtable size per column family, in MiB.
+    pub write_buffer_mb: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { verify_on_start: true, write_buffer_mb: 64 }
+    }
+}
+
+/// A replica's opened and checked store: the database and the log's durable-index watermark.
+pub struct Store {
+    pub db: Arc<DB>,
+    pub watermark: Watermark,
+}
+
+/// Where a replica keeps its database, inside its data directory.
+pub fn db_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("db")
+}
+
+/// Where a replica keeps its durable-index watermark, inside its data directory.
+pub fn watermark_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("durable-index")
+}
+
+/// Opens (creating if needed) the replica's store in `data_dir` and checks it (see `integrity`): a
+/// damaged store is refused with `StoreError::Corrupt`, never opened shortened.
+pub fn open(data_dir: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
+    let path = db_path(data_dir);
+    let db = open_db(&path, options)?;
+    integrity::upgrade_format(&db, &path)?;
+    let extent = integrity::check_log(&db, &path)?;
+    let (watermark, acknowledged) = Watermark::open(&watermark_path(data_dir))?;
+    integrity::check_watermark(&path, &extent, acknowledged)?;
+    if options.verify_on_start {
+        let all: Vec<&'static str> = std::iter::once(CF_RAFT).chain(SM_CFS).collect();
+        integrity::scan(&db, &path, &all)?;
+    }
+    if let Some(last) = extent.last {
+        watermark.advance(last);
+    }
+    watermark.spawn_flusher();
+    Ok(Store { db, watermark })
+}
+
+fn open_db(path: &Path, options: &StoreOptions) -> Result<Arc<DB>, StoreError> {
     let mut opts = Options::default();
     opts.create_if_missing(true);
     opts.create_missing_column_families(true);
-    let cfs = [CF_LOG, CF_RAFT]
-        .into_iter()
-        .chain(SM_CFS)
-        .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
-    Ok(Arc::new(DB::open_cf_descriptors(&opts, path, cfs)?))
+    opts.set_paranoid_checks(true);
+    // Refuse a write-ahead log damaged anywhere but in a torn final record (never acknowledged:
+    // appends are fsynced before they are reported done), instead of replaying up to the damage and
+    // silently dropping everything after it.
+    opts.set_wal_recovery_mode(DBRecoveryMode::TolerateCorruptedTailRecords);
+    let cf_opts = || {
+        let mut o = Options::default();
+        o.set_write_buffer_size(options.write_buffer_mb.max(1) << 20);
+        o
+    };
+    let cfs =
+        [CF_LOG, CF_RAFT].into_iter().chain(SM_CFS).map(|name| ColumnFamilyDescriptor::new(name, cf_opts()));
+    DB::open_cf_descriptors(&opts, path, cfs).map(Arc::new).map_err(|e| integrity::open_error(path, e))
 }
 
 pub(crate) fn cf<'a>(db: &'a DB, name: &'static str) -> Result<&'a rocksdb::ColumnFamily, StoreError> {

@@ -95,10 +95,8 @@ impl StateMachine {
         signals: Signals,
         snapshot_dir: PathBuf,
     ) -> Result<StateMachine, StoreError> {
-        std::fs::create_dir_all(&snapshot_dir).map_err(|source| StoreError::SnapshotFile {
-            path: snapshot_dir.display().to_string(),
-            source,
-        })?;
+        std::fs::create_dir_all(&snapshot_dir)
+            .map_err(|source| StoreError::File { path: snapshot_dir.display().to_string(), source })?;
         let sm_cf = cf(&db, CF_SM)?;
         let applied = match db.get_cf(sm_cf, KEY_APPLIED)? {
             Some(b) => decode("applied log id", &b)?,
@@ -200,7 +198,7 @@ impl StateMachine {
     fn save(&self, s: &StoredSnapshot) -> Result<Vec<u8>, StoreError> {
         let bytes = encode("snapshot", s)?;
         let tmp = self.snapshot_path.with_extension("tmp");
-        let io = |source| StoreError::SnapshotFile { path: tmp.display().to_string(), source };
+        let io = |source| StoreError::File { path: tmp.display().to_string(), source };
         {
             use std::io::Write;
             let mut f = std::fs::File::create(&tmp).map_err(io)?;
@@ -215,9 +213,7 @@ impl StateMachine {
         match std::fs::read(&self.snapshot_path) {
             Ok(b) => Ok(Some(decode("snapshot", &b)?)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => {
-                Err(StoreError::SnapshotFile { path: self.snapshot_path.display().to_string(), source })
-            }
+            Err(source) => Err(StoreError::File { path: self.snapshot_path.display().to_string(), source }),
         }
     }
 

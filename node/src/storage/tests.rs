@@ -25,9 +25,10 @@ fn rules() -> NodeRules {
 }
 
 fn open(dir: &std::path::Path) -> (LogStore, StateMachine) {
-    let db = super::open(&dir.join("db")).unwrap();
-    let sm = StateMachine::open(db.clone(), rules(), Signals::default(), dir.join("snapshots")).unwrap();
-    (LogStore::new(db), sm)
+    let store = super::open(dir, &super::StoreOptions::default()).unwrap();
+    let sm =
+        StateMachine::open(store.db.clone(), rules(), Signals::default(), dir.join("snapshots")).unwrap();
+    (LogStore::new(store.db, store.watermark), sm)
 }
 
 struct Builder;
