@@ -1,8 +1,7 @@
 //! Compiles the gridfed.v1 contracts with protox (no system protoc needed).
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files =
-        ["proto/gridfed/v1/case.proto", "proto/gridfed/v1/federation.proto", "proto/gridfed/v1/raft.proto"];
+    let files = ["proto/gridfed/v1/case.proto", "proto/gridfed/v1/peer.proto", "proto/gridfed/v1/raft.proto"];
     for f in files {
         println!("cargo:rerun-if-changed={f}");
     }

@@ -14,6 +14,7 @@
 //! ```
 //! `node/` wires this to RocksDB, openraft and gRPC; everything here is tested without sockets.
 
+pub mod bounds;
 pub mod calendar;
 pub mod case;
 pub mod category;
@@ -21,7 +22,6 @@ pub mod code;
 pub mod deadline;
 pub mod identity;
 pub mod light;
-pub mod limits;
 pub mod link;
 pub mod machine;
 #[cfg(test)]

@@ -23,6 +23,10 @@ pub struct Mem {
     pub inbox: BTreeMap<Code, u64>,
     pub fresh: BTreeMap<Code, Freshness>,
     pub departments: BTreeMap<String, Department>,
+    /// The apply index the next writes are made at (as the RocksDB overlay's `index`).
+    pub index: u64,
+    /// The apply index that last wrote each tally (the push index of rollups).
+    pub tally_local: BTreeMap<TallyKey, u64>,
 }
 
 impl Mem {
@@ -35,6 +39,19 @@ impl Mem {
             }
         }
         sum
+    }
+
+    /// Tally entries written after apply index `since`, and the highest index among them.
+    pub fn tally_changes(&self, since: u64) -> (Vec<(TallyKey, Tally)>, u64) {
+        let mut high = since;
+        let mut out = Vec::new();
+        for (k, local) in &self.tally_local {
+            if *local > since {
+                high = high.max(*local);
+                out.push((k.clone(), self.tallies[k].clone()));
+            }
+        }
+        (out, high)
     }
 
     /// Queued messages for `peer`, in order.
@@ -85,6 +102,7 @@ impl Store for Mem {
             }
             Change::Seq(s) => self.seq = s,
             Change::Tally { key, tally } => {
+                self.tally_local.insert(key.clone(), self.index);
                 self.tallies.insert(key, tally);
             }
             Change::Outbox { peer, seq, envelope } => {

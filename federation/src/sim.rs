@@ -1,15 +1,23 @@
 //! Seeded simulation of a whole federation over a faulty network, with invariant checks.
 //!
 //! Seven nodes (a district, two streets, four communities) run the real state-machine logic on
-//! in-memory stores. The network between neighbours drops, duplicates, reorders and truncates
-//! deliveries and loses acknowledgements; rollups are replayed late. Random operators report, dispatch
-//! down from above, act, escalate and send down. Invariants:
+//! in-memory stores, and their links run the real link engines (`link::OutboxSender`,
+//! `link::RollupSender`): the simulation only moves their messages and fires their timers, in simulated
+//! time. Each directed link has its own drop, duplication and delay rates, and links are cut for
+//! random spells (partitions); every call has a deadline; a node's leadership flaps (its engines stop and
+//! restart as a new leader's would); acknowledgements sometimes fail to commit. Random operators report,
+//! dispatch down from above, act, escalate and send down.
+//!
+//! Invariants:
 //! - at every step, no case is owned by two nodes;
-//! - after the network heals and drains: every case is owned by exactly one node, every watcher holds the
-//!   owner's final version, every report made exactly one case, and the district's subtree tallies equal
-//!   the ground truth summed from every node's own cases.
+//! - after the network heals and the engines drain: every case is owned by exactly one node, every
+//!   watcher holds the owner's final version, every report made exactly one case, every outbox is
+//!   empty, and the district's subtree tallies equal the ground truth summed from every node's own cases.
+//!
+//! A failing seed is printed by proptest and replays exactly (`simulate(seed, ..)`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 
 use proptest::prelude::*;
 
@@ -17,11 +25,18 @@ use crate::case::{CaseState, Handler, HandlerKind, Priority, Source};
 use crate::category::Catalog;
 use crate::code::{Code, Level};
 use crate::deadline::DeadlinePolicy;
-use crate::machine::{apply, Command, Ctx, NewCase, Outcome, Rules};
+use crate::link::{
+    Envelope, LinkTiming, OutboxSender, RollupCommand, RollupEvent, RollupSender, SendCommand, SendEvent,
+};
+use crate::machine::{apply, Acked, Act, Command, Ctx, NewCase, Outcome, Receive, Rollup, Rules};
 use crate::mem::Mem;
 use crate::stats::Counters;
-use crate::tally::Freshness;
+use crate::tally::{Freshness, Tally, TallyKey};
 use crate::workflow::{Action, Step};
+use crate::Millis;
+
+/// Deadline of every call between nodes, in simulated milliseconds.
+const RPC_DEADLINE: Millis = 300;
 
 struct Rng(u64);
 
@@ -33,11 +48,26 @@ impl Rng {
         self.0
     }
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        (self.next() % n.max(1) as u64) as usize
     }
     fn chance(&mut self, percent: u64) -> bool {
         self.next() % 100 < percent
     }
+    fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + (self.next() % (hi - lo + 1).max(1) as u64) as i64
+    }
+}
+
+/// A link's engine and what its driver holds for it.
+enum Engine {
+    Outbox { peer: Code, engine: OutboxSender, loaded: Vec<(u64, Envelope)> },
+    Rollup { parent: Code, engine: RollupSender, loaded: Vec<(TallyKey, Tally)> },
+}
+
+struct Driver {
+    engine: Engine,
+    /// Generation of the pending timer; older wake-ups are ignored.
+    timer: u64,
 }
 
 struct Node {
@@ -47,23 +77,92 @@ struct Node {
     grids: Vec<Code>,
     store: Mem,
     index: u64,
+    leading: bool,
+    drivers: Vec<Driver>,
+}
+
+/// Faults of one directed link.
+#[derive(Clone, Copy)]
+struct Faults {
+    drop: u64,
+    dup: u64,
+    max_delay: i64,
+}
+
+enum Req {
+    Hello,
+    Deliver(Vec<(u64, Envelope)>),
+    Push(Vec<(TallyKey, Tally)>, Vec<Freshness>),
+}
+
+enum Resp {
+    Ok,
+    Delivered(u64),
+    Failed(String),
+}
+
+enum Ev {
+    Wake { node: Code, driver: usize, timer: u64 },
+    Request { rpc: u64, from: Code, to: Code, req: std::rc::Rc<Req> },
+    Response { rpc: u64, resp: std::rc::Rc<Resp> },
+    Deadline { rpc: u64 },
+    Flap { node: Code, leading: bool },
 }
 
 struct World {
     nodes: BTreeMap<Code, Node>,
     policy: DeadlinePolicy,
-    now: i64,
+    now: Millis,
+    seq: u64,
+    queue: BinaryHeap<Reverse<(Millis, u64)>>,
+    events: HashMap<u64, Ev>,
+    /// Calls awaiting their answer: (caller, driver, is a handshake).
+    calls: HashMap<u64, (Code, usize, bool)>,
+    faults: BTreeMap<(Code, Code), Faults>,
+    /// Links cut until the given time (both directions).
+    cut_until: BTreeMap<(Code, Code), Millis>,
+    healed: bool,
     reports: usize,
-    /// Old rollups, replayed late.
-    stale_rollups: Vec<(Code, Code, Command)>,
+    stale_rollups: Vec<(Code, Command)>,
+    counts: Counts,
+}
+
+/// What happened during a run, to show the faults were really exercised.
+#[derive(Debug, Default)]
+struct Counts {
+    calls: usize,
+    deadlines: usize,
+    dropped: usize,
+    duplicated: usize,
+    flaps: usize,
+    cuts: usize,
 }
 
 fn c(s: &str) -> Code {
     Code::parse("c", s).unwrap()
 }
 
+fn timing() -> LinkTiming {
+    LinkTiming {
+        min_backoff_ms: 50,
+        max_backoff_ms: 2000,
+        probe_ms: 1000,
+        settle_ms: 50,
+        heartbeat_ms: 500,
+        batch: 16,
+    }
+}
+
+fn pair(a: &Code, b: &Code) -> (Code, Code) {
+    if a < b {
+        (a.clone(), b.clone())
+    } else {
+        (b.clone(), a.clone())
+    }
+}
+
 impl World {
-    fn new() -> World {
+    fn new(rng: &mut Rng, faulty: bool) -> World {
         let mut nodes = BTreeMap::new();
         let tree = [
             ("370102001", ["370102001001", "370102001002"]),
@@ -71,61 +170,92 @@ impl World {
         ];
         let district = c("370102");
         let mut all_grids = Vec::new();
+        let node = |code: Code, parent: Option<Code>, children: Vec<Code>, grids: Vec<Code>| Node {
+            code,
+            parent,
+            children,
+            grids,
+            store: Mem::default(),
+            index: 0,
+            leading: true,
+            drivers: vec![],
+        };
         for (street, comms) in tree {
             let mut street_grids = Vec::new();
             for comm in comms {
                 let grids: Vec<Code> = ["001", "002"].iter().map(|g| c(&format!("{comm}{g}"))).collect();
                 street_grids.extend(grids.clone());
-                nodes.insert(
-                    c(comm),
-                    Node {
-                        code: c(comm),
-                        parent: Some(c(street)),
-                        children: vec![],
-                        grids,
-                        store: Mem::default(),
-                        index: 0,
-                    },
-                );
+                nodes.insert(c(comm), node(c(comm), Some(c(street)), vec![], grids));
             }
             all_grids.extend(street_grids.clone());
-            nodes.insert(
-                c(street),
-                Node {
-                    code: c(street),
-                    parent: Some(district.clone()),
-                    children: comms.iter().map(|x| c(x)).collect(),
-                    grids: street_grids,
-                    store: Mem::default(),
-                    index: 0,
-                },
-            );
+            let children = comms.iter().map(|x| c(x)).collect();
+            nodes.insert(c(street), node(c(street), Some(district.clone()), children, street_grids));
         }
-        nodes.insert(
-            district.clone(),
-            Node {
-                code: district,
-                parent: None,
-                children: vec![c("370102001"), c("370102002")],
-                grids: all_grids,
-                store: Mem::default(),
-                index: 0,
-            },
-        );
-        World {
+        let streets = vec![c("370102001"), c("370102002")];
+        nodes.insert(district.clone(), node(district, None, streets, all_grids));
+        let mut faults = BTreeMap::new();
+        for n in nodes.values_mut() {
+            let mut seed = rng.next();
+            for peer in n.parent.iter().chain(&n.children) {
+                seed = seed.wrapping_add(1);
+                let engine = OutboxSender::new(timing(), seed);
+                n.drivers.push(Driver {
+                    engine: Engine::Outbox { peer: peer.clone(), engine, loaded: vec![] },
+                    timer: 0,
+                });
+                let f = if faulty {
+                    Faults {
+                        drop: rng.range(0, 30) as u64,
+                        dup: rng.range(0, 20) as u64,
+                        max_delay: rng.range(1, 200),
+                    }
+                } else {
+                    Faults { drop: 0, dup: 0, max_delay: 5 }
+                };
+                faults.insert((n.code.clone(), peer.clone()), f);
+            }
+            if let Some(parent) = n.parent.clone() {
+                let engine = RollupSender::new(timing(), seed.wrapping_add(99));
+                n.drivers
+                    .push(Driver { engine: Engine::Rollup { parent, engine, loaded: vec![] }, timer: 0 });
+            }
+        }
+        let mut w = World {
             nodes,
             policy: DeadlinePolicy::default(),
             now: 1_795_000_000_000,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            events: HashMap::new(),
+            calls: HashMap::new(),
+            faults,
+            cut_until: BTreeMap::new(),
+            healed: !faulty,
             reports: 0,
             stale_rollups: vec![],
+            counts: Counts::default(),
+        };
+        let codes: Vec<Code> = w.nodes.keys().cloned().collect();
+        for code in codes {
+            w.set_leading(&code, true);
         }
+        w
     }
 
+    fn schedule(&mut self, at: Millis, ev: Ev) {
+        self.seq += 1;
+        self.events.insert(self.seq, ev);
+        self.queue.push(Reverse((at, self.seq)));
+    }
+
+    /// Applies `cmd` at `at` through its state machine, then tells its link engines something may
+    /// have changed.
     fn run(&mut self, at: &Code, cmd: &Command) -> Outcome {
-        self.now += 1000;
         let policy = self.policy.clone();
+        let now = self.now;
         let n = self.nodes.get_mut(at).unwrap();
         n.index += 1;
+        n.store.index = n.index;
         let rules = Rules {
             node: &n.code,
             policy: &policy,
@@ -134,7 +264,260 @@ impl World {
             children: &n.children,
             grids: &n.grids,
         };
-        apply(&mut n.store, &rules, Ctx { now: self.now, index: n.index }, cmd).unwrap()
+        let out = apply(&mut n.store, &rules, Ctx { now, index: n.index }, cmd).unwrap();
+        for i in 0..self.nodes[at].drivers.len() {
+            match self.nodes[at].drivers[i].engine {
+                Engine::Outbox { .. } => self.feed_outbox(at, i, SendEvent::OutboxChanged { now }),
+                Engine::Rollup { .. } => self.feed_rollup(at, i, RollupEvent::Changed { now }),
+            }
+        }
+        out
+    }
+
+    fn set_leading(&mut self, code: &Code, leading: bool) {
+        let now = self.now;
+        self.nodes.get_mut(code).unwrap().leading = leading;
+        for i in 0..self.nodes[code].drivers.len() {
+            match self.nodes[code].drivers[i].engine {
+                Engine::Outbox { .. } => self.feed_outbox(code, i, SendEvent::Leading { now, leading }),
+                Engine::Rollup { .. } => self.feed_rollup(code, i, RollupEvent::Leading { now, leading }),
+            }
+        }
+    }
+
+    fn sleep(&mut self, code: &Code, i: usize, until: Millis) {
+        let d = &mut self.nodes.get_mut(code).unwrap().drivers[i];
+        d.timer += 1;
+        let timer = d.timer;
+        self.schedule(until.max(self.now), Ev::Wake { node: code.clone(), driver: i, timer });
+    }
+
+    /// Sends a call from `from` to `to` over the faulty link; its answer (or its deadline) comes back to
+    /// driver `i` of `from`.
+    fn call(&mut self, from: &Code, i: usize, to: &Code, req: Req, rng: &mut Rng) {
+        self.seq += 1;
+        let rpc = self.seq;
+        self.calls.insert(rpc, (from.clone(), i, matches!(req, Req::Hello)));
+        self.counts.calls += 1;
+        self.schedule(self.now + RPC_DEADLINE, Ev::Deadline { rpc });
+        let req = std::rc::Rc::new(req);
+        for arrival in self.transmit(from, to, rng) {
+            self.schedule(arrival, Ev::Request { rpc, from: from.clone(), to: to.clone(), req: req.clone() });
+        }
+    }
+
+    /// When copies of a message sent now from `a` to `b` arrive: none when dropped or cut, two when
+    /// duplicated.
+    fn transmit(&mut self, a: &Code, b: &Code, rng: &mut Rng) -> Vec<Millis> {
+        let f = self.faults[&(a.clone(), b.clone())];
+        if self.cut_until.get(&pair(a, b)).is_some_and(|&t| t > self.now) || rng.chance(f.drop) {
+            self.counts.dropped += 1;
+            return vec![];
+        }
+        let mut v = vec![self.now + rng.range(1, f.max_delay)];
+        if rng.chance(f.dup) {
+            self.counts.duplicated += 1;
+            v.push(self.now + rng.range(1, f.max_delay * 2));
+        }
+        v
+    }
+
+    fn feed_outbox(&mut self, code: &Code, i: usize, ev: SendEvent) {
+        let mut rng = Rng(self.seq.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        let mut pending = vec![ev];
+        while let Some(ev) = pending.pop() {
+            let now = self.now;
+            let cmds = match &mut self.nodes.get_mut(code).unwrap().drivers[i].engine {
+                Engine::Outbox { engine, .. } => engine.step(ev),
+                Engine::Rollup { .. } => unreachable!(),
+            };
+            for cmd in cmds {
+                match cmd {
+                    SendCommand::Load { max } => {
+                        let n = self.nodes.get_mut(code).unwrap();
+                        let Engine::Outbox { peer, loaded, .. } = &mut n.drivers[i].engine else {
+                            unreachable!()
+                        };
+                        let mut batch = n.store.queued(peer);
+                        batch.truncate(max);
+                        let range = batch.first().zip(batch.last()).map(|(f, l)| (f.0, l.0));
+                        *loaded = batch;
+                        pending.push(SendEvent::Loaded { now, range });
+                    }
+                    SendCommand::Greet => {
+                        let peer = self.peer_of(code, i);
+                        self.call(code, i, &peer, Req::Hello, &mut rng);
+                    }
+                    SendCommand::Deliver { first, last } => {
+                        let Engine::Outbox { peer, loaded, .. } = &self.nodes[code].drivers[i].engine else {
+                            unreachable!()
+                        };
+                        let batch: Vec<(u64, Envelope)> =
+                            loaded.iter().filter(|(s, _)| (first..=last).contains(s)).cloned().collect();
+                        let peer = peer.clone();
+                        self.call(code, i, &peer, Req::Deliver(batch), &mut rng);
+                    }
+                    SendCommand::Ack { upto } => {
+                        let peer = self.peer_of(code, i);
+                        // Sometimes the acknowledgement does not commit (a leader change): it is retried.
+                        let result = if !self.healed && rng.chance(10) {
+                            Err("no quorum".to_string())
+                        } else {
+                            self.run(code, &Command::Acked(Acked { peer, upto }));
+                            Ok(())
+                        };
+                        pending.push(SendEvent::Acked { now, result });
+                    }
+                    SendCommand::Sleep { until } => self.sleep(code, i, until),
+                }
+            }
+        }
+    }
+
+    fn feed_rollup(&mut self, code: &Code, i: usize, ev: RollupEvent) {
+        let mut rng = Rng(self.seq.wrapping_mul(0x2545_f491_4f6c_dd1d) | 1);
+        let mut pending = vec![ev];
+        while let Some(ev) = pending.pop() {
+            let now = self.now;
+            let cmds = match &mut self.nodes.get_mut(code).unwrap().drivers[i].engine {
+                Engine::Rollup { engine, .. } => engine.step(ev),
+                Engine::Outbox { .. } => unreachable!(),
+            };
+            for cmd in cmds {
+                match cmd {
+                    RollupCommand::Load { since, .. } => {
+                        let n = self.nodes.get_mut(code).unwrap();
+                        let (entries, high) = n.store.tally_changes(since);
+                        let count = entries.len();
+                        let Engine::Rollup { loaded, .. } = &mut n.drivers[i].engine else { unreachable!() };
+                        *loaded = entries;
+                        pending.push(RollupEvent::Loaded { now, entries: count, high });
+                    }
+                    RollupCommand::Greet => {
+                        let parent = self.peer_of(code, i);
+                        self.call(code, i, &parent, Req::Hello, &mut rng);
+                    }
+                    RollupCommand::Push => {
+                        let n = &self.nodes[code];
+                        let Engine::Rollup { parent, loaded, .. } = &n.drivers[i].engine else {
+                            unreachable!()
+                        };
+                        let mut fresh: Vec<Freshness> = n.store.fresh.values().cloned().collect();
+                        fresh.push(Freshness {
+                            node: code.clone(),
+                            version: n.index,
+                            produced_at: now,
+                            overdue: 0,
+                        });
+                        let (parent, loaded) = (parent.clone(), loaded.clone());
+                        self.call(code, i, &parent, Req::Push(loaded, fresh), &mut rng);
+                    }
+                    RollupCommand::Sleep { until } => self.sleep(code, i, until),
+                }
+            }
+        }
+    }
+
+    fn peer_of(&self, code: &Code, i: usize) -> Code {
+        match &self.nodes[code].drivers[i].engine {
+            Engine::Outbox { peer, .. } => peer.clone(),
+            Engine::Rollup { parent, .. } => parent.clone(),
+        }
+    }
+
+    /// A call arrives at `to`: applied through its state machine; the answer goes back.
+    fn serve(&mut self, rpc: u64, from: &Code, to: &Code, req: &Req, rng: &mut Rng) {
+        let resp = if !self.nodes[to].leading {
+            Resp::Failed("no leader".into())
+        } else {
+            match req {
+                Req::Hello => Resp::Ok,
+                Req::Deliver(batch) => {
+                    let cmd = Command::Receive(Receive { from: from.clone(), batch: batch.clone() });
+                    match self.run(to, &cmd) {
+                        Outcome::Received { hwm } => Resp::Delivered(hwm),
+                        other => panic!("delivery refused: {other:?}"),
+                    }
+                }
+                Req::Push(entries, fresh) => {
+                    let cmd = Command::Rollup(Rollup {
+                        from: from.clone(),
+                        entries: entries.clone(),
+                        fresh: fresh.clone(),
+                    });
+                    if !self.healed && rng.chance(10) {
+                        self.stale_rollups.push((to.clone(), cmd.clone()));
+                    }
+                    assert_eq!(self.run(to, &cmd), Outcome::Done);
+                    Resp::Ok
+                }
+            }
+        };
+        let resp = std::rc::Rc::new(resp);
+        for arrival in self.transmit(to, from, rng) {
+            self.schedule(arrival, Ev::Response { rpc, resp: resp.clone() });
+        }
+    }
+
+    /// The answer to call `rpc` (the first of its answer and its deadline counts).
+    fn answer(&mut self, rpc: u64, result: Result<&Resp, &str>) {
+        let Some((code, i, hello)) = self.calls.remove(&rpc) else { return };
+        if result.is_err() {
+            self.counts.deadlines += 1;
+        }
+        let now = self.now;
+        let ok = match result {
+            Ok(Resp::Failed(e)) => Err(e.clone()),
+            Err(e) => Err(e.to_string()),
+            Ok(r) => Ok(r),
+        };
+        match (&self.nodes[&code].drivers[i].engine, hello) {
+            (Engine::Outbox { .. }, true) => {
+                self.feed_outbox(&code, i, SendEvent::Greeted { now, result: ok.map(|_| ()) })
+            }
+            (Engine::Outbox { .. }, false) => {
+                let result = ok.and_then(|r| match r {
+                    Resp::Delivered(h) => Ok(*h),
+                    _ => Err("a delivery answered without a high-water mark".to_string()),
+                });
+                self.feed_outbox(&code, i, SendEvent::Delivered { now, result })
+            }
+            (Engine::Rollup { .. }, true) => {
+                self.feed_rollup(&code, i, RollupEvent::Greeted { now, result: ok.map(|_| ()) })
+            }
+            (Engine::Rollup { .. }, false) => {
+                self.feed_rollup(&code, i, RollupEvent::Pushed { now, result: ok.map(|_| ()) })
+            }
+        }
+    }
+
+    /// Processes events until `until`.
+    fn advance(&mut self, until: Millis, rng: &mut Rng) {
+        while let Some(&Reverse((at, id))) = self.queue.peek() {
+            if at > until {
+                break;
+            }
+            self.queue.pop();
+            self.now = self.now.max(at);
+            let Some(ev) = self.events.remove(&id) else { continue };
+            match ev {
+                Ev::Wake { node, driver, timer } => {
+                    if self.nodes[&node].drivers[driver].timer != timer {
+                        continue;
+                    }
+                    let now = self.now;
+                    match self.nodes[&node].drivers[driver].engine {
+                        Engine::Outbox { .. } => self.feed_outbox(&node, driver, SendEvent::Tick { now }),
+                        Engine::Rollup { .. } => self.feed_rollup(&node, driver, RollupEvent::Tick { now }),
+                    }
+                }
+                Ev::Request { rpc, from, to, req } => self.serve(rpc, &from, &to, &req, rng),
+                Ev::Response { rpc, resp } => self.answer(rpc, Ok(&resp)),
+                Ev::Deadline { rpc } => self.answer(rpc, Err("deadline exceeded")),
+                Ev::Flap { node, leading } => self.set_leading(&node, leading),
+            }
+        }
+        self.now = self.now.max(until);
     }
 
     fn check_single_owner(&self) {
@@ -205,79 +588,65 @@ impl World {
         };
         let action = if state == CaseState::Dispatched && rng.chance(60) { Action::Start } else { action };
         let step = Step { action, actor: "op".into(), note: "原因".into(), expected_version: None };
-        self.run(&at, &Command::Act { case_id: id, step });
+        self.run(&at, &Command::Act(Act { case_id: id, step }));
     }
 
-    /// One delivery attempt on the link `from -> to`, with faults when `faulty`.
-    fn deliver(&mut self, from: &Code, to: &Code, faulty: bool, rng: &mut Rng) {
-        let mut batch = self.nodes[from].store.queued(to);
-        if batch.is_empty() || (faulty && rng.chance(30)) {
-            return; // link down
-        }
-        if faulty && rng.chance(30) {
-            batch.truncate(1 + rng.below(batch.len()));
-        }
-        if faulty && rng.chance(30) {
-            batch.reverse();
-        }
-        let cmd = Command::Receive { from: from.clone(), batch };
-        let Outcome::Received { hwm } = self.run(to, &cmd) else { panic!("receive refused") };
-        if faulty && rng.chance(20) {
-            // Duplicate delivery: changes nothing.
-            let before = self.nodes[to].store.cases.clone();
-            self.run(to, &cmd);
-            assert_eq!(before, self.nodes[to].store.cases, "a duplicate delivery changed {to}");
-        }
-        if faulty && rng.chance(30) {
-            return; // the acknowledgement is lost; the sender resends
-        }
-        self.run(from, &Command::Acked { peer: to.clone(), upto: hwm });
-    }
-
-    fn links(&self) -> Vec<(Code, Code)> {
-        let mut out = Vec::new();
-        for n in self.nodes.values() {
-            if let Some(p) = &n.parent {
-                out.push((n.code.clone(), p.clone()));
-                out.push((p.clone(), n.code.clone()));
+    /// Random faults of the moment: a link cut for a spell, a leadership flap, a stale rollup replayed.
+    fn chaos(&mut self, rng: &mut Rng) {
+        let codes: Vec<Code> = self.nodes.keys().cloned().collect();
+        match rng.below(3) {
+            0 => {
+                let n = &self.nodes[&codes[rng.below(codes.len())]];
+                if let Some(p) = n.parent.clone() {
+                    let until = self.now + rng.range(100, 5_000);
+                    self.cut_until.insert(pair(&n.code, &p), until);
+                    self.counts.cuts += 1;
+                }
+            }
+            1 => {
+                let code = codes[rng.below(codes.len())].clone();
+                if self.nodes[&code].leading {
+                    self.counts.flaps += 1;
+                    self.set_leading(&code, false);
+                    let back = self.now + rng.range(10, 2_000);
+                    self.schedule(back, Ev::Flap { node: code, leading: true });
+                }
+            }
+            _ => {
+                if !self.stale_rollups.is_empty() {
+                    let (at, old) = self.stale_rollups.remove(rng.below(self.stale_rollups.len()));
+                    self.run(&at, &old);
+                }
             }
         }
-        out
     }
 
-    fn rollup(&mut self, child: &Code, rng: &mut Rng, faulty: bool) {
-        let Some(parent) = self.nodes[child].parent.clone() else { return };
-        let n = &self.nodes[child];
-        let entries = n.store.tallies.iter().map(|(k, t)| (k.clone(), t.clone())).collect();
-        let mut fresh: Vec<Freshness> = n.store.fresh.values().cloned().collect();
-        fresh.push(Freshness { node: child.clone(), version: n.index, produced_at: self.now, overdue: 0 });
-        let cmd = Command::Rollup { from: child.clone(), entries, fresh };
-        if faulty && rng.chance(30) {
-            self.stale_rollups.push((child.clone(), parent.clone(), cmd.clone()));
+    /// Stops every fault and lets the engines drain.
+    fn heal(&mut self, rng: &mut Rng) {
+        self.healed = true;
+        self.cut_until.clear();
+        for f in self.faults.values_mut() {
+            *f = Faults { drop: 0, dup: 0, max_delay: 5 };
         }
-        self.run(&parent, &cmd);
-        if faulty && !self.stale_rollups.is_empty() && rng.chance(30) {
-            let (_, p, old) = self.stale_rollups.remove(rng.below(self.stale_rollups.len()));
-            self.run(&p, &old);
-        }
-    }
-
-    fn drain(&mut self, rng: &mut Rng) {
-        for _ in 0..50 {
-            if self.nodes.values().all(|n| n.store.outbox.is_empty()) {
-                return;
+        // Pending flaps bring every node back.
+        let limit = self.now + 120_000;
+        loop {
+            self.advance(self.now + 1_000, rng);
+            let drained = self.nodes.values().all(|n| n.store.outbox.is_empty() && n.leading);
+            if drained {
+                break;
             }
-            for (a, b) in self.links() {
-                self.deliver(&a, &b, false, rng);
-            }
+            assert!(self.now < limit, "outboxes did not drain within two minutes of healing");
         }
-        panic!("outboxes did not drain");
+        // Rollups settle bottom-up within a few heartbeats.
+        self.advance(self.now + 5_000, rng);
     }
 
-    fn check_quiescent(&mut self, rng: &mut Rng) {
+    fn check_quiescent(&self) {
         let mut owners: BTreeMap<String, Code> = BTreeMap::new();
         let mut truth = Counters::default();
         for n in self.nodes.values() {
+            assert!(n.store.outbox.is_empty(), "{} has queued messages", n.code);
             for case in n.store.cases.values().filter(|k| k.owner == n.code) {
                 assert!(owners.insert(case.id.clone(), n.code.clone()).is_none(), "{} owned twice", case.id);
                 truth.add(&Counters::of(case));
@@ -301,14 +670,6 @@ impl World {
                 }
             }
         }
-        // Rollups, bottom-up, then the district's subtree equals the ground truth.
-        let levels = [Level::Community, Level::Street];
-        for level in levels {
-            let codes: Vec<Code> = self.nodes.keys().filter(|k| k.level() == level).cloned().collect();
-            for code in codes {
-                self.rollup(&code, rng, false);
-            }
-        }
         let district = c("370102");
         assert_eq!(self.nodes[&district].store.subtree(&district), truth, "district subtree != ground truth");
         for street in ["370102001", "370102002"] {
@@ -318,48 +679,50 @@ impl World {
     }
 }
 
+/// Runs `steps` operator actions, 20 simulated ms apart on average, with faults; then heals and checks.
 fn simulate(seed: u64, steps: usize) -> World {
     let mut rng = Rng(seed | 1);
-    let mut w = World::new();
-    for _ in 0..steps {
+    let mut w = World::new(&mut rng, true);
+    for step in 0..steps {
         match rng.below(10) {
             0..=2 => w.report(&mut rng),
-            3..=6 => w.act(&mut rng),
-            7 | 8 => {
-                let links = w.links();
-                let (a, b) = links[rng.below(links.len())].clone();
-                w.deliver(&a, &b, true, &mut rng);
-            }
-            _ => {
-                let codes: Vec<Code> =
-                    w.nodes.keys().filter(|k| k.level() != Level::District).cloned().collect();
-                let child = codes[rng.below(codes.len())].clone();
-                w.rollup(&child, &mut rng, true);
-            }
+            3..=7 => w.act(&mut rng),
+            _ => w.chaos(&mut rng),
         }
-        w.check_single_owner();
+        let next = w.now + rng.range(1, 40);
+        w.advance(next, &mut rng);
+        if step % 50 == 0 {
+            w.check_single_owner();
+        }
     }
-    w.drain(&mut rng);
     w.check_single_owner();
-    w.check_quiescent(&mut rng);
+    w.heal(&mut rng);
+    w.check_single_owner();
+    w.check_quiescent();
     w
 }
 
 #[test]
 fn a_long_partition_drains_without_loss_or_duplication() {
     let mut rng = Rng(7);
-    let mut w = World::new();
-    // The street is cut off while a community reports and escalates hundreds of cases.
-    let community = c("370102001001");
+    let mut w = World::new(&mut rng, false);
+    // The street is cut off from its district and its communities while hundreds of cases are
+    // reported and escalated.
+    let street = c("370102001");
+    for other in ["370102", "370102001001", "370102001002"] {
+        w.cut_until.insert(pair(&street, &c(other)), i64::MAX);
+    }
     for _ in 0..300 {
         w.report(&mut rng);
         w.act(&mut rng);
+        let next = w.now + 10;
+        w.advance(next, &mut rng);
     }
     let queued: usize = w.nodes.values().map(|n| n.store.outbox.len()).sum();
     assert!(queued > 50, "only {queued} messages queued");
-    assert!(!w.nodes[&community].store.outbox.is_empty());
-    w.drain(&mut rng);
-    w.check_quiescent(&mut rng);
+    assert!(!w.nodes[&c("370102001001")].store.outbox.is_empty());
+    w.heal(&mut rng);
+    w.check_quiescent();
 }
 
 #[test]
@@ -370,6 +733,9 @@ fn the_simulation_exercises_hand_overs() {
     assert!(cases.iter().any(|k| k.watchers.len() >= 2), "no case moved twice");
     assert!(cases.iter().any(|k| k.state == CaseState::Closed && k.origin != k.owner), "no hand-over closed");
     assert!(cases.iter().any(|k| k.origin.level() == Level::District && k.owner.level() == Level::Community));
+    let n = &w.counts;
+    assert!(n.calls > 1000 && n.deadlines > 20 && n.dropped > 50 && n.duplicated > 20, "{n:?}");
+    assert!(n.flaps > 20 && n.cuts > 20, "{n:?}");
 }
 
 proptest! {

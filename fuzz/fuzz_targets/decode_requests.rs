@@ -7,11 +7,11 @@ use std::fmt::Debug;
 
 use federation::category::Catalog;
 use federation::code::{Code, Level};
-use federation::limits::{check_case_id, check_counters};
+use federation::bounds::{check_case_id, check_counters};
 use federation::machine::{check_short, Rules};
 use federation::stats::{format_day, parse_day};
 use federation::CaseState;
-use gridnode::types::{ReplicaId, TypeConfig};
+use gridnode::consensus::types::{ReplicaId, TypeConfig};
 use libfuzzer_sys::fuzz_target;
 use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
 use prost::Message;

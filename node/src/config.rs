@@ -37,7 +37,7 @@ pub struct ReplicaAddr {
 /// Another node this node federates with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PeerNode {
+pub struct Neighbour {
     /// The peer's division code.
     pub code: String,
     /// The peer's name.
@@ -90,6 +90,9 @@ pub struct FederationTuning {
     pub rpc_timeout_ms: u64,
     /// Longest wait between retries of a failing link.
     pub max_backoff_ms: u64,
+    /// An idle link is probed (a handshake) this often, so its state says whether the neighbour is
+    /// reachable now.
+    pub probe_ms: u64,
 }
 
 impl Default for FederationTuning {
@@ -99,6 +102,7 @@ impl Default for FederationTuning {
             supervise_ms: 10_000,
             rpc_timeout_ms: 5_000,
             max_backoff_ms: 5_000,
+            probe_ms: 5_000,
         }
     }
 }
@@ -135,7 +139,7 @@ impl StorageTuning {
 /// address without TLS.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Limits {
+pub struct PeerLimits {
     /// Open connections per peer; more are closed right after the handshake.
     pub max_connections_per_peer: usize,
     /// Requests in flight per peer, over all its connections; more are refused with RESOURCE_EXHAUSTED.
@@ -146,9 +150,9 @@ pub struct Limits {
     pub handshake_timeout_ms: u64,
 }
 
-impl Default for Limits {
+impl Default for PeerLimits {
     fn default() -> Self {
-        Limits {
+        PeerLimits {
             max_connections_per_peer: 256,
             max_inflight_per_peer: 1024,
             max_handshakes: 256,
@@ -184,10 +188,10 @@ pub struct Config {
     pub grids: Vec<String>,
     /// The parent node, if any.
     #[serde(default)]
-    pub parent: Option<PeerNode>,
+    pub parent: Option<Neighbour>,
     /// The child nodes.
     #[serde(default)]
-    pub children: Vec<PeerNode>,
+    pub children: Vec<Neighbour>,
     /// Raft timing and compaction.
     #[serde(default)]
     pub raft: RaftTuning,
@@ -196,7 +200,7 @@ pub struct Config {
     pub federation: FederationTuning,
     /// Per-peer connection and request limits.
     #[serde(default)]
-    pub limits: Limits,
+    pub limits: PeerLimits,
     /// How the store is opened and watched.
     #[serde(default)]
     pub storage: StorageTuning,
@@ -328,6 +332,7 @@ impl Config {
             ("federation.supervise_ms", f.supervise_ms, 100),
             ("federation.rpc_timeout_ms", f.rpc_timeout_ms, 100),
             ("federation.max_backoff_ms", f.max_backoff_ms, 10),
+            ("federation.probe_ms", f.probe_ms, 100),
         ] {
             if v < min {
                 return Err(invalid(name, format!("must be at least {min}")));
@@ -388,7 +393,7 @@ mod tests {
             children: vec![],
             raft: RaftTuning::default(),
             federation: FederationTuning::default(),
-            limits: Limits::default(),
+            limits: PeerLimits::default(),
             storage: StorageTuning::default(),
             tls: None,
             deadlines: DeadlinePolicy::default(),

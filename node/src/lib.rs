@@ -2,26 +2,30 @@
 //! the `gridnode` CLI. It wires the I/O-free `federation` crate to the world.
 //!
 //! ```text
-//! cli ──▶ client ──gRPC──▶ rpc::serve ─▶ service::{CaseApi, ClusterApi, RaftApi}
-//!                                              │             │
-//!                                         replica ─▶ proposer ─▶ openraft ─▶ network (to other replicas)
-//!                                              │                    │
-//!                                    storage::state_machine   storage::log_store   (RocksDB)
+//! cli ──▶ client ──gRPC──▶ rpc::serve ─▶ service::{CaseApi, ClusterApi, PeerApi, RaftApi}
+//!                                             │ commit-or-forward
+//!                             consensus::{Writer ─▶ Proposer ─▶ openraft ─▶ network (other replicas)}
+//!                                                        │                  │
+//!                                          storage::state_machine   storage::log_store   (RocksDB)
+//! links (outbox, rollup, supervise) ─▶ consensus::Writer, storage::reader, PeerService of neighbours
 //! ```
+//! `replica` wires them from a `config`; each part gets only the handles it needs (`local`,
+//! `consensus::{Leadership, Writer}`, `storage::reader::CaseReader`, `clock::Clock`, `tasks::Tasks`).
 
 pub mod certs;
 pub mod cli;
 pub mod client;
+pub mod clock;
 pub mod config;
+pub mod consensus;
 pub mod demo;
 pub mod demo_data;
-pub mod federation;
-pub mod network;
-pub mod proposer;
+pub mod links;
+pub mod local;
 pub mod render;
 pub mod replica;
 pub mod rpc;
 pub mod service;
 pub mod storage;
+pub mod tasks;
 pub mod tls;
-pub mod types;

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use federation::code::CodeError;
 use federation::topology::{NodeSpec, Topology};
 
-use crate::config::{Config, PeerNode, RaftTuning, ReplicaAddr};
+use crate::config::{Config, Neighbour, RaftTuning, ReplicaAddr};
 
-fn peer(n: &NodeSpec) -> PeerNode {
-    PeerNode { code: n.code.clone(), name: n.name.clone(), replicas: n.replicas.clone() }
+fn peer(n: &NodeSpec) -> Neighbour {
+    Neighbour { code: n.code.clone(), name: n.name.clone(), replicas: n.replicas.clone() }
 }
 
 /// A community's own grids, or every grid of the communities below a street or district.

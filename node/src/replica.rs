@@ -1,5 +1,14 @@
-//! One replica of a node: opens its RocksDB store, starts openraft, bootstraps a fresh group from the
-//! config, and serves the gRPC services on a bound listener until a shutdown signal.
+//! One replica of a node, wired from its config: opens and checks its store, starts openraft,
+//! bootstraps a fresh group, hands each service and task the narrow handles it needs, and serves on a
+//! bound listener until a shutdown signal.
+//!
+//! ```text
+//! config ─▶ storage::open ─▶ Raft ─▶ Leadership, Proposer ─▶ Writer
+//!                                     │
+//!   services: CaseApi(Local, Writer, Leadership, CaseReader, Clock, ChannelPool)
+//!             ClusterApi(Local, Raft, CaseReader, LinkTable)  PeerApi(Local, Writer)  RaftApi(Raft)
+//!   tasks:    links::spawn(LinkCtx)  tls watch   proposer       (all tracked by Tasks)
+//! ```
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -8,22 +17,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use federation::code::Code;
-use federation::machine::{Command, Outcome};
 use openraft::error::{InitializeError, RaftError};
 use openraft::{BasicNode, SnapshotPolicy};
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
-use crate::config::{Config, ConfigError, FederationTuning, PeerNode};
-use crate::federation::LinkTable;
-use crate::network::Network;
-use crate::proposer::{ProposeError, Proposer};
-use crate::service::{CaseApi, ClusterApi, FederationApi, RaftApi};
+use crate::clock::Clock;
+use crate::config::{Config, ConfigError, Neighbour};
+use crate::consensus::network::Network;
+use crate::consensus::types::{Raft, ReplicaId};
+use crate::consensus::{Leadership, Proposer, Writer};
+use crate::links::{LinkCtx, LinkTable};
+use crate::local::Local;
+use crate::rpc::ChannelPool;
+use crate::service::{CaseApi, ClusterApi, PeerApi, RaftApi};
 use crate::storage::log_store::LogStore;
-use crate::storage::reader::CaseReader;
 use crate::storage::state_machine::{NodeRules, Signals, StateMachine};
 use crate::storage::{self, StoreError};
-use crate::types::{Raft, ReplicaId};
+use crate::tasks::Tasks;
 
 /// Why a replica could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -35,114 +46,40 @@ pub enum ReplicaError {
         #[from]
         source: StoreError,
     },
-    #[error("raft: {message}")]
-    Raft { message: String },
+    #[error("raft: {source}")]
+    Raft { source: Box<openraft::error::Fatal<ReplicaId>> },
+    #[error("raft settings: {source}")]
+    RaftConfig { source: Box<openraft::ConfigError> },
+    #[error("bootstrap: {source}")]
+    Bootstrap { source: Box<RaftError<ReplicaId, InitializeError<ReplicaId, BasicNode>>> },
     #[error("grpc server: {source}")]
     Transport {
         #[from]
         source: tonic::transport::Error,
     },
     #[error("tls: {source}")]
-    Tls { source: crate::tls::TlsError },
+    Tls {
+        #[from]
+        source: crate::tls::TlsError,
+    },
     #[error("cannot bind {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
 }
 
-/// Where a request should go.
-pub enum Route {
-    /// This replica leads: handle it here.
-    Local,
-    /// Another replica leads: forward to its address.
-    Leader { id: ReplicaId, addr: String },
-}
-
-/// The running pieces of a replica, shared by its services.
-pub struct Replica {
-    pub id: ReplicaId,
-    pub node: Code,
-    pub name: String,
-    pub raft: Raft,
-    pub reader: CaseReader,
-    pub rules: NodeRules,
-    pub parent: Option<PeerNode>,
-    pub children: Vec<PeerNode>,
-    pub signals: Signals,
-    pub links: LinkTable,
-    pub federation: FederationTuning,
-    proposer: Proposer,
-    /// Mutual TLS for servers and clients; None runs plaintext.
-    pub tls: Option<Arc<crate::tls::Tls>>,
-    /// Channels to other replicas for forwarded requests, reused across requests.
-    channels: std::sync::Mutex<std::collections::HashMap<String, tonic::transport::Channel>>,
-}
-
-/// How long a request waits for an election to produce a leader.
-const LEADER_WAIT: Duration = Duration::from_secs(5);
-
-impl Replica {
-    /// The current leader, waiting a little if an election is under way.
-    pub async fn route(&self) -> Option<Route> {
-        let metrics = self.raft.metrics();
-        let leader = match self.raft.current_leader().await {
-            Some(l) => Some(l),
-            None => self
-                .raft
-                .wait(Some(LEADER_WAIT))
-                .metrics(|m| m.current_leader.is_some(), "a leader")
-                .await
-                .ok()
-                .and_then(|m| m.current_leader),
-        }?;
-        if leader == self.id {
-            return Some(Route::Local);
-        }
-        let addr =
-            metrics.borrow().membership_config.membership().get_node(&leader).map(|n| n.addr.clone())?;
-        Some(Route::Leader { id: leader, addr })
-    }
-
-    /// The address of replica `id`, from the current membership.
-    pub fn addr_of(&self, id: ReplicaId) -> Option<String> {
-        self.raft.metrics().borrow().membership_config.membership().get_node(&id).map(|n| n.addr.clone())
-    }
-
-    /// A (reused) channel to the replica at `addr`, for forwarding requests to the leader.
-    pub fn channel_to(&self, addr: &str) -> Result<tonic::transport::Channel, tonic::Status> {
-        let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = channels.get(addr) {
-            return Ok(c.clone());
-        }
-        let c = crate::rpc::lazy_channel(addr, self.tls.as_ref())
-            .map_err(|e| tonic::Status::unavailable(format!("leader address {addr}: {e}")))?;
-        channels.insert(addr.to_string(), c.clone());
-        Ok(c)
-    }
-
-    /// True while this replica is the leader of its node.
-    pub fn is_leader(&self) -> bool {
-        self.raft.metrics().borrow().current_leader == Some(self.id)
-    }
-
-    /// The highest log index applied here: a version that only grows.
-    pub fn applied_index(&self) -> u64 {
-        self.raft.metrics().borrow().last_applied.map(|l| l.index).unwrap_or(0)
-    }
-
-    /// The parent and the children.
-    pub fn neighbours(&self) -> Vec<PeerNode> {
-        self.parent.iter().chain(&self.children).cloned().collect()
-    }
-
-    /// The configured neighbour with `code`.
-    pub fn neighbour(&self, code: &str) -> Option<&PeerNode> {
-        self.parent.iter().chain(&self.children).find(|p| p.code == code)
-    }
-
-    /// Commits `cmd` through Raft (group-committed with concurrent commands).
-    pub async fn propose(&self, cmd: Command) -> Result<Outcome, ProposeError> {
-        self.proposer.propose(cmd).await
+impl From<openraft::error::Fatal<ReplicaId>> for ReplicaError {
+    fn from(e: openraft::error::Fatal<ReplicaId>) -> Self {
+        ReplicaError::Raft { source: Box::new(e) }
     }
 }
+
+impl From<RaftError<ReplicaId, InitializeError<ReplicaId, BasicNode>>> for ReplicaError {
+    fn from(e: RaftError<ReplicaId, InitializeError<ReplicaId, BasicNode>>) -> Self {
+        ReplicaError::Bootstrap { source: Box::new(e) }
+    }
+}
+
+/// How long a stopping replica waits for its tasks.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 fn raft_config(cfg: &Config) -> Result<openraft::Config, ReplicaError> {
     let r = &cfg.raft;
@@ -158,22 +95,12 @@ fn raft_config(cfg: &Config) -> Result<openraft::Config, ReplicaError> {
         max_payload_entries: 256,
         ..Default::default()
     };
-    c.validate().map_err(|e| ReplicaError::Raft { message: format!("raft settings: {e}") })
+    c.validate().map_err(|e| ReplicaError::RaftConfig { source: Box::new(e) })
 }
 
-/// Starts the replica described by `cfg` on `listener` and serves until `shutdown` resolves.
-pub async fn run(
-    cfg: Config,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ReplicaError> {
-    cfg.validate()?;
-    let node = cfg.node_code()?;
-    let data_dir = PathBuf::from(&cfg.data_dir);
-    let store = storage::open(&data_dir, &cfg.storage.options())?;
-    let db = store.db;
+fn local_of(cfg: &Config, node: Code) -> Local {
     let codes =
-        |peers: &[PeerNode]| peers.iter().filter_map(|p| Code::parse_node("peer", &p.code).ok()).collect();
+        |peers: &[Neighbour]| peers.iter().filter_map(|p| Code::parse_node("peer", &p.code).ok()).collect();
     let rules = NodeRules {
         node: node.clone(),
         policy: cfg.deadlines.clone(),
@@ -181,12 +108,42 @@ pub async fn run(
         children: codes(&cfg.children),
         grids: cfg.grids.iter().filter_map(|g| Code::parse("grids", g).ok()).collect(),
     };
+    Local {
+        node,
+        name: cfg.name.clone(),
+        replica: cfg.replica_id,
+        rules,
+        parent: cfg.parent.clone(),
+        children: cfg.children.clone(),
+        authenticated: cfg.tls.is_some(),
+        federation: cfg.federation.clone(),
+    }
+}
+
+/// Starts the replica described by `cfg` on `listener` with `clock`, and serves until `shutdown`
+/// resolves.
+pub async fn run(
+    cfg: Config,
+    listener: TcpListener,
+    clock: Clock,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ReplicaError> {
+    cfg.validate()?;
+    let node = cfg.node_code()?;
+    let local = Arc::new(local_of(&cfg, node.clone()));
+    let data_dir = PathBuf::from(&cfg.data_dir);
+    let store = storage::open(&data_dir, &cfg.storage.options())?;
     let signals = Signals::default();
-    let sm = StateMachine::open(db.clone(), rules.clone(), signals.clone(), data_dir.join("snapshots"))?;
+    let sm = StateMachine::open(
+        store.db.clone(),
+        local.rules.clone(),
+        signals.clone(),
+        data_dir.join("snapshots"),
+    )?;
     let reader = sm.reader();
-    let log = LogStore::new(db, store.watermark);
+    let log = LogStore::new(store.db, store.watermark);
     let tls = match &cfg.tls {
-        Some(files) => Some(files.load("tls.").map_err(|e| ReplicaError::Tls { source: e })?),
+        Some(files) => Some(files.load("tls.")?),
         None => {
             warn!(
                 node = %node,
@@ -205,51 +162,50 @@ pub async fn run(
         log,
         sm,
     )
-    .await
-    .map_err(|e| ReplicaError::Raft { message: e.to_string() })?;
-
+    .await?;
     if cfg.bootstrap {
         bootstrap(&raft, &cfg).await?;
     }
 
-    let replica = Arc::new(Replica {
-        id: cfg.replica_id,
-        node: node.clone(),
-        name: cfg.name.clone(),
-        raft: raft.clone(),
-        reader,
-        rules,
-        parent: cfg.parent.clone(),
-        children: cfg.children.clone(),
-        signals,
-        links: LinkTable::default(),
-        federation: cfg.federation.clone(),
-        proposer: Proposer::start(raft.clone()),
-        channels: Default::default(),
-        tls: tls.clone(),
-    });
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    crate::federation::spawn(replica.clone(), stop_rx);
-    let stop_watch = tokio_util::sync::CancellationToken::new();
+    let tasks = Tasks::new();
+    let pool = ChannelPool::new(tls.clone());
+    let leadership = Leadership::new(raft.clone(), cfg.replica_id);
+    let proposer = Proposer::start(raft.clone(), clock.clone(), &tasks);
+    let writer = Writer::new(proposer, leadership.clone(), cfg.replica_id);
+    let table = Arc::new(LinkTable::default());
+    crate::links::spawn(
+        LinkCtx {
+            local: local.clone(),
+            leadership: leadership.clone(),
+            reader: reader.clone(),
+            writer: writer.clone(),
+            table: table.clone(),
+            clock: clock.clone(),
+            signals,
+            pool: pool.clone(),
+        },
+        &tasks,
+    );
     if let Some(tls) = &tls {
-        tokio::spawn(tls.clone().watch(node.to_string(), stop_watch.clone()));
+        tasks.spawn("tls-watch", tls.clone().watch(node.to_string(), tasks.token()));
     }
     info!(node = %node, replica = cfg.replica_id, addr = ?listener.local_addr().ok(), tls = tls.is_some(), "replica serving");
+    let stopping = tasks.clone();
     let served = crate::rpc::serve(
         listener,
-        CaseApi::new(replica.clone()),
-        ClusterApi::new(replica.clone()),
-        FederationApi::new(replica.clone()),
+        CaseApi::new(local.clone(), writer.clone(), leadership, reader.clone(), clock, pool.clone()),
+        ClusterApi::new(local.clone(), raft.clone(), reader, table, pool.clone()),
+        PeerApi::new(local, writer, pool),
         RaftApi::new(raft.clone(), node.as_str(), cfg.replica_id, tls.is_some()),
         tls.clone(),
         cfg.limits.clone(),
         async move {
             shutdown.await;
-            let _ = stop_tx.send(true);
-            stop_watch.cancel();
+            stopping.stop();
         },
     )
     .await;
+    tasks.shutdown(STOP_GRACE).await;
     if let Err(e) = raft.shutdown().await {
         warn!(error = %e, "raft did not shut down cleanly");
     }
@@ -262,9 +218,7 @@ pub async fn run(
 /// replica does this with the same membership, which openraft allows; a replica that already has
 /// state (or has heard from a leader) skips it.
 async fn bootstrap(raft: &Raft, cfg: &Config) -> Result<(), ReplicaError> {
-    let initialized =
-        raft.is_initialized().await.map_err(|e| ReplicaError::Raft { message: e.to_string() })?;
-    if initialized {
+    if raft.is_initialized().await? {
         return Ok(());
     }
     let members: BTreeMap<ReplicaId, BasicNode> =
@@ -272,17 +226,17 @@ async fn bootstrap(raft: &Raft, cfg: &Config) -> Result<(), ReplicaError> {
     match raft.initialize(members).await {
         Ok(()) => info!(node = %cfg.node, replicas = cfg.replicas.len(), "bootstrapped a fresh Raft group"),
         Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
-        Err(e) => return Err(ReplicaError::Raft { message: format!("bootstrap: {e}") }),
+        Err(e) => return Err(e.into()),
     }
     Ok(())
 }
 
 /// Binds `cfg.listen` and runs the replica until Ctrl-C or SIGTERM.
-pub async fn serve_forever(cfg: Config) -> Result<(), ReplicaError> {
+pub async fn serve_forever(cfg: Config, clock: Clock) -> Result<(), ReplicaError> {
     let listener = crate::rpc::bind(&cfg.listen)
         .await
         .map_err(|source| ReplicaError::Bind { addr: cfg.listen.clone(), source })?;
-    run(cfg, listener, shutdown_signal()).await
+    run(cfg, listener, clock, shutdown_signal()).await
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

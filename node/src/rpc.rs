@@ -2,17 +2,18 @@
 //! place where listeners are turned into servers, with TLS and per-peer limits (see `tls`), so the
 //! services themselves know nothing of either.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::config::Limits;
+use crate::config::PeerLimits;
 
-use crate::network::MAX_RAFT_MESSAGE;
-use crate::service::{CaseApi, ClusterApi, FederationApi, RaftApi};
+use crate::consensus::network::MAX_RAFT_MESSAGE;
+use crate::service::{CaseApi, ClusterApi, PeerApi, RaftApi};
 use crate::tls::Tls;
 
 /// How long to wait for a TCP connection to a replica.
@@ -36,27 +37,58 @@ pub fn lazy_channel(addr: &str, tls: Option<&Arc<Tls>>) -> Result<Channel, tonic
     })
 }
 
+/// Channels to other replicas (of this node, for forwarding; of neighbours, for links), created on
+/// first use and reused; cheap to clone.
+#[derive(Clone)]
+pub struct ChannelPool {
+    tls: Option<Arc<Tls>>,
+    channels: Arc<Mutex<HashMap<String, Channel>>>,
+}
+
+impl ChannelPool {
+    /// Channels over mutual TLS when `tls` is given, plaintext otherwise.
+    pub fn new(tls: Option<Arc<Tls>>) -> ChannelPool {
+        ChannelPool { tls, channels: Arc::default() }
+    }
+
+    /// The channel to `addr` (`ip:port`).
+    pub fn get(&self, addr: &str) -> Result<Channel, tonic::transport::Error> {
+        let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = channels.get(addr) {
+            return Ok(c.clone());
+        }
+        let c = lazy_channel(addr, self.tls.as_ref())?;
+        channels.insert(addr.to_string(), c.clone());
+        Ok(c)
+    }
+
+    /// Mutual TLS, when on.
+    pub fn tls(&self) -> Option<&Arc<Tls>> {
+        self.tls.as_ref()
+    }
+}
+
 /// Binds a TCP listener (port 0 picks a free port).
 pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
-/// Serves the client, cluster, federation and Raft services of one replica on `listener` until
+/// Serves the client, cluster, peer and Raft services of one replica on `listener` until
 /// `shutdown` resolves: over mutual TLS when `tls` is given, with `limits` per peer.
 #[allow(clippy::too_many_arguments)]
 pub async fn serve(
     listener: TcpListener,
     case: CaseApi,
     cluster: ClusterApi,
-    federation: FederationApi,
+    peer: PeerApi,
     raft: RaftApi,
     tls: Option<Arc<Tls>>,
-    limits: Limits,
+    limits: PeerLimits,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     use proto::v1::case_service_server::CaseServiceServer;
     use proto::v1::cluster_service_server::ClusterServiceServer;
-    use proto::v1::federation_service_server::FederationServiceServer;
+    use proto::v1::peer_service_server::PeerServiceServer;
     use proto::v1::raft_service_server::RaftServiceServer;
     tonic::transport::Server::builder()
         .timeout(Duration::from_secs(60))
@@ -71,7 +103,7 @@ pub async fn serve(
         )
         .add_service(ClusterServiceServer::new(cluster))
         .add_service(
-            FederationServiceServer::new(federation)
+            PeerServiceServer::new(peer)
                 .max_decoding_message_size(MAX_RAFT_MESSAGE)
                 .max_encoding_message_size(MAX_CLIENT_MESSAGE),
         )

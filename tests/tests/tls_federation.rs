@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use proto::v1 as pb;
 use proto::v1::case_service_client::CaseServiceClient;
-use proto::v1::federation_service_client::FederationServiceClient;
+use proto::v1::peer_service_client::PeerServiceClient;
 use std::time::Duration;
 use tonic::Code;
 
@@ -56,7 +56,7 @@ fn a_community_cannot_push_rollups_or_escalate_as_another_nor_dispatch() {
     let community = c.issue(COMMUNITY, "replica", "impostor");
     let codes = rt.block_on(async {
         let ch = wait_for_async_channel(&street, &community).await;
-        let mut fed = FederationServiceClient::new(ch);
+        let mut fed = PeerServiceClient::new(ch);
         let mut call = async |what: &str| -> Code {
             let r = match what {
                 "own rollup" => fed.push_rollup(rollup(COMMUNITY, COMMUNITY)).await.map(|_| ()),

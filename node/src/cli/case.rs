@@ -333,7 +333,7 @@ pub async fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
     let s = resp.stats.ok_or_else(|| anyhow::anyhow!("the node answered without statistics"))?;
     let (node, from, to) = (s.node.clone(), s.from.clone(), s.to.clone());
     let report = convert::stats_from_pb(s);
-    let now = crate::service::now_ms();
+    let now = crate::clock::wall_ms();
     if a.json {
         let mut v = output::stats_json(&node, &from, &to, &report);
         if !resp.parts.is_empty() {

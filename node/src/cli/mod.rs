@@ -13,7 +13,7 @@ macro_rules! say_raw {
 mod case;
 mod certs;
 mod cluster;
-mod federation;
+mod links;
 pub(crate) mod output;
 pub mod profile;
 mod topology;
@@ -107,6 +107,10 @@ enum Command {
         /// Allow running without TLS when the config has no [tls] section (local experiments only).
         #[arg(long)]
         insecure: bool,
+        /// Fault injection for tests: run this replica's clock this many milliseconds ahead (negative:
+        /// behind) of the machine's. Never in production.
+        #[arg(long, hide = true, default_value_t = 0, allow_negative_numbers = true)]
+        clock_offset_ms: i64,
     },
     /// Report, show, list and act on cases.
     #[command(subcommand)]
@@ -121,10 +125,10 @@ enum Command {
     Topology(topology::TopologyCmd),
     /// The node's links to its parent and children.
     #[command(subcommand)]
-    Federation(federation::FederationCmd),
+    Federation(links::FederationCmd),
     /// Functional departments cases can be dispatched to (吹哨).
     #[command(subcommand)]
-    Department(federation::DepartmentCmd),
+    Department(links::DepartmentCmd),
     /// The district's certificate authority and the certificates of replicas and operators.
     #[command(subcommand)]
     Certs(certs::CertsCmd),
@@ -138,7 +142,7 @@ fn init_tracing(default: &str) {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { config, insecure } => {
+        Command::Serve { config, insecure, clock_offset_ms } => {
             init_tracing("info,openraft=warn");
             let cfg = crate::config::Config::load(&config)?;
             if cfg.tls.is_none() && !insecure {
@@ -148,7 +152,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     config.display()
                 );
             }
-            crate::replica::serve_forever(cfg).await?;
+            crate::replica::serve_forever(cfg, crate::clock::Clock::with_offset(clock_offset_ms)).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo(args) => {
@@ -173,11 +177,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Certs(cmd) => certs::run(cmd),
         Command::Federation(cmd) => {
             init_tracing("warn");
-            federation::run(cmd).await
+            links::run(cmd).await
         }
         Command::Department(cmd) => {
             init_tracing("warn");
-            federation::department(cmd).await
+            links::department(cmd).await
         }
     }
 }

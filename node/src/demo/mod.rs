@@ -169,7 +169,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             cfg.tls = Some(tls.replicas[&(node.code.clone(), i)].clone());
             let listener = listeners.remove(addr).context("listener")?;
             let mut stop = stop_rx.clone();
-            replicas.spawn(crate::replica::run(cfg, listener, async move {
+            replicas.spawn(crate::replica::run(cfg, listener, crate::clock::Clock::system(), async move {
                 let _ = stop.wait_for(|s| *s).await;
             }));
         }

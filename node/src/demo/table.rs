@@ -8,7 +8,7 @@ use proto::v1::StatsRequest;
 
 use crate::cli::output::{pad, time};
 use crate::client::{with_deadline, Client};
-use crate::service::now_ms;
+use crate::clock::wall_ms as now_ms;
 
 pub struct Table {
     district: Client,

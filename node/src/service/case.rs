@@ -2,15 +2,13 @@
 //! (a follower forwards them); reads are linearizable unless the caller asks for a local read.
 
 use std::sync::Arc;
-use std::time::Duration;
 
+use federation::bounds::check_case_id;
 use federation::category::Catalog;
 use federation::code::{Code, Level};
 use federation::light::Light;
-use federation::limits::check_case_id;
-use federation::machine::{Command, Outcome, Refusal};
+use federation::machine::Act;
 use federation::stats::{day_of, format_day, parse_day};
-use federation::workflow::WorkflowError;
 use federation::CaseState;
 use proto::convert;
 use proto::v1::case_service_client::CaseServiceClient;
@@ -19,137 +17,59 @@ use proto::v1::*;
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
-use crate::proposer::ProposeError;
-use crate::replica::{Replica, Route};
-use crate::storage::reader::ListFilter;
+use super::commit::{commit_or_forward, forwarded, is_forwarded, read_route, refusal_status, store_status};
+use crate::clock::Clock;
+use crate::consensus::writer::WRITE_TIMEOUT;
+use crate::consensus::{Leadership, Writer};
+use crate::local::Local;
+use crate::rpc::ChannelPool;
+use crate::storage::reader::{CaseReader, ListFilter};
 
-/// Metadata key marking a request forwarded by another replica (it is never forwarded twice).
-pub const FORWARDED: &str = "x-gridfed-forwarded";
-/// How long a write may wait for its commit.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(15);
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 500;
 
 /// The client-facing case service of a replica.
 #[derive(Clone)]
 pub struct CaseApi {
-    replica: Arc<Replica>,
-}
-
-/// Milliseconds since the Unix epoch on this machine's clock.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-pub(crate) fn is_forwarded<T>(req: &Request<T>) -> bool {
-    req.metadata().contains_key(FORWARDED)
-}
-
-/// A copy of `msg` to send on to the leader, marked as forwarded, with a deadline.
-pub(crate) fn forwarded<T>(msg: T) -> Request<T> {
-    let mut r = Request::new(msg);
-    r.metadata_mut().insert(FORWARDED, tonic::metadata::MetadataValue::from_static("1"));
-    r.set_timeout(WRITE_TIMEOUT);
-    r
-}
-
-pub(crate) fn refusal_status(r: Refusal) -> Status {
-    let msg = r.to_string();
-    match r {
-        Refusal::Invalid { .. } => Status::invalid_argument(msg),
-        Refusal::NotFound { .. } => Status::not_found(msg),
-        Refusal::NotOwner { .. } => Status::failed_precondition(msg),
-        Refusal::NotNeighbour { .. } => Status::permission_denied(msg),
-        Refusal::Workflow(WorkflowError::VersionConflict { .. }) => Status::aborted(msg),
-        Refusal::Workflow(WorkflowError::IllegalAction { .. }) => Status::failed_precondition(msg),
-        Refusal::Workflow(_) => Status::invalid_argument(msg),
-    }
-}
-
-fn no_leader() -> Status {
-    Status::unavailable("no leader: the node's replicas cannot reach a majority; try again shortly")
-}
-
-fn not_leader_here(replica: &Replica) -> Status {
-    Status::unavailable(format!(
-        "replica {} is not the leader and the request was already forwarded once; retry",
-        replica.id
-    ))
-}
-
-/// Where a request goes: here (None), or the leader's address. A forwarded request is never
-/// forwarded again.
-pub(crate) async fn leader_route(replica: &Replica, forwarded: bool) -> Result<Option<String>, Status> {
-    match replica.route().await {
-        None => Err(no_leader()),
-        Some(Route::Local) => Ok(None),
-        Some(Route::Leader { .. }) if forwarded => Err(not_leader_here(replica)),
-        Some(Route::Leader { addr, .. }) => Ok(Some(addr)),
-    }
-}
-
-/// Commits `cmd` here, or returns the leader's address to forward to.
-pub(crate) async fn commit_or_forward(
-    replica: &Replica,
-    cmd: Command,
-    forwarded: bool,
-) -> Result<Result<Outcome, String>, Status> {
-    if let Some(addr) = leader_route(replica, forwarded).await? {
-        return Ok(Err(addr));
-    }
-    match tokio::time::timeout(WRITE_TIMEOUT, replica.propose(cmd)).await {
-        Err(_) => Err(Status::deadline_exceeded(
-            "the write was not committed in time; its outcome is unknown: retry (reports with the same request_id are not duplicated)",
-        )),
-        Ok(Ok(outcome)) => Ok(Ok(outcome)),
-        Ok(Err(ProposeError::NotLeader { addr: Some(addr), .. })) if !forwarded => Ok(Err(addr)),
-        Ok(Err(ProposeError::NotLeader { .. })) => Err(no_leader()),
-        Ok(Err(e)) => Err(Status::unavailable(e.to_string())),
-    }
+    local: Arc<Local>,
+    writer: Writer,
+    leadership: Leadership,
+    reader: CaseReader,
+    clock: Clock,
+    pool: ChannelPool,
 }
 
 impl CaseApi {
-    pub fn new(replica: Arc<Replica>) -> CaseApi {
-        CaseApi { replica }
+    /// The service of replica `local`: writes through `writer`, reads from `reader`.
+    pub fn new(
+        local: Arc<Local>,
+        writer: Writer,
+        leadership: Leadership,
+        reader: CaseReader,
+        clock: Clock,
+        pool: ChannelPool,
+    ) -> CaseApi {
+        CaseApi { local, writer, leadership, reader, clock, pool }
     }
 
     fn client(&self, addr: &str) -> Result<CaseServiceClient<tonic::transport::Channel>, Status> {
-        Ok(CaseServiceClient::new(self.replica.channel_to(addr)?))
+        Ok(CaseServiceClient::new(super::commit::leader_channel(&self.pool, addr)?))
     }
 
-    async fn route(&self, forwarded: bool) -> Result<Option<String>, Status> {
-        leader_route(&self.replica, forwarded).await
+    fn authorize<T>(&self, req: &Request<T>) -> Result<(), Status> {
+        super::authz::operator_of(self.local.authenticated, &self.local.node, req)
     }
 
-    async fn commit(&self, cmd: Command, forwarded: bool) -> Result<Result<Outcome, String>, Status> {
-        commit_or_forward(&self.replica, cmd, forwarded).await
-    }
-
-    /// Ensures a linearizable read here, or returns the leader's address to forward to.
-    async fn read_barrier(&self, local: bool, forwarded: bool) -> Result<Option<String>, Status> {
-        if local {
-            return Ok(None);
-        }
-        if let Some(addr) = self.route(forwarded).await? {
-            return Ok(Some(addr));
-        }
-        match self.replica.raft.ensure_linearizable().await {
-            Ok(_) => Ok(None),
-            Err(e) => {
-                Err(Status::unavailable(format!("cannot confirm leadership for a linearizable read: {e}")))
-            }
-        }
+    /// Where a read is served: here (None), or the leader's address.
+    async fn read_here(&self, local: bool, fwd: bool) -> Result<Option<String>, Status> {
+        read_route(&self.leadership, local, fwd).await
     }
 
     fn list_departments(&self) -> Result<Response<DepartmentsResponse>, Status> {
         let departments = self
-            .replica
             .reader
             .departments()
-            .map_err(store_err)?
+            .map_err(store_status)?
             .into_iter()
             .map(|d| Department { name: d.name, deadline_hours: (d.minutes / 60) as u32 })
             .collect();
@@ -157,56 +77,49 @@ impl CaseApi {
     }
 
     fn case_pb(&self, c: &federation::Case) -> proto::v1::Case {
-        convert::case_to_pb_at(c, Catalog::standard(), now_ms(), &self.replica.rules.policy)
+        convert::case_to_pb_at(c, Catalog::standard(), self.clock.now_ms(), &self.local.rules.policy)
     }
-}
-
-fn store_err(e: crate::storage::StoreError) -> Status {
-    Status::internal(format!("storage: {e}"))
 }
 
 #[tonic::async_trait]
 impl CaseService for CaseApi {
-    #[instrument(skip_all, fields(node = %self.replica.node, grid = %req.get_ref().grid))]
+    #[instrument(skip_all, fields(node = %self.local.node, grid = %req.get_ref().grid))]
     async fn report(&self, req: Request<ReportRequest>) -> Result<Response<ReportResponse>, Status> {
-        super::authz::operator_of(self.replica.tls.is_some(), &self.replica.node, &req)?;
+        self.authorize(&req)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         let new = convert::new_case_from_pb(msg.clone(), Catalog::standard())
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
-        new.validate(&self.replica.rules.rules()).map_err(refusal_status)?;
-        match self.commit(Command::Report(new), fwd).await? {
-            Ok(Outcome::Reported { case, duplicate }) => {
-                tracing::info!(case = %case.id, duplicate, "reported");
-                Ok(Response::new(ReportResponse { case: Some(self.case_pb(&case)), duplicate }))
-            }
-            Ok(Outcome::Refused(r)) => Err(refusal_status(r)),
-            Ok(other) => Err(Status::internal(format!("unexpected outcome {other:?}"))),
-            Err(addr) => self.client(&addr)?.report(forwarded(msg)).await,
-        }
+        new.validate(&self.local.rules.rules()).map_err(refusal_status)?;
+        let here = |r: federation::machine::Reported| {
+            tracing::info!(case = %r.case.id, duplicate = r.duplicate, "reported");
+            Ok(ReportResponse { case: Some(self.case_pb(&r.case)), duplicate: r.duplicate })
+        };
+        let there = async |ch, d| CaseServiceClient::new(ch).report(forwarded(msg, d)).await;
+        commit_or_forward(&self.writer, &self.pool, new, fwd, here, there).await
     }
 
-    #[instrument(skip_all, fields(node = %self.replica.node, case = %req.get_ref().case_id))]
+    #[instrument(skip_all, fields(node = %self.local.node, case = %req.get_ref().case_id))]
     async fn get(&self, req: Request<GetRequest>) -> Result<Response<GetResponse>, Status> {
-        super::authz::operator_of(self.replica.tls.is_some(), &self.replica.node, &req)?;
+        self.authorize(&req)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         check_case_id("case_id", &msg.case_id).map_err(refusal_status)?;
-        if let Some(addr) = self.read_barrier(msg.local, fwd).await? {
-            return self.client(&addr)?.get(forwarded(msg)).await;
+        if let Some(addr) = self.read_here(msg.local, fwd).await? {
+            return self.client(&addr)?.get(forwarded(msg, WRITE_TIMEOUT)).await;
         }
-        match self.replica.reader.case(&msg.case_id).map_err(store_err)? {
+        match self.reader.case(&msg.case_id).map_err(store_status)? {
             Some(c) => Ok(Response::new(GetResponse { case: Some(self.case_pb(&c)) })),
             None => Err(Status::not_found(format!(
                 "case_id: no case {:?} on node {}",
-                msg.case_id, self.replica.node
+                msg.case_id, self.local.node
             ))),
         }
     }
 
-    #[instrument(skip_all, fields(node = %self.replica.node))]
+    #[instrument(skip_all, fields(node = %self.local.node))]
     async fn list(&self, req: Request<ListRequest>) -> Result<Response<ListResponse>, Status> {
-        super::authz::operator_of(self.replica.tls.is_some(), &self.replica.node, &req)?;
+        self.authorize(&req)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         let limit = match msg.page_size {
@@ -252,11 +165,11 @@ impl CaseService for CaseApi {
             },
             owned_only: msg.owned,
         };
-        if let Some(addr) = self.read_barrier(msg.local, fwd).await? {
-            return self.client(&addr)?.list(forwarded(msg)).await;
+        if let Some(addr) = self.read_here(msg.local, fwd).await? {
+            return self.client(&addr)?.list(forwarded(msg, WRITE_TIMEOUT)).await;
         }
         let (cases, more) =
-            self.replica.reader.list(&filter, &msg.page_token, limit as usize).map_err(store_err)?;
+            self.reader.list(&filter, &msg.page_token, limit as usize).map_err(store_status)?;
         let next_page_token =
             if more { cases.last().map(|c| c.id.clone()).unwrap_or_default() } else { String::new() };
         let cases = cases
@@ -267,32 +180,29 @@ impl CaseService for CaseApi {
         Ok(Response::new(ListResponse { cases, next_page_token }))
     }
 
-    #[instrument(skip_all, fields(node = %self.replica.node, case = %req.get_ref().case_id, action = %req.get_ref().action))]
+    #[instrument(skip_all, fields(node = %self.local.node, case = %req.get_ref().case_id, action = %req.get_ref().action))]
     async fn act(&self, req: Request<ActRequest>) -> Result<Response<ActResponse>, Status> {
-        super::authz::operator_of(self.replica.tls.is_some(), &self.replica.node, &req)?;
+        self.authorize(&req)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         let (case_id, step) =
             convert::step_from_pb(msg.clone()).map_err(|e| Status::invalid_argument(e.to_string()))?;
         check_case_id("case_id", &case_id).map_err(refusal_status)?;
         step.validate().map_err(refusal_status)?;
-        match self.commit(Command::Act { case_id, step }, fwd).await? {
-            Ok(Outcome::Acted { case }) => {
-                tracing::info!(case = %case.id, state = %case.state, "acted");
-                Ok(Response::new(ActResponse { case: Some(self.case_pb(&case)) }))
-            }
-            Ok(Outcome::Refused(r)) => Err(refusal_status(r)),
-            Ok(other) => Err(Status::internal(format!("unexpected outcome {other:?}"))),
-            Err(addr) => self.client(&addr)?.act(forwarded(msg)).await,
-        }
+        let here = |case: Box<federation::Case>| {
+            tracing::info!(case = %case.id, state = %case.state, "acted");
+            Ok(ActResponse { case: Some(self.case_pb(&case)) })
+        };
+        let there = async |ch, d| CaseServiceClient::new(ch).act(forwarded(msg, d)).await;
+        commit_or_forward(&self.writer, &self.pool, Act { case_id, step }, fwd, here, there).await
     }
 
-    #[instrument(skip_all, fields(node = %self.replica.node))]
+    #[instrument(skip_all, fields(node = %self.local.node))]
     async fn stats(&self, req: Request<StatsRequest>) -> Result<Response<StatsResponse>, Status> {
-        super::authz::operator_of(self.replica.tls.is_some(), &self.replica.node, &req)?;
+        self.authorize(&req)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let from = match msg.from.as_str() {
             "" => 0,
             s => parse_day("from", s).map_err(Status::invalid_argument)?,
@@ -310,30 +220,28 @@ impl CaseService for CaseApi {
         }
         let scope = match (msg.subtree, msg.scope.as_str()) {
             (false, _) => None,
-            (true, "") => Some(self.replica.node.clone()),
+            (true, "") => Some(self.local.node.clone()),
             (true, c) => {
                 let code = Code::parse("scope", c).map_err(|e| Status::invalid_argument(e.to_string()))?;
-                if !code.is_within(&self.replica.node) {
+                if !code.is_within(&self.local.node) {
                     return Err(Status::invalid_argument(format!(
                         "scope: {code} is not in the subtree of node {}",
-                        self.replica.node
+                        self.local.node
                     )));
                 }
                 Some(code)
             }
         };
-        if let Some(addr) = self.read_barrier(msg.local, fwd).await? {
-            return self.client(&addr)?.stats(forwarded(msg)).await;
+        if let Some(addr) = self.read_here(msg.local, fwd).await? {
+            return self.client(&addr)?.stats(forwarded(msg, WRITE_TIMEOUT)).await;
         }
         let from_s = if msg.from.is_empty() { String::new() } else { format_day(from) };
         let (node, report, parts) = match scope {
-            None => (
-                self.replica.node.clone(),
-                self.replica.reader.stats(from, to, now).map_err(store_err)?,
-                vec![],
-            ),
+            None => {
+                (self.local.node.clone(), self.reader.stats(from, to, now).map_err(store_status)?, vec![])
+            }
             Some(code) => {
-                let sub = self.replica.reader.subtree(&code, from, to, now).map_err(store_err)?;
+                let sub = self.reader.subtree(&code, from, to, now).map_err(store_status)?;
                 (code, sub.report, sub.parts.iter().map(convert::freshness_to_pb).collect())
             }
         };
@@ -343,15 +251,15 @@ impl CaseService for CaseApi {
         }))
     }
 
-    #[instrument(skip_all, fields(node = %self.replica.node, department = %req.get_ref().name))]
+    #[instrument(skip_all, fields(node = %self.local.node, department = %req.get_ref().name))]
     async fn register_department(
         &self,
         req: Request<Department>,
     ) -> Result<Response<DepartmentsResponse>, Status> {
-        super::authz::operator_of(self.replica.tls.is_some(), &self.replica.node, &req)?;
+        self.authorize(&req)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
-        if self.replica.node.level() == Level::Community {
+        if self.local.node.level() == Level::Community {
             return Err(Status::failed_precondition(
                 "departments are registered at a street or district node",
             ));
@@ -363,22 +271,19 @@ impl CaseService for CaseApi {
             name: msg.name.clone(),
             minutes: msg.deadline_hours as i64 * 60,
         };
-        match self.commit(Command::Department(dept), fwd).await? {
-            Ok(Outcome::Done) => self.list_departments(),
-            Ok(Outcome::Refused(r)) => Err(refusal_status(r)),
-            Ok(other) => Err(Status::internal(format!("unexpected outcome {other:?}"))),
-            Err(addr) => self.client(&addr)?.register_department(forwarded(msg)).await,
-        }
+        let here = |()| self.list_departments().map(Response::into_inner);
+        let there = async |ch, d| CaseServiceClient::new(ch).register_department(forwarded(msg, d)).await;
+        commit_or_forward(&self.writer, &self.pool, dept, fwd, here, there).await
     }
 
     async fn departments(
         &self,
         req: Request<DepartmentsRequest>,
     ) -> Result<Response<DepartmentsResponse>, Status> {
-        super::authz::operator_of(self.replica.tls.is_some(), &self.replica.node, &req)?;
+        self.authorize(&req)?;
         let fwd = is_forwarded(&req);
-        if let Some(addr) = self.read_barrier(false, fwd).await? {
-            return self.client(&addr)?.departments(forwarded(req.into_inner())).await;
+        if let Some(addr) = self.read_here(false, fwd).await? {
+            return self.client(&addr)?.departments(forwarded(req.into_inner(), WRITE_TIMEOUT)).await;
         }
         self.list_departments()
     }
@@ -387,7 +292,7 @@ impl CaseService for CaseApi {
         &self,
         req: Request<CategoriesRequest>,
     ) -> Result<Response<CategoriesResponse>, Status> {
-        super::authz::operator_of(self.replica.tls.is_some(), &self.replica.node, &req)?;
+        self.authorize(&req)?;
         Ok(Response::new(CategoriesResponse { categories: convert::categories_to_pb(Catalog::standard()) }))
     }
 }

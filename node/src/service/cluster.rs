@@ -12,9 +12,13 @@ use proto::v1::*;
 use tonic::{Request, Response, Status};
 use tracing::{info, instrument};
 
-use super::case::{forwarded, is_forwarded};
-use crate::replica::{Replica, Route};
-use crate::types::ReplicaId;
+use super::commit::{forwarded, is_forwarded, leader_channel, leader_route, store_status};
+use crate::consensus::types::{Raft, ReplicaId};
+use crate::consensus::Leadership;
+use crate::links::LinkTable;
+use crate::local::Local;
+use crate::rpc::ChannelPool;
+use crate::storage::reader::CaseReader;
 
 /// How long a membership change may take (a learner must catch up first).
 const MEMBERSHIP_TIMEOUT: Duration = Duration::from_secs(120);
@@ -22,7 +26,12 @@ const MEMBERSHIP_TIMEOUT: Duration = Duration::from_secs(120);
 /// The cluster administration service of a replica.
 #[derive(Clone)]
 pub struct ClusterApi {
-    replica: Arc<Replica>,
+    local: Arc<Local>,
+    raft: Raft,
+    leadership: Leadership,
+    reader: CaseReader,
+    links: Arc<LinkTable>,
+    pool: ChannelPool,
 }
 
 fn role(s: ServerState) -> &'static str {
@@ -36,16 +45,29 @@ fn role(s: ServerState) -> &'static str {
 }
 
 impl ClusterApi {
-    pub fn new(replica: Arc<Replica>) -> ClusterApi {
-        ClusterApi { replica }
+    /// The cluster service of replica `local`, administering `raft`; `links` and `reader` answer for
+    /// the node's links.
+    pub fn new(
+        local: Arc<Local>,
+        raft: Raft,
+        reader: CaseReader,
+        links: Arc<LinkTable>,
+        pool: ChannelPool,
+    ) -> ClusterApi {
+        let leadership = Leadership::new(raft.clone(), local.replica);
+        ClusterApi { local, raft, leadership, reader, links, pool }
     }
 
     fn client(&self, addr: &str) -> Result<ClusterServiceClient<tonic::transport::Channel>, Status> {
-        Ok(ClusterServiceClient::new(self.replica.channel_to(addr)?))
+        Ok(ClusterServiceClient::new(leader_channel(&self.pool, addr)?))
+    }
+
+    fn authorize<T>(&self, req: &Request<T>) -> Result<(), Status> {
+        super::authz::operator_of(self.local.authenticated, &self.local.node, req)
     }
 
     fn local_status(&self) -> StatusResponse {
-        let m = self.replica.raft.metrics().borrow().clone();
+        let m = self.leadership.metrics();
         let membership = m.membership_config.membership();
         let voters: BTreeSet<ReplicaId> = membership.voter_ids().collect();
         let replicas = membership
@@ -63,12 +85,12 @@ impl ClusterApi {
             })
             .collect();
         StatusResponse {
-            node: self.replica.node.to_string(),
-            name: self.replica.name.clone(),
+            node: self.local.node.to_string(),
+            name: self.local.name.clone(),
             answered_by: m.id,
             role: role(m.state).into(),
             leader: m.current_leader,
-            leader_addr: m.current_leader.and_then(|l| self.replica.addr_of(l)).unwrap_or_default(),
+            leader_addr: m.current_leader.and_then(|l| self.leadership.addr_of(l)).unwrap_or_default(),
             term: m.current_term,
             last_log_index: m.last_log_index.unwrap_or(0),
             last_applied: m.last_applied.map(|l| l.index).unwrap_or(0),
@@ -80,16 +102,11 @@ impl ClusterApi {
 
     /// The leader's address, or None if this replica leads.
     async fn leader(&self, fwd: bool) -> Result<Option<String>, Status> {
-        match self.replica.route().await {
-            None => Err(Status::unavailable("no leader: the replicas cannot reach a majority")),
-            Some(Route::Local) => Ok(None),
-            Some(Route::Leader { .. }) if fwd => Err(Status::unavailable("not the leader; retry")),
-            Some(Route::Leader { addr, .. }) => Ok(Some(addr)),
-        }
+        leader_route(&self.leadership, fwd).await
     }
 
     async fn change_voters(&self, voters: BTreeSet<ReplicaId>) -> Result<MembershipResponse, Status> {
-        let fut = self.replica.raft.change_membership(voters, false);
+        let fut = self.raft.change_membership(voters, false);
         let resp = tokio::time::timeout(MEMBERSHIP_TIMEOUT, fut)
             .await
             .map_err(|_| Status::deadline_exceeded("membership change did not commit in time"))?
@@ -101,20 +118,19 @@ impl ClusterApi {
 
 #[tonic::async_trait]
 impl ClusterService for ClusterApi {
-    #[instrument(skip_all, fields(node = %self.replica.node))]
+    #[instrument(skip_all, fields(node = %self.local.node))]
     async fn status(&self, req: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
-        super::authz::operator_of(self.replica.tls.is_some(), &self.replica.node, &req)?;
+        self.authorize(&req)?;
         let fwd = is_forwarded(&req);
         let local = req.get_ref().local;
         let here = self.local_status();
         let leader_addr = match here.leader {
-            Some(l) if l != self.replica.id && !local && !fwd => self.replica.addr_of(l),
+            Some(l) if l != self.local.replica && !local && !fwd => self.leadership.addr_of(l),
             _ => None,
         };
         if let Some(addr) = leader_addr {
             // The leader knows every replica's log position; fall back to this view if it is unreachable.
-            let mut req = forwarded(StatusRequest { local: true });
-            req.set_timeout(Duration::from_secs(3));
+            let req = forwarded(StatusRequest { local: true }, Duration::from_secs(3));
             if let Ok(r) = self.client(&addr)?.status(req).await {
                 return Ok(r);
             }
@@ -122,31 +138,31 @@ impl ClusterService for ClusterApi {
         Ok(Response::new(here))
     }
 
-    #[instrument(skip_all, fields(node = %self.replica.node))]
+    #[instrument(skip_all, fields(node = %self.local.node))]
     async fn links(&self, req: Request<LinksRequest>) -> Result<Response<LinksResponse>, Status> {
-        super::authz::operator_of(self.replica.tls.is_some(), &self.replica.node, &req)?;
+        self.authorize(&req)?;
         let fwd = is_forwarded(&req);
         if let Some(addr) = self.leader(fwd).await? {
-            return self.client(&addr)?.links(forwarded(LinksRequest {})).await;
+            return self.client(&addr)?.links(forwarded(LinksRequest {}, Duration::from_secs(10))).await;
         }
         let mut links = Vec::new();
         for (relation, peer) in self
-            .replica
+            .local
             .parent
             .iter()
             .map(|p| ("parent", p))
-            .chain(self.replica.children.iter().map(|c| ("child", c)))
+            .chain(self.local.children.iter().map(|c| ("child", c)))
         {
-            let state = self.replica.links.get(&peer.code);
+            let state = self.links.get(&peer.code);
             let code = federation::code::Code::parse_node("peer", &peer.code)
                 .map_err(|e| Status::internal(e.to_string()))?;
-            let (backlog, oldest) =
-                self.replica.reader.backlog(&code).map_err(|e| Status::internal(format!("storage: {e}")))?;
+            let (backlog, oldest) = self.reader.backlog(&code).map_err(store_status)?;
             links.push(LinkStatus {
                 peer: peer.code.clone(),
                 peer_name: peer.name.clone(),
                 relation: relation.into(),
-                up: state.up,
+                up: state.health == federation::link::Health::Up,
+                state: state.health.as_str().into(),
                 last_success_ms: state.last_success,
                 backlog,
                 oldest_queued_ms: oldest,
@@ -154,15 +170,15 @@ impl ClusterService for ClusterApi {
                 last_rollup_ms: state.last_rollup,
             });
         }
-        Ok(Response::new(LinksResponse { node: self.replica.node.to_string(), links }))
+        Ok(Response::new(LinksResponse { node: self.local.node.to_string(), links }))
     }
 
-    #[instrument(skip_all, fields(node = %self.replica.node, replica = req.get_ref().id))]
+    #[instrument(skip_all, fields(node = %self.local.node, replica = req.get_ref().id))]
     async fn add_replica(
         &self,
         req: Request<AddReplicaRequest>,
     ) -> Result<Response<MembershipResponse>, Status> {
-        super::authz::operator_of(self.replica.tls.is_some(), &self.replica.node, &req)?;
+        self.authorize(&req)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         if msg.id == 0 {
@@ -172,11 +188,9 @@ impl ClusterService for ClusterApi {
             return Err(Status::invalid_argument(format!("addr: {:?} is not an ip:port address", msg.addr)));
         }
         if let Some(addr) = self.leader(fwd).await? {
-            let mut r = forwarded(msg);
-            r.set_timeout(MEMBERSHIP_TIMEOUT);
-            return self.client(&addr)?.add_replica(r).await;
+            return self.client(&addr)?.add_replica(forwarded(msg, MEMBERSHIP_TIMEOUT)).await;
         }
-        let m = self.replica.raft.metrics().borrow().clone();
+        let m = self.leadership.metrics();
         if let Some(existing) = m.membership_config.membership().get_node(&msg.id) {
             if existing.addr != msg.addr {
                 return Err(Status::already_exists(format!(
@@ -186,7 +200,7 @@ impl ClusterService for ClusterApi {
             }
         }
         info!(replica = msg.id, addr = %msg.addr, "adding learner");
-        let add = self.replica.raft.add_learner(msg.id, BasicNode::new(msg.addr.clone()), true);
+        let add = self.raft.add_learner(msg.id, BasicNode::new(msg.addr.clone()), true);
         tokio::time::timeout(MEMBERSHIP_TIMEOUT, add)
             .await
             .map_err(|_| {
@@ -199,20 +213,18 @@ impl ClusterService for ClusterApi {
         Ok(Response::new(self.change_voters(voters).await?))
     }
 
-    #[instrument(skip_all, fields(node = %self.replica.node, replica = req.get_ref().id))]
+    #[instrument(skip_all, fields(node = %self.local.node, replica = req.get_ref().id))]
     async fn remove_replica(
         &self,
         req: Request<RemoveReplicaRequest>,
     ) -> Result<Response<MembershipResponse>, Status> {
-        super::authz::operator_of(self.replica.tls.is_some(), &self.replica.node, &req)?;
+        self.authorize(&req)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         if let Some(addr) = self.leader(fwd).await? {
-            let mut r = forwarded(msg);
-            r.set_timeout(MEMBERSHIP_TIMEOUT);
-            return self.client(&addr)?.remove_replica(r).await;
+            return self.client(&addr)?.remove_replica(forwarded(msg, MEMBERSHIP_TIMEOUT)).await;
         }
-        let m = self.replica.raft.metrics().borrow().clone();
+        let m = self.leadership.metrics();
         let mut voters: BTreeSet<ReplicaId> = m.membership_config.membership().voter_ids().collect();
         if !voters.remove(&msg.id) {
             return Err(Status::not_found(format!("id: replica {} is not a voter of this node", msg.id)));

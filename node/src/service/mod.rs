@@ -1,13 +1,24 @@
-//! The gRPC services of a replica. Handlers validate at the edge, then call the replica; domain and
-//! storage errors become `tonic::Status` only here.
+//! The gRPC services of a replica. Handlers validate at the edge, then commit through the leader (see
+//! `commit`); domain, write and storage errors become `tonic::Status` only here.
+//!
+//! ```text
+//! case     CaseService     operators: report, act, list, stats, departments
+//! cluster  ClusterService  operators: Raft status, links, membership changes
+//! peer     PeerService     neighbour nodes: handshake, deliveries, rollups
+//! raft     RaftService     the node's other replicas: openraft's messages
+//! authz    who may call what, by certificate identity
+//! commit   commit here or forward once to the leader; errors to statuses
+//! ```
 
 mod authz;
 mod case;
 mod cluster;
-mod federation;
+pub(crate) mod commit;
+mod peer;
 mod raft;
 
-pub use case::{now_ms, CaseApi};
+pub use case::CaseApi;
 pub use cluster::ClusterApi;
-pub use federation::FederationApi;
+pub use commit::FORWARDED;
+pub use peer::PeerApi;
 pub use raft::RaftApi;

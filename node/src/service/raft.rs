@@ -7,8 +7,8 @@ use serde::Serialize;
 use tonic::{Request, Response, Status};
 use tracing::{instrument, warn};
 
-use crate::network::{NODE_HEADER, TARGET_HEADER};
-use crate::types::{Raft, ReplicaId};
+use crate::consensus::network::{NODE_HEADER, TARGET_HEADER};
+use crate::consensus::types::{Raft, ReplicaId};
 
 /// The Raft transport's server side.
 #[derive(Clone)]

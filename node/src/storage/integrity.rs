@@ -18,7 +18,7 @@ use std::path::Path;
 use rocksdb::{IteratorMode, ReadOptions, WriteBatch, DB};
 
 use super::{cf, synced, StoreError, CF_LOG, CF_RAFT};
-use crate::types::{Entry, LogId};
+use crate::consensus::types::{Entry, LogId};
 
 /// The storage format this binary writes. 0: log entries without checksums (before 2026-11-25);
 /// 1: every log entry is `crc32 (4 bytes, little endian) ++ bincode(entry)`.

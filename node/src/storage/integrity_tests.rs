@@ -7,7 +7,7 @@ use openraft::{CommittedLeaderId, EntryPayload, RaftLogReader};
 use super::integrity::{seal, STORAGE_FORMAT};
 use super::log_store::LogStore;
 use super::{cf, open, Store, StoreError, StoreOptions, CF_LOG, CF_RAFT};
-use crate::types::{Entry, LogId, Request};
+use crate::consensus::types::{Entry, LogId, Request};
 
 fn entry(index: u64) -> Entry {
     Entry {

@@ -14,7 +14,7 @@ use rocksdb::{Direction, IteratorMode, WriteBatch, DB};
 
 use super::integrity::{seal, unseal};
 use super::{cf, decode, encode, synced, StoreError, Watermark, CF_LOG, CF_RAFT};
-use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
+use crate::consensus::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 
 const KEY_VOTE: &[u8] = b"vote";
 const KEY_COMMITTED: &[u8] = b"committed";

@@ -15,6 +15,9 @@ use rocksdb::{Direction, IteratorMode, ReadOptions, DB};
 use super::overlay::StoredTally;
 use super::{cf, decode, keys, StoreError, CF_CASES, CF_DUE, CF_FED, CF_OUTBOX, CF_TALLY, CF_TALLY_IDX};
 
+/// Tally entries changed after a push-index position, and the position they reach.
+pub type TallyBatch = (Vec<(TallyKey, Tally)>, Vec<u8>);
+
 /// Read access to the state machine; cheap to clone.
 #[derive(Clone)]
 pub struct CaseReader {
@@ -245,30 +248,32 @@ impl CaseReader {
         Ok((count, oldest))
     }
 
-    /// Tally entries written after local apply index `after` (own and from below), up to `limit`, and the
-    /// highest local index seen.
+    /// Up to `limit` tally entries changed after push-index position `after` (empty: from the
+    /// start), and the position they reach. Positions are keys of the push index (local apply index,
+    /// then tally key), so a batch may end inside one apply's changes and the next resumes right
+    /// after it.
     pub fn tally_changes(
         &self,
-        after: u64,
+        after: &[u8],
         limit: usize,
-    ) -> Result<(Vec<(TallyKey, Tally)>, u64), StoreError> {
-        let start = (after + 1).to_be_bytes();
+    ) -> Result<TallyBatch, StoreError> {
         let mut out = Vec::new();
-        let mut high = after;
+        let mut high = after.to_vec();
         let tally_cf = cf(&self.db, CF_TALLY)?;
-        for item in
-            self.db.iterator_cf(cf(&self.db, CF_TALLY_IDX)?, IteratorMode::From(&start, Direction::Forward))
-        {
+        let mode = IteratorMode::From(after, Direction::Forward);
+        for item in self.db.iterator_cf(cf(&self.db, CF_TALLY_IDX)?, mode) {
             let (k, _) = item?;
+            if k.as_ref() == after {
+                continue;
+            }
             if out.len() == limit {
                 break;
             }
-            let local = u64::from_be_bytes(k[..8].try_into().unwrap_or([0; 8]));
-            let Some(key) = keys::parse_tally(&k[8..]) else { continue };
+            high = k.to_vec();
+            let Some(key) = k.get(8..).and_then(keys::parse_tally) else { continue };
             if let Some(v) = self.db.get_cf(tally_cf, &k[8..])? {
                 out.push((key, decode::<StoredTally>("tally", &v)?.tally));
             }
-            high = high.max(local);
         }
         Ok((out, high))
     }

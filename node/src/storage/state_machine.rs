@@ -25,7 +25,7 @@ use tokio::sync::watch;
 use super::overlay::Overlay;
 use super::reader::CaseReader;
 use super::{cf, decode, encode, synced, StoreError, CF_SM, SM_CFS};
-use crate::types::{
+use crate::consensus::types::{
     Entry, LogId, Response, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
 };
 

@@ -12,7 +12,7 @@ use openraft::{CommittedLeaderId, EntryPayload, RaftSnapshotBuilder};
 use super::log_store::LogStore;
 use super::reader::ListFilter;
 use super::state_machine::{NodeRules, Signals, StateMachine};
-use crate::types::{Entry, LogId, Request, StorageError, TypeConfig};
+use crate::consensus::types::{Entry, LogId, Request, StorageError, TypeConfig};
 
 fn rules() -> NodeRules {
     NodeRules {

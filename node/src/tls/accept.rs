@@ -25,7 +25,7 @@ use tokio_util::sync::WaitForCancellationFutureOwned;
 use tracing::{debug, warn};
 
 use super::Tls;
-use crate::config::Limits;
+use crate::config::PeerLimits;
 
 /// Who is on the other end of a connection.
 #[derive(Debug, Clone)]
@@ -74,7 +74,7 @@ pub(super) struct PeerSlot {
 /// The peers with open connections.
 struct Peers {
     slots: Mutex<HashMap<String, Weak<PeerSlot>>>,
-    limits: Limits,
+    limits: PeerLimits,
 }
 
 impl Peers {
@@ -205,7 +205,7 @@ fn identify(certs: Option<&[CertificateDer<'_>]>) -> Peer {
 pub fn incoming(
     listener: TcpListener,
     tls: Option<Arc<Tls>>,
-    limits: Limits,
+    limits: PeerLimits,
 ) -> ReceiverStream<io::Result<Conn>> {
     let (tx, rx) = mpsc::channel(64);
     let handshakes = Arc::new(Semaphore::new(limits.max_handshakes));

@@ -7,7 +7,7 @@
 //!   accept::incoming ◀─┘ handshake, identity     └─▶ connect::channel (outbound, our client cert)
 //!        │  PeerInfo per connection (who, per-peer limits)
 //!        ▼
-//!   tonic server ─▶ limit::PerPeerLimitLayer ─▶ services (service::authz reads PeerInfo)
+//!   tonic server ─▶ peer_limits::PerPeerLimitLayer ─▶ services (service::authz reads PeerInfo)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -16,12 +16,12 @@ use serde::{Deserialize, Serialize};
 
 mod accept;
 mod connect;
-mod limit;
+mod peer_limits;
 mod reload;
 
 pub use accept::{incoming, Conn, Peer, PeerInfo};
 pub use connect::channel;
-pub use limit::PerPeerLimitLayer;
+pub use peer_limits::PerPeerLimitLayer;
 pub use reload::Tls;
 
 /// Paths of the TLS files.

@@ -166,7 +166,7 @@ impl Tls {
                 _ = stop.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            let days_left = (self.current().pems.not_after - crate::service::now_ms() / 1000) / 86_400;
+            let days_left = (self.current().pems.not_after - crate::clock::wall_ms() / 1000) / 86_400;
             if days_left < EXPIRY_WARNING_DAYS
                 && expiry_warned.is_none_or(|t| t.elapsed() > Duration::from_secs(86_400))
             {

@@ -43,3 +43,4 @@ pub type StoredMembership = openraft::StoredMembership<ReplicaId, openraft::Basi
 pub type SnapshotMeta = openraft::SnapshotMeta<ReplicaId, openraft::BasicNode>;
 pub type Snapshot = openraft::Snapshot<TypeConfig>;
 pub type StorageError = openraft::StorageError<ReplicaId>;
+pub type RaftMetrics = openraft::RaftMetrics<ReplicaId, openraft::BasicNode>;

@@ -1,48 +1,49 @@
-//! `FederationService`: what neighbour nodes call. A handshake checks that the caller is the configured
+//! `PeerService`: what neighbour nodes call. A handshake checks that the caller is the configured
 //! parent or child (its code lies under ours, or ours under its); deliveries and rollups are applied
 //! through this node's Raft log, so they survive leader changes and are applied exactly once.
 
 use std::sync::Arc;
 
+use federation::bounds::check_counters;
 use federation::code::Code;
-use federation::limits::check_counters;
-use federation::machine::{Command, Outcome};
+use federation::machine::{Receive, Rollup};
 use proto::convert;
-use proto::v1::federation_service_client::FederationServiceClient;
-use proto::v1::federation_service_server::FederationService;
+use proto::v1::peer_service_client::PeerServiceClient;
+use proto::v1::peer_service_server::PeerService;
 use proto::v1::*;
 use tonic::{Request, Response, Status};
 use tracing::{instrument, warn};
 
-use super::case::{commit_or_forward, forwarded, is_forwarded, refusal_status};
-use crate::replica::Replica;
+use super::commit::{commit_or_forward, forwarded, is_forwarded, refusal_status};
+use crate::consensus::Writer;
+use crate::local::Local;
+use crate::rpc::ChannelPool;
 
 /// Most messages accepted in one delivery.
 const MAX_MESSAGES: usize = 1024;
 /// Most tally entries accepted in one rollup.
 const MAX_ENTRIES: usize = 20_000;
 
-/// The federation service of a replica.
+/// The peer service of a replica: what its neighbours call.
 #[derive(Clone)]
-pub struct FederationApi {
-    replica: Arc<Replica>,
+pub struct PeerApi {
+    local: Arc<Local>,
+    writer: Writer,
+    pool: ChannelPool,
 }
 
-impl FederationApi {
-    pub fn new(replica: Arc<Replica>) -> FederationApi {
-        FederationApi { replica }
-    }
-
-    fn client(&self, addr: &str) -> Result<FederationServiceClient<tonic::transport::Channel>, Status> {
-        Ok(FederationServiceClient::new(self.replica.channel_to(addr)?))
+impl PeerApi {
+    /// The peer service of replica `local`, committing through `writer`.
+    pub fn new(local: Arc<Local>, writer: Writer, pool: ChannelPool) -> PeerApi {
+        PeerApi { local, writer, pool }
     }
 
     /// The caller must hold a replica certificate of `from` (or, for a request a replica of this node
     /// forwarded to its leader, of this node).
     fn authorize<T>(&self, from: &Code, req: &Request<T>) -> Result<(), Status> {
-        let tls = self.replica.tls.is_some();
+        let tls = self.local.authenticated;
         if is_forwarded(req) {
-            super::authz::replica_of(tls, &self.replica.node, req)
+            super::authz::replica_of(tls, &self.local.node, req)
         } else {
             super::authz::replica_of(tls, from, req)
         }
@@ -51,11 +52,11 @@ impl FederationApi {
     /// The caller's code, if it is a configured neighbour.
     fn neighbour(&self, field: &str, from: &str) -> Result<Code, Status> {
         let code = Code::parse_node(field, from).map_err(|e| Status::invalid_argument(e.to_string()))?;
-        if self.replica.neighbour(code.as_str()).is_none() {
-            warn!(node = %self.replica.node, caller = %code, "refused: not a neighbour");
+        if self.local.neighbour(code.as_str()).is_none() {
+            warn!(node = %self.local.node, caller = %code, "refused: not a neighbour");
             return Err(Status::permission_denied(format!(
                 "{field}: node {code} is neither the parent nor a child of {}",
-                self.replica.node
+                self.local.node
             )));
         }
         Ok(code)
@@ -63,8 +64,8 @@ impl FederationApi {
 }
 
 #[tonic::async_trait]
-impl FederationService for FederationApi {
-    #[instrument(skip_all, fields(node = %self.replica.node, caller = %req.get_ref().code))]
+impl PeerService for PeerApi {
+    #[instrument(skip_all, fields(node = %self.local.node, caller = %req.get_ref().code))]
     async fn hello(&self, req: Request<HelloRequest>) -> Result<Response<HelloResponse>, Status> {
         let caller = self.neighbour("code", &req.get_ref().code)?;
         self.authorize(&caller, &req)?;
@@ -77,21 +78,21 @@ impl FederationService for FederationApi {
                 msg.level
             )));
         }
-        let related = caller.parent().as_ref() == Some(&self.replica.node)
-            || self.replica.node.parent().as_ref() == Some(&caller);
+        let related = caller.parent().as_ref() == Some(&self.local.node)
+            || self.local.node.parent().as_ref() == Some(&caller);
         if !related {
             return Err(Status::permission_denied(format!(
                 "code: {caller} is not a parent or child of this node"
             )));
         }
         Ok(Response::new(HelloResponse {
-            code: self.replica.node.to_string(),
-            level: self.replica.node.level().to_string(),
-            name: self.replica.name.clone(),
+            code: self.local.node.to_string(),
+            level: self.local.node.level().to_string(),
+            name: self.local.name.clone(),
         }))
     }
 
-    #[instrument(skip_all, fields(node = %self.replica.node, from = %req.get_ref().from, n = req.get_ref().messages.len()))]
+    #[instrument(skip_all, fields(node = %self.local.node, from = %req.get_ref().from, n = req.get_ref().messages.len()))]
     async fn deliver(&self, req: Request<DeliverRequest>) -> Result<Response<DeliverResponse>, Status> {
         let fwd = is_forwarded(&req);
         let from = self.neighbour("from", &req.get_ref().from)?;
@@ -110,11 +111,11 @@ impl FederationService for FederationApi {
                 .map_err(|e| Status::invalid_argument(format!("messages[{i}]: {e}")))?;
             env.case().check_received(&format!("messages[{i}].envelope.case")).map_err(refusal_status)?;
             // A child speaks only for its subtree; a parent only sends into ours.
-            let from_parent = from.parent().as_ref() != Some(&self.replica.node);
+            let from_parent = from.parent().as_ref() != Some(&self.local.node);
             let in_scope =
-                if from_parent { env.to.is_within(&self.replica.node) } else { env.origin.is_within(&from) };
+                if from_parent { env.to.is_within(&self.local.node) } else { env.origin.is_within(&from) };
             if !in_scope {
-                warn!(node = %self.replica.node, from = %from, to = %env.to, origin = %env.origin, "refused a message outside the link's subtree");
+                warn!(node = %self.local.node, from = %from, to = %env.to, origin = %env.origin, "refused a message outside the link's subtree");
                 return Err(Status::permission_denied(format!(
                     "messages[{i}]: from {} to {} is outside what {from} may send here",
                     env.origin, env.to
@@ -122,25 +123,22 @@ impl FederationService for FederationApi {
             }
             batch.push((m.seq, env));
         }
-        match commit_or_forward(&self.replica, Command::Receive { from, batch }, fwd).await? {
-            Ok(Outcome::Received { hwm }) => Ok(Response::new(DeliverResponse { applied: hwm })),
-            Ok(Outcome::Refused(r)) => Err(refusal_status(r)),
-            Ok(other) => Err(Status::internal(format!("unexpected outcome {other:?}"))),
-            Err(addr) => self.client(&addr)?.deliver(forwarded(msg)).await,
-        }
+        let here = |hwm| Ok(DeliverResponse { applied: hwm });
+        let there = async |ch, d| PeerServiceClient::new(ch).deliver(forwarded(msg, d)).await;
+        commit_or_forward(&self.writer, &self.pool, Receive { from, batch }, fwd, here, there).await
     }
 
-    #[instrument(skip_all, fields(node = %self.replica.node, from = %req.get_ref().from, n = req.get_ref().entries.len()))]
+    #[instrument(skip_all, fields(node = %self.local.node, from = %req.get_ref().from, n = req.get_ref().entries.len()))]
     async fn push_rollup(&self, req: Request<RollupRequest>) -> Result<Response<RollupResponse>, Status> {
         let fwd = is_forwarded(&req);
         let from = self.neighbour("from", &req.get_ref().from)?;
         self.authorize(&from, &req)?;
         let msg = req.into_inner();
-        if from.parent().as_ref() != Some(&self.replica.node) {
-            warn!(node = %self.replica.node, from = %from, "refused a rollup from a node that is not a child");
+        if from.parent().as_ref() != Some(&self.local.node) {
+            warn!(node = %self.local.node, from = %from, "refused a rollup from a node that is not a child");
             return Err(Status::permission_denied(format!(
                 "from: {from} is not a child of {}",
-                self.replica.node
+                self.local.node
             )));
         }
         if msg.entries.len() > MAX_ENTRIES {
@@ -160,7 +158,7 @@ impl FederationService for FederationApi {
             check_counters(&format!("entries[{i}].counters"), &t.counters).map_err(refusal_status)?;
         }
         if let Some((k, _)) = entries.iter().find(|(k, _)| !k.owner.is_within(&from)) {
-            warn!(node = %self.replica.node, from = %from, owner = %k.owner, "refused a rollup entry outside the link's subtree");
+            warn!(node = %self.local.node, from = %from, owner = %k.owner, "refused a rollup entry outside the link's subtree");
             return Err(Status::permission_denied(format!(
                 "entries.owner: {} is outside the subtree of {from}",
                 k.owner
@@ -173,11 +171,8 @@ impl FederationService for FederationApi {
             .map(convert::freshness_from_pb)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
-        match commit_or_forward(&self.replica, Command::Rollup { from, entries, fresh }, fwd).await? {
-            Ok(Outcome::Done) => Ok(Response::new(RollupResponse {})),
-            Ok(Outcome::Refused(r)) => Err(refusal_status(r)),
-            Ok(other) => Err(Status::internal(format!("unexpected outcome {other:?}"))),
-            Err(addr) => self.client(&addr)?.push_rollup(forwarded(msg)).await,
-        }
+        let here = |()| Ok(RollupResponse {});
+        let there = async |ch, d| PeerServiceClient::new(ch).push_rollup(forwarded(msg, d)).await;
+        commit_or_forward(&self.writer, &self.pool, Rollup { from, entries, fresh }, fwd, here, there).await
     }
 }

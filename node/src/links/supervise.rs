@@ -1,30 +1,24 @@
 //! Supervision (督办): the leader escalates owned cases past their handling deadline to the parent,
 //! for categories whose policy says so (on by default).
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use federation::machine::{Command, Outcome};
+use federation::machine::Act;
 use federation::workflow::{Action, Step};
-use tokio::sync::watch;
 use tracing::{info, warn};
 
-use super::links::pause;
-use crate::replica::Replica;
-use crate::service::now_ms;
+use super::LinkCtx;
 
 const PER_ROUND: usize = 200;
 
-pub async fn run(replica: Arc<Replica>, mut shutdown: watch::Receiver<bool>) {
-    let every = Duration::from_millis(replica.federation.supervise_ms);
+pub(super) async fn run(ctx: LinkCtx) {
+    let every = Duration::from_millis(ctx.local.federation.supervise_ms);
     loop {
-        if pause(every, &mut shutdown).await {
-            return;
-        }
-        if !replica.is_leader() {
+        tokio::time::sleep(every).await;
+        if !ctx.leadership.is_leader() {
             continue;
         }
-        let overdue = match replica.reader.overdue_cases(now_ms(), PER_ROUND) {
+        let overdue = match ctx.reader.overdue_cases(ctx.clock.now_ms(), PER_ROUND) {
             Ok(ids) => ids,
             Err(e) => {
                 warn!(error = %e, "cannot read the deadline index");
@@ -32,8 +26,8 @@ pub async fn run(replica: Arc<Replica>, mut shutdown: watch::Receiver<bool>) {
             }
         };
         for id in overdue {
-            let Ok(Some(case)) = replica.reader.case(&id) else { continue };
-            if !replica.rules.policy.limits(&case.category).auto_escalate {
+            let Ok(Some(case)) = ctx.reader.case(&id) else { continue };
+            if !ctx.local.rules.policy.limits(&case.category).auto_escalate {
                 continue;
             }
             let step = Step {
@@ -42,9 +36,9 @@ pub async fn run(replica: Arc<Replica>, mut shutdown: watch::Receiver<bool>) {
                 note: "超过处置时限，自动上报".into(),
                 expected_version: Some(case.version),
             };
-            match replica.propose(Command::Act { case_id: id.clone(), step }).await {
-                Ok(Outcome::Acted { .. }) => info!(case = %id, "overdue case escalated (督办)"),
-                Ok(_) => {}
+            match ctx.writer.propose(Act { case_id: id.clone(), step }).await {
+                Ok(Ok(_)) => info!(case = %id, "overdue case escalated (督办)"),
+                Ok(Err(_)) => {}
                 Err(e) => {
                     warn!(case = %id, error = %e, "supervision stopped for this round");
                     break;

@@ -9,11 +9,12 @@ use serde_json::json;
 use super::output;
 use super::NodeArgs;
 use crate::client::with_deadline;
-use crate::service::now_ms;
+use crate::clock::wall_ms as now_ms;
 
 #[derive(Subcommand, Debug)]
 pub enum FederationCmd {
-    /// Every link of the node: peer, up or down, last success, backlog and the age of its oldest message.
+    /// Every link of the node: peer, state (up, down, or never contacted), last success, backlog and the
+    /// age of its oldest message. Idle links are probed, so "up" means reachable now.
     Status {
         #[command(flatten)]
         node: NodeArgs,
@@ -63,7 +64,7 @@ pub async fn run(cmd: FederationCmd) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|l| {
                 json!({
-                    "peer": l.peer, "name": l.peer_name, "relation": l.relation, "up": l.up,
+                    "peer": l.peer, "name": l.peer_name, "relation": l.relation, "up": l.up, "state": l.state,
                     "last_success_ms": l.last_success_ms, "backlog": l.backlog,
                     "oldest_age_ms": l.oldest_queued_ms.map(|t| now - t), "last_error": l.last_error,
                     "last_rollup_ms": l.last_rollup_ms,
@@ -89,7 +90,7 @@ pub async fn run(cmd: FederationCmd) -> anyhow::Result<ExitCode> {
                 output::pad(&l.peer, 14),
                 output::pad(&l.peer_name, 14),
                 output::pad(&l.relation, 7),
-                output::pad(if l.up { "up" } else { "down" }, 6),
+                output::pad(&l.state, 6),
                 output::pad(&age(l.last_success_ms), 12),
                 output::pad(&l.backlog.to_string(), 8),
                 l.oldest_queued_ms

@@ -16,8 +16,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tonic::transport::Channel;
 
+use crate::consensus::types::{ReplicaId, TypeConfig};
 use crate::rpc;
-use crate::types::{ReplicaId, TypeConfig};
 
 /// Largest Raft message (log batches, snapshot chunks).
 pub const MAX_RAFT_MESSAGE: usize = 64 * 1024 * 1024;

@@ -1,4 +1,4 @@
-//! Limits on what crosses an edge, beyond the per-field checks of a new report or an action: case ids
+//! Bounds on what crosses an edge, beyond the per-field checks of a new report or an action: case ids
 //! and page tokens, cases received from a neighbour (whose every field is checked before it is
 //! stored), and the sizes of statistics pushed up. A refusal names the field.
 

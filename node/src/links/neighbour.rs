@@ -5,37 +5,41 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use proto::v1::federation_service_client::FederationServiceClient;
+use proto::v1::peer_service_client::PeerServiceClient;
 use tonic::transport::Channel;
 use tonic::{Request, Status};
 
-use crate::config::PeerNode;
+use federation::code::Code;
+use proto::v1::HelloRequest;
 
-/// Calls a neighbour node's federation service.
+use crate::config::Neighbour;
+use crate::local::Local;
+
+/// Calls a neighbour node's peer service.
 #[derive(Clone)]
-pub struct PeerClient {
+pub struct NeighbourClient {
     pub code: String,
     channels: Arc<Vec<(String, Channel)>>,
     preferred: Arc<AtomicUsize>,
     timeout: Duration,
 }
 
-impl PeerClient {
+impl NeighbourClient {
     pub fn new(
-        peer: &PeerNode,
+        peer: &Neighbour,
         timeout: Duration,
-        tls: Option<&std::sync::Arc<crate::tls::Tls>>,
-    ) -> Result<PeerClient, Status> {
+        pool: &crate::rpc::ChannelPool,
+    ) -> Result<NeighbourClient, Status> {
         let channels = peer
             .replicas
             .iter()
             .map(|a| {
-                crate::rpc::lazy_channel(a, tls)
+                pool.get(a)
                     .map(|c| (a.clone(), c))
                     .map_err(|e| Status::invalid_argument(format!("peer {} address {a}: {e}", peer.code)))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(PeerClient {
+        Ok(NeighbourClient {
             code: peer.code.clone(),
             channels: Arc::new(channels),
             preferred: Arc::default(),
@@ -48,7 +52,7 @@ impl PeerClient {
     pub async fn call<T, M, F>(&self, msg: M, mut call: F) -> Result<T, Status>
     where
         M: Clone,
-        F: AsyncFnMut(FederationServiceClient<Channel>, Request<M>) -> Result<tonic::Response<T>, Status>,
+        F: AsyncFnMut(PeerServiceClient<Channel>, Request<M>) -> Result<tonic::Response<T>, Status>,
     {
         let n = self.channels.len();
         let first = self.preferred.load(Ordering::Relaxed) % n.max(1);
@@ -58,7 +62,7 @@ impl PeerClient {
             let (addr, ch) = &self.channels[idx];
             let mut req = Request::new(msg.clone());
             req.set_timeout(self.timeout);
-            match call(FederationServiceClient::new(ch.clone()), req).await {
+            match call(PeerServiceClient::new(ch.clone()), req).await {
                 Ok(r) => {
                     self.preferred.store(idx, Ordering::Relaxed);
                     return Ok(r.into_inner());
@@ -79,4 +83,26 @@ impl PeerClient {
         }
         Err(last)
     }
+}
+
+/// Checks that the neighbour is who the config says: its code and level, and the parent/child relation.
+pub(super) async fn handshake(local: &Local, client: &NeighbourClient, peer: &Code) -> Result<(), String> {
+    let hello = HelloRequest {
+        code: local.node.to_string(),
+        level: local.node.level().to_string(),
+        name: local.name.clone(),
+    };
+    let r = client
+        .call(hello, async |mut c, req| c.hello(req).await)
+        .await
+        .map_err(|s| s.message().to_string())?;
+    if r.code != peer.as_str() || r.level != peer.level().to_string() {
+        return Err(format!(
+            "the peer answered as {} ({}), expected {peer} ({})",
+            r.code,
+            r.level,
+            peer.level()
+        ));
+    }
+    Ok(())
 }

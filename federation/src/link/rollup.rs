@@ -1,0 +1,246 @@
+//! The rollup sender of a child node: pushes its tallies (its own and those rolled up from below) to the
+//! parent, while this replica leads: what changed since the last accepted push, and at least every
+//! heartbeat so the parent sees how fresh the subtree is. Entries are versioned, so a repeated, late or
+//! reordered push changes nothing at the parent; a new leader pushes everything once.
+//!
+//! ```text
+//!  Stopped ──Leading(true)──▶ Loading(since 0) ──Loaded──▶ (Greeting ──▶) Pushing ──Pushed ok──▶ Loading
+//!                               ▲        │ nothing new, heartbeat not due                │ failed
+//!                               │        ▼                                               ▼
+//!                               └── Idle ──Changed──▶ Settling ──settled──┘     Waiting (backoff)
+//! ```
+
+use super::{after, Backoff, LinkHealth, LinkTiming};
+use crate::Millis;
+
+/// What happened, as the driver reports it. `C` is the driver's cursor into its changes (an apply
+/// index, or a position in a push index), ordered, with `C::default()` before every change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RollupEvent<C = u64> {
+    /// A timer set by `Sleep` fired.
+    Tick { now: Millis },
+    /// This replica started or stopped leading its node.
+    Leading { now: Millis, leading: bool },
+    /// A tally or a freshness record changed here.
+    Changed { now: Millis },
+    /// The answer to `Load`: how many entries changed after `since`, and the cursor they reach.
+    Loaded { now: Millis, entries: usize, high: C },
+    /// The answer to `Greet`.
+    Greeted { now: Millis, result: Result<(), String> },
+    /// The answer to `Push`.
+    Pushed { now: Millis, result: Result<(), String> },
+}
+
+/// What the driver must do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RollupCommand<C = u64> {
+    /// Read up to `max` tally entries changed after cursor `since`; answer with `Loaded`.
+    Load { since: C, max: usize },
+    /// Handshake with the parent; answer with `Greeted`.
+    Greet,
+    /// Push the loaded entries with the freshness of every part of the subtree; answer with `Pushed`.
+    Push,
+    /// Nothing to do before `until` (unless a change comes first); then send `Tick`.
+    Sleep { until: Millis },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Phase<C> {
+    Stopped,
+    Loading,
+    Idle { heartbeat_at: Millis },
+    Settling { until: Millis },
+    Greeting { high: C },
+    Pushing { high: C },
+    Waiting { until: Millis },
+}
+
+/// A child's rollup sender.
+#[derive(Debug, Clone)]
+pub struct RollupSender<C = u64> {
+    timing: LinkTiming,
+    phase: Phase<C>,
+    greeted: bool,
+    /// The cursor up to which the parent has every entry.
+    pushed: C,
+    last_push: Option<Millis>,
+    backoff: Backoff,
+    health: LinkHealth,
+}
+
+impl<C: Clone + Default + Ord> RollupSender<C> {
+    /// A sender that waits for `Leading(true)`; `seed` drives the backoff's jitter.
+    pub fn new(timing: LinkTiming, seed: u64) -> RollupSender<C> {
+        RollupSender {
+            timing,
+            phase: Phase::Stopped,
+            greeted: false,
+            pushed: C::default(),
+            last_push: None,
+            backoff: Backoff::new(timing.settle_ms.max(timing.min_backoff_ms), timing.max_backoff_ms, seed),
+            health: LinkHealth::default(),
+        }
+    }
+
+    /// The parent's reachability as this sender saw it.
+    pub fn health(&self) -> &LinkHealth {
+        &self.health
+    }
+
+    /// The cursor up to which the parent has every entry.
+    pub fn pushed(&self) -> &C {
+        &self.pushed
+    }
+
+    fn load(&mut self) -> Vec<RollupCommand<C>> {
+        self.phase = Phase::Loading;
+        vec![RollupCommand::Load { since: self.pushed.clone(), max: self.timing.batch }]
+    }
+
+    fn heartbeat_at(&self, now: Millis) -> Millis {
+        self.last_push.map_or(now, |t| after(t, self.timing.heartbeat_ms))
+    }
+
+    fn retry(&mut self, now: Millis) -> Vec<RollupCommand<C>> {
+        let until = after(now, self.backoff.next_ms());
+        self.phase = Phase::Waiting { until };
+        vec![RollupCommand::Sleep { until }]
+    }
+
+    /// Takes one event; returns what the driver must do.
+    pub fn step(&mut self, event: RollupEvent<C>) -> Vec<RollupCommand<C>> {
+        use RollupEvent as E;
+        match (self.phase.clone(), event) {
+            (_, E::Leading { leading: false, .. }) => {
+                self.phase = Phase::Stopped;
+                self.greeted = false;
+                vec![]
+            }
+            (Phase::Stopped, E::Leading { leading: true, .. }) => {
+                // Whoever leads next pushes everything once.
+                self.pushed = C::default();
+                self.last_push = None;
+                self.backoff.reset();
+                self.load()
+            }
+            (Phase::Stopped, _) | (_, E::Leading { .. }) => vec![],
+            (Phase::Loading, E::Loaded { now, entries, high }) => {
+                let heartbeat_at = self.heartbeat_at(now);
+                if entries == 0 && now < heartbeat_at {
+                    self.phase = Phase::Idle { heartbeat_at };
+                    return vec![RollupCommand::Sleep { until: heartbeat_at }];
+                }
+                if self.greeted {
+                    self.phase = Phase::Pushing { high };
+                    vec![RollupCommand::Push]
+                } else {
+                    self.phase = Phase::Greeting { high };
+                    vec![RollupCommand::Greet]
+                }
+            }
+            (Phase::Idle { .. }, E::Changed { now }) => {
+                // Let a burst of changes settle into one push.
+                let until = after(now, self.timing.settle_ms);
+                self.phase = Phase::Settling { until };
+                vec![RollupCommand::Sleep { until }]
+            }
+            (Phase::Idle { heartbeat_at }, E::Tick { now }) if now >= heartbeat_at => self.load(),
+            (Phase::Idle { heartbeat_at }, E::Tick { .. }) => {
+                vec![RollupCommand::Sleep { until: heartbeat_at }]
+            }
+            (Phase::Settling { until } | Phase::Waiting { until }, E::Tick { now }) if now >= until => {
+                self.load()
+            }
+            (Phase::Settling { until } | Phase::Waiting { until }, E::Tick { .. } | E::Changed { .. }) => {
+                vec![RollupCommand::Sleep { until }]
+            }
+            (Phase::Greeting { high }, E::Greeted { now, result: Ok(()) }) => {
+                self.health.success(now);
+                self.greeted = true;
+                self.phase = Phase::Pushing { high };
+                vec![RollupCommand::Push]
+            }
+            (Phase::Greeting { .. }, E::Greeted { now, result: Err(e) }) => {
+                self.health.failure(&format!("handshake: {e}"));
+                self.retry(now)
+            }
+            (Phase::Pushing { high }, E::Pushed { now, result: Ok(()) }) => {
+                if high > self.pushed {
+                    self.pushed = high;
+                }
+                self.last_push = Some(now);
+                self.health.success(now);
+                self.health.last_rollup = Some(now);
+                self.backoff.reset();
+                self.load()
+            }
+            (Phase::Pushing { .. }, E::Pushed { now, result: Err(e) }) => {
+                self.health.failure(&format!("rollup: {e}"));
+                self.greeted = false;
+                self.retry(now)
+            }
+            _ => vec![],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sender() -> RollupSender<u64> {
+        RollupSender::new(LinkTiming { settle_ms: 250, heartbeat_ms: 1000, ..LinkTiming::default() }, 3)
+    }
+
+    #[test]
+    fn a_new_leader_pushes_everything_then_only_changes() {
+        let mut r = sender();
+        assert_eq!(
+            r.step(RollupEvent::Leading { now: 0, leading: true }),
+            vec![RollupCommand::Load { since: 0, max: 256 }]
+        );
+        assert_eq!(r.step(RollupEvent::Loaded { now: 0, entries: 40, high: 77 }), vec![RollupCommand::Greet]);
+        assert_eq!(r.step(RollupEvent::Greeted { now: 1, result: Ok(()) }), vec![RollupCommand::Push]);
+        assert_eq!(
+            r.step(RollupEvent::Pushed { now: 2, result: Ok(()) }),
+            vec![RollupCommand::Load { since: 77, max: 256 }]
+        );
+        // Nothing new: wait for the heartbeat.
+        assert_eq!(
+            r.step(RollupEvent::Loaded { now: 2, entries: 0, high: 77 }),
+            vec![RollupCommand::Sleep { until: 1002 }]
+        );
+        // A change settles, then is pushed.
+        assert_eq!(r.step(RollupEvent::Changed { now: 100 }), vec![RollupCommand::Sleep { until: 350 }]);
+        assert_eq!(r.step(RollupEvent::Tick { now: 350 }), vec![RollupCommand::Load { since: 77, max: 256 }]);
+        assert_eq!(r.step(RollupEvent::Loaded { now: 350, entries: 1, high: 80 }), vec![RollupCommand::Push]);
+        r.step(RollupEvent::Pushed { now: 351, result: Ok(()) });
+        assert_eq!(*r.pushed(), 80);
+        // A heartbeat push goes out even with nothing new.
+        r.step(RollupEvent::Loaded { now: 352, entries: 0, high: 80 });
+        r.step(RollupEvent::Tick { now: 1351 });
+        assert_eq!(
+            r.step(RollupEvent::Loaded { now: 1351, entries: 0, high: 80 }),
+            vec![RollupCommand::Push]
+        );
+    }
+
+    #[test]
+    fn a_failed_push_is_retried_from_the_same_point_after_a_handshake() {
+        let mut r = sender();
+        r.step(RollupEvent::Leading { now: 0, leading: true });
+        r.step(RollupEvent::Loaded { now: 0, entries: 5, high: 9 });
+        r.step(RollupEvent::Greeted { now: 0, result: Ok(()) });
+        let cmds = r.step(RollupEvent::Pushed { now: 10, result: Err("unavailable".into()) });
+        let [RollupCommand::Sleep { until }] = cmds[..] else { panic!("{cmds:?}") };
+        assert_eq!(*r.pushed(), 0);
+        assert_eq!(
+            r.step(RollupEvent::Tick { now: until }),
+            vec![RollupCommand::Load { since: 0, max: 256 }]
+        );
+        assert_eq!(
+            r.step(RollupEvent::Loaded { now: until, entries: 5, high: 9 }),
+            vec![RollupCommand::Greet]
+        );
+    }
+}

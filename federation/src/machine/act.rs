@@ -1,0 +1,93 @@
+//! An action on an owned case: the workflow step, a department's own deadline, and the hand-over of
+//! ownership when the action escalates or sends the case down.
+
+use crate::code::{Code, Level};
+use crate::link::{Body, Envelope};
+use crate::workflow::{self, Action, Step};
+
+use super::cases::put_case;
+use super::command::{invalid, Outcome, Refusal};
+use super::outbox::{enqueue, notify, route};
+use super::store::{Ctx, Rules, Store};
+
+/// Where an escalation or a sending-down hands the case, or why it cannot.
+fn transfer_target(rules: &Rules<'_>, action: &Action) -> Result<Option<Code>, Refusal> {
+    match action {
+        Action::Escalate => match rules.parent {
+            Some(p) => Ok(Some(p.clone())),
+            None => Err(invalid("action", format!("node {} has no parent to escalate to", rules.node))),
+        },
+        Action::SendDown { to } => {
+            if to == rules.node || !to.is_within(rules.node) || to.level() == Level::Grid {
+                return Err(invalid("to", format!("{to} is not a node below {}", rules.node)));
+            }
+            if route(rules, to).is_none() {
+                return Err(invalid("to", format!("no configured child of {} leads to {to}", rules.node)));
+            }
+            Ok(Some(to.clone()))
+        }
+        _ => Ok(None),
+    }
+}
+
+pub(crate) fn act<S: Store>(
+    store: &mut S,
+    rules: &Rules<'_>,
+    ctx: Ctx,
+    case_id: &str,
+    step: &Step,
+) -> Result<Outcome, S::Error> {
+    let Some(case) = store.case(case_id)? else {
+        return Ok(Outcome::Refused(Refusal::NotFound { case: case_id.to_string() }));
+    };
+    if case.owner != *rules.node {
+        return Ok(Outcome::Refused(Refusal::NotOwner { case: case.id, owner: case.owner.to_string() }));
+    }
+    if let Err(r) = step.validate() {
+        return Ok(Outcome::Refused(r));
+    }
+    let target = match transfer_target(rules, &step.action) {
+        Ok(t) => t,
+        Err(r) => return Ok(Outcome::Refused(r)),
+    };
+    let department = match &step.action {
+        Action::Dispatch { handler } if handler.kind == crate::case::HandlerKind::Department => {
+            match store.department(&handler.name)? {
+                Some(d) => Some(d),
+                None => {
+                    return Ok(Outcome::Refused(invalid(
+                        "handler",
+                        format!("{:?} is not a department registered at node {}", handler.name, rules.node),
+                    )))
+                }
+            }
+        }
+        _ => None,
+    };
+    let mut new = match workflow::apply(&case, step, ctx.now, rules.policy) {
+        Ok(new) => new,
+        Err(e) => return Ok(Outcome::Refused(e.into())),
+    };
+    if let (Some(d), None) = (&department, case.due_at) {
+        new.due_at = Some(ctx.now + d.minutes * 60_000);
+    }
+    match target {
+        Some(to) => {
+            new.owner = to.clone();
+            if !new.watchers.contains(rules.node) {
+                new.watchers.push(rules.node.clone());
+            }
+            let env = Envelope {
+                origin: rules.node.clone(),
+                to: to.clone(),
+                queued_at: ctx.now,
+                body: Body::Transfer { case: Box::new(new.clone()) },
+            };
+            enqueue(store, rules, ctx, env)?;
+            notify(store, rules, ctx, &new, &to)?;
+        }
+        None => notify(store, rules, ctx, &new, rules.node)?,
+    }
+    put_case(store, rules, ctx, Some(&case), new.clone())?;
+    Ok(Outcome::Acted { case: Box::new(new) })
+}

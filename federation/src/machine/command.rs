@@ -1,0 +1,240 @@
+//! What the replicated log carries (commands), what applying one returns (outcomes), and the typed
+//! pairing of the two ([`Proposal`]), so a caller that proposes an `Act` gets back a case or a refusal
+//! and never has to handle another command's outcome.
+
+use serde::{Deserialize, Serialize};
+
+use crate::case::Case;
+use crate::code::Code;
+use crate::link::Envelope;
+use crate::tally::{Freshness, Tally, TallyKey};
+use crate::workflow::{Step, WorkflowError};
+
+pub use super::validate::NewCase;
+
+/// A functional department a street or district can dispatch cases to (吹哨).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Department {
+    /// The department's name, e.g. 区城管执法局.
+    pub name: String,
+    /// Handling limit of cases dispatched to it, in minutes.
+    pub minutes: i64,
+}
+
+/// An action on an owned case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Act {
+    /// The case acted on.
+    pub case_id: String,
+    /// The action, who takes it and why.
+    pub step: Step,
+}
+
+/// Messages from neighbour `from`, in its link order; each is applied once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Receive {
+    /// The neighbour that sent them.
+    pub from: Code,
+    /// (link sequence number, message), as the sender numbered them.
+    pub batch: Vec<(u64, Envelope)>,
+}
+
+/// Neighbour `peer` has applied our messages up to `upto`; they leave the outbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Acked {
+    /// The neighbour that applied them.
+    pub peer: Code,
+    /// The highest link sequence number it applied.
+    pub upto: u64,
+}
+
+/// A child's rollup: tally entries and freshness of its subtree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rollup {
+    /// The child that pushed it.
+    pub from: Code,
+    /// Versioned tally entries of the child's subtree.
+    pub entries: Vec<(TallyKey, Tally)>,
+    /// How fresh each node of the child's subtree is.
+    pub fresh: Vec<Freshness>,
+}
+
+/// A command in the replicated log. Variants carry the typed proposals below (bincode encodes
+/// `Act(Act { case_id, step })` exactly as it encoded the former `Act { case_id, step }`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    /// A new case (上报).
+    Report(NewCase),
+    /// An action on an owned case.
+    Act(Act),
+    /// Messages from a neighbour.
+    Receive(Receive),
+    /// A neighbour's acknowledgement of our messages.
+    Acked(Acked),
+    /// A child's statistics.
+    Rollup(Rollup),
+    /// Register (or update) a department.
+    Department(Department),
+}
+
+/// Why a command was refused. Each names the field at fault where there is one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum Refusal {
+    /// A field's value is not acceptable.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// No such case here.
+    #[error("case_id: no case {case} on this node")]
+    NotFound { case: String },
+    /// The case is here only as a read-only copy.
+    #[error("case {case} is owned by node {owner}, not by this node; act there")]
+    NotOwner { case: String, owner: String },
+    /// The sender is not the parent or a child.
+    #[error("node {from} is not a neighbour of this node")]
+    NotNeighbour { from: String },
+    /// The workflow does not allow it.
+    #[error(transparent)]
+    Workflow(#[from] WorkflowError),
+}
+
+pub(crate) fn invalid(field: &str, message: impl Into<String>) -> Refusal {
+    Refusal::Invalid { field: field.to_string(), message: message.into() }
+}
+
+/// The result of one command, as the state machine returns it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// The case as stored; `duplicate` when the request id had been seen and no case was created.
+    Reported { case: Box<Case>, duplicate: bool },
+    /// The case after the action.
+    Acted { case: Box<Case> },
+    /// The highest sequence applied from the sender.
+    Received { hwm: u64 },
+    /// Applied, nothing to return.
+    Done,
+    /// Refused; nothing changed.
+    Refused(Refusal),
+}
+
+/// What a report returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reported {
+    /// The case as stored.
+    pub case: Box<Case>,
+    /// The request id had been seen: this is the case it created, and no new one was made.
+    pub duplicate: bool,
+}
+
+/// A command with its typed result: `Output` when applied, a `Refusal` when refused.
+pub trait Proposal: Into<Command> {
+    /// What applying it returns.
+    type Output;
+    /// The typed result of `outcome`, or the outcome back when it does not belong to this command
+    /// (which only a bug can cause).
+    fn output(outcome: Outcome) -> Result<Result<Self::Output, Refusal>, Outcome>;
+}
+
+fn refused_or<T>(
+    o: Outcome,
+    f: impl FnOnce(Outcome) -> Result<T, Outcome>,
+) -> Result<Result<T, Refusal>, Outcome> {
+    match o {
+        Outcome::Refused(r) => Ok(Err(r)),
+        other => f(other).map(Ok),
+    }
+}
+
+impl From<NewCase> for Command {
+    fn from(v: NewCase) -> Command {
+        Command::Report(v)
+    }
+}
+
+impl Proposal for NewCase {
+    type Output = Reported;
+    fn output(o: Outcome) -> Result<Result<Reported, Refusal>, Outcome> {
+        refused_or(o, |o| match o {
+            Outcome::Reported { case, duplicate } => Ok(Reported { case, duplicate }),
+            other => Err(other),
+        })
+    }
+}
+
+impl From<Act> for Command {
+    fn from(v: Act) -> Command {
+        Command::Act(v)
+    }
+}
+
+impl Proposal for Act {
+    type Output = Box<Case>;
+    fn output(o: Outcome) -> Result<Result<Box<Case>, Refusal>, Outcome> {
+        refused_or(o, |o| match o {
+            Outcome::Acted { case } => Ok(case),
+            other => Err(other),
+        })
+    }
+}
+
+impl From<Receive> for Command {
+    fn from(v: Receive) -> Command {
+        Command::Receive(v)
+    }
+}
+
+impl Proposal for Receive {
+    /// The highest sequence applied from the sender.
+    type Output = u64;
+    fn output(o: Outcome) -> Result<Result<u64, Refusal>, Outcome> {
+        refused_or(o, |o| match o {
+            Outcome::Received { hwm } => Ok(hwm),
+            other => Err(other),
+        })
+    }
+}
+
+fn done(o: Outcome) -> Result<Result<(), Refusal>, Outcome> {
+    refused_or(o, |o| match o {
+        Outcome::Done => Ok(()),
+        other => Err(other),
+    })
+}
+
+impl From<Acked> for Command {
+    fn from(v: Acked) -> Command {
+        Command::Acked(v)
+    }
+}
+
+impl Proposal for Acked {
+    type Output = ();
+    fn output(o: Outcome) -> Result<Result<(), Refusal>, Outcome> {
+        done(o)
+    }
+}
+
+impl From<Rollup> for Command {
+    fn from(v: Rollup) -> Command {
+        Command::Rollup(v)
+    }
+}
+
+impl Proposal for Rollup {
+    type Output = ();
+    fn output(o: Outcome) -> Result<Result<(), Refusal>, Outcome> {
+        done(o)
+    }
+}
+
+impl From<Department> for Command {
+    fn from(v: Department) -> Command {
+        Command::Department(v)
+    }
+}
+
+impl Proposal for Department {
+    type Output = ();
+    fn output(o: Outcome) -> Result<Result<(), Refusal>, Outcome> {
+        done(o)
+    }
+}

@@ -1,0 +1,100 @@
+//! What the state machine reads and writes (the `Store` trait, the `Change`s one apply call makes), the
+//! node's rules every replica applies by, and the context of one applied entry.
+
+use crate::case::Case;
+use crate::category::Catalog;
+use crate::code::Code;
+use crate::deadline::DeadlinePolicy;
+use crate::link::Envelope;
+use crate::tally::{Freshness, Tally, TallyKey};
+use crate::Millis;
+
+use super::command::Department;
+
+/// A write the store must make, all of one apply call's writes atomically with the applied log id.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    Case(Box<Case>),
+    /// Open-deadline index of owned cases (for overdue counts and supervision).
+    DueAdd {
+        due: Millis,
+        case_id: String,
+        day: i64,
+        grid: Code,
+    },
+    DueRemove {
+        due: Millis,
+        case_id: String,
+    },
+    /// Remember which case a request id created.
+    Request {
+        request_id: String,
+        case_id: String,
+    },
+    /// The node's case counter.
+    Seq(u64),
+    Tally {
+        key: TallyKey,
+        tally: Tally,
+    },
+    /// A message queued for neighbour `peer` under link sequence `seq`.
+    Outbox {
+        peer: Code,
+        seq: u64,
+        envelope: Box<Envelope>,
+    },
+    OutboxNext {
+        peer: Code,
+        next: u64,
+    },
+    /// Drop queued messages up to `upto`.
+    OutboxAck {
+        peer: Code,
+        upto: u64,
+    },
+    InboxHwm {
+        from: Code,
+        hwm: u64,
+    },
+    Fresh(Freshness),
+    Department(Department),
+}
+
+/// What the state machine reads; writes of earlier commands in the same apply call must be visible.
+pub trait Store {
+    type Error;
+    fn case(&mut self, id: &str) -> Result<Option<Case>, Self::Error>;
+    fn request(&mut self, request_id: &str) -> Result<Option<String>, Self::Error>;
+    fn seq(&mut self) -> Result<u64, Self::Error>;
+    fn tally(&mut self, key: &TallyKey) -> Result<Option<Tally>, Self::Error>;
+    /// The next sequence to assign on the link to `peer` (1 for a new link).
+    fn outbox_next(&mut self, peer: &Code) -> Result<u64, Self::Error>;
+    /// The highest sequence applied from `from` (0 for none).
+    fn inbox_hwm(&mut self, from: &Code) -> Result<u64, Self::Error>;
+    fn fresh(&mut self, node: &Code) -> Result<Option<Freshness>, Self::Error>;
+    fn department(&mut self, name: &str) -> Result<Option<Department>, Self::Error>;
+    fn write(&mut self, change: Change) -> Result<(), Self::Error>;
+}
+
+/// The node's identity, neighbours and rules: the same on every replica (from the config).
+#[derive(Debug, Clone)]
+pub struct Rules<'a> {
+    pub node: &'a Code,
+    pub policy: &'a DeadlinePolicy,
+    pub catalog: &'a Catalog,
+    /// The parent node, if it is part of the federation.
+    pub parent: Option<&'a Code>,
+    /// The child nodes.
+    pub children: &'a [Code],
+    /// Known grids: a community's own, or every grid below an upper node (empty: not checked).
+    pub grids: &'a [Code],
+}
+
+/// When and where in the log a command is applied.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx {
+    /// The leader's clock at proposal.
+    pub now: Millis,
+    /// The log index of the entry: the version of everything this command produces.
+    pub index: u64,
+}

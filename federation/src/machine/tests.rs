@@ -1,0 +1,123 @@
+//! Unit tests of the state machine on the in-memory store.
+
+use super::*;
+use crate::case::{Priority, Source, MAX_TITLE_CHARS};
+use crate::category::Catalog;
+use crate::code::Code;
+use crate::deadline::DeadlinePolicy;
+use crate::mem::Mem;
+use crate::workflow::{Action, Step, WorkflowError};
+use crate::Millis;
+
+fn new_case(rid: Option<&str>, grid: &str) -> NewCase {
+    NewCase {
+        request_id: rid.map(str::to_string),
+        grid: Code::parse("grid", grid).unwrap(),
+        category: "0101".into(),
+        source: Source::Hotline,
+        title: "楼道堆放杂物".into(),
+        description: "12345 转办".into(),
+        location: None,
+        reporter: "市民".into(),
+        priority: Priority::Normal,
+    }
+}
+
+fn rules<'a>(node: &'a Code, policy: &'a DeadlinePolicy) -> Rules<'a> {
+    Rules { node, policy, catalog: Catalog::standard(), parent: None, children: &[], grids: &[] }
+}
+
+fn ctx(now: Millis) -> Ctx {
+    Ctx { now, index: 1 }
+}
+
+#[test]
+fn a_retried_report_creates_no_second_case() {
+    let node = Code::parse("node", "370102001001").unwrap();
+    let policy = DeadlinePolicy::default();
+    let r = rules(&node, &policy);
+    let mut m = Mem::default();
+    let now = 1_795_000_000_000;
+    let cmd = Command::Report(new_case(Some("r1"), "370102001001001"));
+    let first = apply(&mut m, &r, ctx(now), &cmd).unwrap();
+    let again = apply(&mut m, &r, ctx(now + 5), &cmd).unwrap();
+    let (Outcome::Reported { case: a, duplicate: false }, Outcome::Reported { case: b, duplicate: true }) =
+        (first, again)
+    else {
+        panic!("unexpected outcomes");
+    };
+    assert_eq!(a, b);
+    assert_eq!(m.cases.len(), 1);
+    assert_eq!(m.subtree(&node).total, 1);
+    assert!(a.id.starts_with("370102001001-2026"), "{}", a.id);
+}
+
+#[test]
+fn a_grid_outside_the_node_is_refused_and_nothing_written() {
+    let node = Code::parse("node", "370102001001").unwrap();
+    let policy = DeadlinePolicy::default();
+    let mut m = Mem::default();
+    let cmd = Command::Report(new_case(None, "370102001002001"));
+    let out = apply(&mut m, &rules(&node, &policy), ctx(0), &cmd).unwrap();
+    assert!(
+        matches!(out, Outcome::Refused(Refusal::Invalid { ref field, .. }) if field == "grid"),
+        "{out:?}"
+    );
+    assert!(m.cases.is_empty() && m.seq == 0);
+}
+
+#[test]
+fn overlong_title_is_refused_by_field() {
+    let node = Code::parse("node", "370102001001").unwrap();
+    let policy = DeadlinePolicy::default();
+    let mut nc = new_case(None, "370102001001001");
+    nc.title = "垃".repeat(MAX_TITLE_CHARS + 1);
+    let err = nc.validate(&rules(&node, &policy)).unwrap_err();
+    assert!(err.to_string().starts_with("title: is 101 characters"), "{err}");
+}
+
+#[test]
+fn acting_on_a_missing_case_or_illegally_changes_nothing() {
+    let node = Code::parse("node", "370102001001").unwrap();
+    let policy = DeadlinePolicy::default();
+    let r = rules(&node, &policy);
+    let mut m = Mem::default();
+    let step =
+        Step { action: Action::Close, actor: "op".into(), note: String::new(), expected_version: None };
+    let out =
+        apply(&mut m, &r, ctx(0), &Command::Act(Act { case_id: "nope".into(), step: step.clone() })).unwrap();
+    assert!(matches!(out, Outcome::Refused(Refusal::NotFound { .. })));
+    let Outcome::Reported { case, .. } =
+        apply(&mut m, &r, ctx(0), &Command::Report(new_case(None, "370102001001001"))).unwrap()
+    else {
+        panic!()
+    };
+    let before = m.tallies.clone();
+    let out = apply(&mut m, &r, ctx(0), &Command::Act(Act { case_id: case.id.clone(), step })).unwrap();
+    assert!(matches!(out, Outcome::Refused(Refusal::Workflow(WorkflowError::IllegalAction { .. }))));
+    assert_eq!(m.cases[&case.id], *case);
+    assert_eq!(m.tallies, before);
+}
+
+#[test]
+fn escalating_without_a_parent_is_refused() {
+    let node = Code::parse("node", "370102001001").unwrap();
+    let policy = DeadlinePolicy::default();
+    let r = rules(&node, &policy);
+    let mut m = Mem::default();
+    let Outcome::Reported { case, .. } =
+        apply(&mut m, &r, ctx(0), &Command::Report(new_case(None, "370102001001001"))).unwrap()
+    else {
+        panic!()
+    };
+    let reg =
+        Step { action: Action::Register, actor: "op".into(), note: String::new(), expected_version: None };
+    apply(&mut m, &r, ctx(1), &Command::Act(Act { case_id: case.id.clone(), step: reg })).unwrap();
+    let esc =
+        Step { action: Action::Escalate, actor: "op".into(), note: "难".into(), expected_version: None };
+    let out = apply(&mut m, &r, ctx(2), &Command::Act(Act { case_id: case.id.clone(), step: esc })).unwrap();
+    assert!(
+        matches!(out, Outcome::Refused(Refusal::Invalid { ref field, .. }) if field == "action"),
+        "{out:?}"
+    );
+}

@@ -1,0 +1,117 @@
+//! Checks of what clients and neighbours send, before anything is written: free text, a new case against
+//! the node's rules, an action's fields. Each refusal names the field at fault.
+
+use serde::{Deserialize, Serialize};
+
+use crate::case::{
+    Location, Priority, Source, MAX_DESCRIPTION_CHARS, MAX_REQUEST_ID_BYTES, MAX_SHORT_CHARS, MAX_TITLE_CHARS,
+};
+use crate::code::{Code, Level};
+use crate::workflow::{self, Step};
+
+use super::command::{invalid, Refusal};
+use super::outbox::{community_of, route};
+use super::store::Rules;
+
+/// A new case as a client reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewCase {
+    /// Client-chosen id that makes a retried report return the first case instead of a second one.
+    pub request_id: Option<String>,
+    pub grid: Code,
+    pub category: String,
+    pub source: Source,
+    pub title: String,
+    pub description: String,
+    pub location: Option<Location>,
+    pub reporter: String,
+    pub priority: Priority,
+}
+
+/// Checks a free-text field: at most `max` characters, no control characters but newline and tab,
+/// and not blank when `required`.
+pub fn check_text(field: &str, value: &str, max: usize, required: bool) -> Result<(), Refusal> {
+    if required && value.trim().is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    let n = value.chars().count();
+    if n > max {
+        return Err(invalid(field, format!("is {n} characters long; at most {max} are allowed")));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(invalid(field, "contains control characters"));
+    }
+    Ok(())
+}
+
+/// Checks a short free-text field (note, actor, handler name).
+pub fn check_short(field: &str, value: &str, required: bool) -> Result<(), Refusal> {
+    check_text(field, value, MAX_SHORT_CHARS, required)
+}
+
+impl NewCase {
+    /// Checks every field against the node's rules; the first problem is named.
+    pub fn validate(&self, rules: &Rules<'_>) -> Result<(), Refusal> {
+        if let Some(rid) = &self.request_id {
+            if rid.is_empty() || rid.len() > MAX_REQUEST_ID_BYTES || rid.chars().any(char::is_control) {
+                return Err(invalid(
+                    "request_id",
+                    format!("must be 1 to {MAX_REQUEST_ID_BYTES} printable bytes"),
+                ));
+            }
+        }
+        if self.grid.level() != Level::Grid {
+            return Err(invalid("grid", format!("{} is not a 15-digit grid code", self.grid)));
+        }
+        if !self.grid.is_within(rules.node) {
+            return Err(invalid("grid", format!("{} is not under node {}", self.grid, rules.node)));
+        }
+        if !rules.grids.is_empty() && !rules.grids.contains(&self.grid) {
+            return Err(invalid(
+                "grid",
+                format!("{} is not a known grid under node {}", self.grid, rules.node),
+            ));
+        }
+        if rules.node.level() != Level::Community && route(rules, &community_of(&self.grid)).is_none() {
+            return Err(invalid(
+                "grid",
+                format!("{}: no configured child node of {} leads to its community", self.grid, rules.node),
+            ));
+        }
+        if rules.catalog.get(&self.category).is_none() {
+            return Err(invalid(
+                "category",
+                format!("unknown category code {:?}; see `gridnode case categories`", self.category),
+            ));
+        }
+        check_text("title", &self.title, MAX_TITLE_CHARS, true)?;
+        check_text("description", &self.description, MAX_DESCRIPTION_CHARS, false)?;
+        check_short("reporter", &self.reporter, true)?;
+        if let Some(loc) = &self.location {
+            check_short("location.address", &loc.address, false)?;
+            if let Some(lat) = loc.lat {
+                if !(-90.0..=90.0).contains(&lat) {
+                    return Err(invalid("location.lat", format!("{lat} is outside -90..90")));
+                }
+            }
+            if let Some(lon) = loc.lon {
+                if !(-180.0..=180.0).contains(&lon) {
+                    return Err(invalid("location.lon", format!("{lon} is outside -180..180")));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Step {
+    /// Checks the free-text fields of an action.
+    pub fn validate(&self) -> Result<(), Refusal> {
+        check_short("actor", &self.actor, true)?;
+        check_short("note", &self.note, false)?;
+        if let workflow::Action::Dispatch { handler } = &self.action {
+            check_short("handler", &handler.name, true)?;
+        }
+        Ok(())
+    }
+}
