@@ -161,8 +161,11 @@ impl GridMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::geo::lattice::Lattice;
     use crate::geo::testkit::{collection, feature, grid, lixia, polygon, square};
     use crate::geo::wgs84_to_gcj02;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
 
     fn at(map: &GridMap, lat: f64, lon: f64) -> Option<String> {
         map.locate(lat, lon, Crs::Wgs84).map(|l| match l.micro {
@@ -262,5 +265,44 @@ mod tests {
         let two =
             GridMap::import(&collection(&[grid("002", 117.0, 36.0, 0.01)]), &Default::default()).unwrap();
         assert_eq!(two.bbox().map(|b| (b.min_lat, b.max_lon)), Some((36.0, 117.01)));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        #[test]
+        fn random_points_in_a_random_lattice_land_in_their_cell(
+            rows in 1usize..6,
+            cols in 1usize..6,
+            seed in any::<u64>(),
+            picks in vec((0.0f64..1.0, 0.0f64..1.0, 0.0f64..1.0, 0.0f64..1.0), 16),
+        ) {
+            let lattice = Lattice::lixia(rows, cols, seed);
+            let map = GridMap::import(&lattice.to_geojson(), &ImportOptions::default()).unwrap();
+            for (r, c, u, v) in picks {
+                let (row, col) = ((r * rows as f64) as usize, (c * cols as f64) as usize);
+                let (s, w, n, e) = lattice.inner_box(row, col);
+                let (lat, lon) = (s + u * (n - s), w + v * (e - w));
+                let expected = lattice.code(row, col);
+                prop_assert_eq!(map.locate(lat, lon, Crs::Wgs84).map(|l| l.grid.to_string()), Some(expected.clone()));
+                let (glat, glon) = wgs84_to_gcj02(lat, lon);
+                prop_assert_eq!(map.locate(glat, glon, Crs::Gcj02).map(|l| l.grid.to_string()), Some(expected));
+            }
+        }
+
+        #[test]
+        fn any_point_goes_to_the_lowest_place_containing_it(
+            seed in any::<u64>(),
+            picks in vec((-0.1f64..1.1, -0.1f64..1.1), 32),
+        ) {
+            let lattice = Lattice::lixia(4, 4, seed);
+            let map = GridMap::import(&lattice.to_geojson(), &ImportOptions::default()).unwrap();
+            for (u, v) in picks {
+                let (lat, lon) = (lattice.north - u * 4.0 * lattice.cell_lat, lattice.west + v * 4.0 * lattice.cell_lon);
+                let at = Coord { x: lon, y: lat };
+                let brute = map.places().iter().find(|p| p.polygons().intersects(&at)).map(|p| p.code().grid().clone());
+                prop_assert_eq!(map.locate(lat, lon, Crs::Wgs84).map(|l| l.grid), brute);
+            }
+        }
     }
 }

@@ -9,6 +9,7 @@
 //! relations  checks between places: overlaps, micro-grids in their grid, grids in their community
 //! index      GridMap: validated places in an R-tree; locate(lat, lon, crs)
 //! store      the map's deterministic stored form, and GeoJSON for display
+//! lattice    synthetic lattices of irregular grids for tests, benchmarks and demos
 //! ```
 //! Typical use: `GridMap::import(geojson, &ImportOptions::default())?` once, then
 //! `map.locate(lat, lon, Crs::Gcj02)` for every report that comes with a point.
@@ -16,6 +17,7 @@
 pub mod boundary;
 pub mod crs;
 pub mod index;
+pub mod lattice;
 pub mod place;
 pub mod problem;
 mod relations;
