@@ -31,6 +31,7 @@ impl Place {
         &self.code
     }
 
+    /// The `name` property it was imported with, if any.
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }
@@ -49,7 +50,9 @@ impl Place {
 /// Where a point lies: its unit grid, and the micro-grid when one contains it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Located {
+    /// The unit grid (网格), whose community owns the case.
     pub grid: Code,
+    /// The micro-grid (微网格) of that grid containing the point, if there is one.
     pub micro: Option<PlaceCode>,
 }
 

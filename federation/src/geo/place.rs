@@ -19,7 +19,10 @@ use crate::code::{Code, CodeError, Level};
 pub enum PlaceError {
     /// The grid part is not a 15-digit grid code.
     #[error(transparent)]
-    Grid(#[from] CodeError),
+    Grid {
+        #[from]
+        source: CodeError,
+    },
     /// The part after the hyphen is not a micro-grid number.
     #[error("{field}: {value:?} is not a place code: {reason}")]
     Micro { field: String, value: String, reason: &'static str },
