@@ -5,6 +5,7 @@
 //! category  the national event/component classification, shipped as data
 //! case      the case record (案件/工单) and its audit trail
 //! deadline  the deadline policy ("7123" by default)
+//! geo       grid boundaries and where a GPS point lies: GCJ-02, place codes, GeoJSON import, R-tree
 //! workflow  the seven-stage lifecycle: which action is legal from which state
 //! stats     the statistics algebra: per-case contributions summed into counters, rates
 //! link      routing between nodes and the store-and-forward envelope
@@ -20,6 +21,7 @@ pub mod case;
 pub mod category;
 pub mod code;
 pub mod deadline;
+pub mod geo;
 pub mod identity;
 pub mod light;
 pub mod link;
