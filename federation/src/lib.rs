@@ -19,6 +19,7 @@ pub mod bounds;
 pub mod calendar;
 pub mod case;
 pub mod category;
+pub mod clock;
 pub mod code;
 pub mod deadline;
 pub mod geo;

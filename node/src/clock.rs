@@ -15,6 +15,12 @@ pub fn wall_ms() -> Millis {
         .unwrap_or(0)
 }
 
+/// How long before `now` the moment `then` was, never negative: `then` may come from another
+/// machine whose clock runs ahead of ours.
+pub fn age_ms(now: Millis, then: Millis) -> Millis {
+    now.saturating_sub(then).max(0)
+}
+
 /// A replica's clock; cheap to clone, all clones share the offset.
 #[derive(Clone, Debug, Default)]
 pub struct Clock {
@@ -47,6 +53,20 @@ impl Clock {
     /// Now, in milliseconds since the Unix epoch.
     pub fn now_ms(&self) -> Millis {
         wall_ms().saturating_add(self.offset_ms())
+    }
+}
+
+/// Fault injection for tests: sets `clock`'s offset from the number (milliseconds) in `file` every
+/// half second; a missing or unreadable file leaves the offset as it is.
+pub async fn follow_offset_file(clock: Clock, file: std::path::PathBuf) {
+    loop {
+        if let Some(ms) = std::fs::read_to_string(&file).ok().and_then(|t| t.trim().parse::<i64>().ok()) {
+            if ms != clock.offset_ms() {
+                tracing::warn!(offset_ms = ms, "FAULT INJECTION: clock offset changed");
+                clock.set_offset(ms);
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
 }
 

@@ -63,6 +63,9 @@ pub struct RaftTuning {
     pub keep_logs: u64,
     /// Deadline of a Raft RPC between replicas.
     pub rpc_timeout_ms: u64,
+    /// Largest difference between this replica's clock and the median of its peers' with which it
+    /// may lead and escalate overdue cases; beyond it, it steps down and says why.
+    pub max_clock_skew_ms: u64,
 }
 
 impl Default for RaftTuning {
@@ -74,6 +77,7 @@ impl Default for RaftTuning {
             snapshot_every: 5000,
             keep_logs: 1000,
             rpc_timeout_ms: 2000,
+            max_clock_skew_ms: 2000,
         }
     }
 }
@@ -116,11 +120,22 @@ pub struct StorageTuning {
     pub verify_on_start: bool,
     /// RocksDB memtable size per column family, in MiB (1 to 1024).
     pub write_buffer_mb: u64,
+    /// Below this much free space on the data directory's disk, new writes are refused with a clear
+    /// error before RocksDB runs out of room.
+    pub min_free_mb: u64,
+    /// When the store fails its checks at start and the node has other replicas: move it aside and
+    /// copy the log from them (true), or refuse to start (false).
+    pub repair_from_peers: bool,
 }
 
 impl Default for StorageTuning {
     fn default() -> Self {
-        StorageTuning { verify_on_start: true, write_buffer_mb: 64 }
+        StorageTuning {
+            verify_on_start: true,
+            write_buffer_mb: 64,
+            min_free_mb: 256,
+            repair_from_peers: true,
+        }
     }
 }
 
@@ -325,6 +340,9 @@ impl Config {
         }
         if r.rpc_timeout_ms < 100 {
             return Err(invalid("raft.rpc_timeout_ms", "must be at least 100"));
+        }
+        if r.max_clock_skew_ms < 100 {
+            return Err(invalid("raft.max_clock_skew_ms", "must be at least 100"));
         }
         let f = &self.federation;
         for (name, v, min) in [

@@ -27,13 +27,16 @@ use crate::config::{Config, ConfigError, Neighbour};
 use crate::consensus::network::Network;
 use crate::consensus::types::{Raft, ReplicaId};
 use crate::consensus::{Leadership, Proposer, Writer};
+use crate::health::clock::{ClockCtx, ClockProbe};
+use crate::health::{self, Health};
 use crate::links::{LinkCtx, LinkTable};
 use crate::local::Local;
+use crate::repair::Repair;
 use crate::rpc::ChannelPool;
 use crate::service::{CaseApi, ClusterApi, PeerApi, RaftApi};
 use crate::storage::log_store::LogStore;
 use crate::storage::state_machine::{NodeRules, Signals, StateMachine};
-use crate::storage::{self, StoreError};
+use crate::storage::{self, Faults, StoreError};
 use crate::tasks::Tasks;
 
 /// Why a replica could not start or stopped with an error.
@@ -64,6 +67,12 @@ pub enum ReplicaError {
     },
     #[error("cannot bind {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
+    /// The store is damaged and cannot be repaired from other replicas.
+    #[error("{source}\n{hint}")]
+    Damaged { source: StoreError, hint: String },
+    /// The store failed while serving; the replica stopped.
+    #[error("storage failed while serving: {detail}")]
+    StorageFailed { detail: String },
 }
 
 impl From<openraft::error::Fatal<ReplicaId>> for ReplicaError {
@@ -132,7 +141,10 @@ pub async fn run(
     let node = cfg.node_code()?;
     let local = Arc::new(local_of(&cfg, node.clone()));
     let data_dir = PathBuf::from(&cfg.data_dir);
-    let store = storage::open(&data_dir, &cfg.storage.options())?;
+    let faults = Faults::new();
+    let (store, repair) = open_store(&cfg, &data_dir, &faults, &clock)?;
+    let health = Health::new(faults.clone(), cfg.replicas.len() == 1);
+    health.set_repairing(repair.active());
     let signals = Signals::default();
     let sm = StateMachine::open(
         store.db.clone(),
@@ -140,7 +152,8 @@ pub async fn run(
         signals.clone(),
         data_dir.join("snapshots"),
     )?;
-    let reader = sm.reader();
+    let reader = sm.reader(faults.clone());
+    let db = store.db.clone();
     let log = LogStore::new(store.db, store.watermark);
     let tls = match &cfg.tls {
         Some(files) => Some(files.load("tls.")?),
@@ -163,7 +176,10 @@ pub async fn run(
         sm,
     )
     .await?;
-    if cfg.bootstrap {
+    if repair.active() {
+        // Not a voice in elections until the store has caught up (see `repair`).
+        raft.runtime_config().elect(false);
+    } else if cfg.bootstrap {
         bootstrap(&raft, &cfg).await?;
     }
 
@@ -171,8 +187,16 @@ pub async fn run(
     let pool = ChannelPool::new(tls.clone());
     let leadership = Leadership::new(raft.clone(), cfg.replica_id);
     let proposer = Proposer::start(raft.clone(), clock.clone(), &tasks);
-    let writer = Writer::new(proposer, leadership.clone(), cfg.replica_id);
+    let writer = Writer::new(proposer, leadership.clone(), cfg.replica_id, health.clone());
     let table = Arc::new(LinkTable::default());
+    let clock_probe = Arc::new(ClockProbe::new(ClockCtx {
+        local: local.clone(),
+        leadership: leadership.clone(),
+        clock: clock.clone(),
+        pool: pool.clone(),
+        health: health.clone(),
+        bound_ms: cfg.raft.max_clock_skew_ms as i64,
+    }));
     crate::links::spawn(
         LinkCtx {
             local: local.clone(),
@@ -183,35 +207,116 @@ pub async fn run(
             clock: clock.clone(),
             signals,
             pool: pool.clone(),
+            health: health.clone(),
+            clock_probe: clock_probe.clone(),
         },
         &tasks,
     );
     if let Some(tls) = &tls {
         tasks.spawn("tls-watch", tls.clone().watch(node.to_string(), tasks.token()));
     }
+    tasks.spawn("raft-watch", watch_raft(leadership.clone(), faults.clone()));
+    tasks.spawn("disk-watch", health::disk::watch(health.clone(), data_dir.clone(), cfg.storage.min_free_mb));
+    tasks.spawn("clock-watch", clock_probe.clone().watch());
+    tasks.spawn("govern", health::govern::run(health.clone(), raft.clone(), leadership.clone()));
+    if repair.active() {
+        tasks.spawn("repair", repair.clone().run(health.clone(), leadership.clone()));
+    }
     info!(node = %node, replica = cfg.replica_id, addr = ?listener.local_addr().ok(), tls = tls.is_some(), "replica serving");
     let stopping = tasks.clone();
+    let failed = faults.clone();
     let served = crate::rpc::serve(
         listener,
-        CaseApi::new(local.clone(), writer.clone(), leadership, reader.clone(), clock, pool.clone()),
+        CaseApi::new(
+            local.clone(),
+            writer.clone(),
+            leadership,
+            reader.clone(),
+            clock.clone(),
+            pool.clone(),
+            health,
+        ),
         ClusterApi::new(local.clone(), raft.clone(), reader, table, pool.clone()),
-        PeerApi::new(local, writer, pool),
-        RaftApi::new(raft.clone(), node.as_str(), cfg.replica_id, tls.is_some()),
+        PeerApi::new(local, writer, pool, clock.clone()),
+        RaftApi::new(raft.clone(), node.as_str(), cfg.replica_id, tls.is_some(), repair, clock),
         tls.clone(),
         cfg.limits.clone(),
         async move {
-            shutdown.await;
+            tokio::select! {
+                _ = shutdown => {}
+                _ = failed.failed() => {}
+            }
             stopping.stop();
         },
     )
     .await;
     tasks.shutdown(STOP_GRACE).await;
+    if let Some(detail) = faults.failure() {
+        // The store failed: no clean Raft shutdown to wait for; exit so the supervisor sees it.
+        return Err(ReplicaError::StorageFailed { detail });
+    }
     if let Err(e) = raft.shutdown().await {
         warn!(error = %e, "raft did not shut down cleanly");
+    }
+    // A clean stop leaves the memtables in tables, so the next start has no write-ahead log to replay.
+    if let Err(e) = storage::flush(&db) {
+        warn!(error = %e, "cannot flush the store at shutdown");
     }
     served?;
     info!(node = %node, replica = cfg.replica_id, "replica stopped");
     Ok(())
+}
+
+/// Opens and checks the store. A damaged one is moved aside and repaired from the other replicas when
+/// the node has some (and `storage.repair_from_peers` allows it); otherwise the replica refuses to
+/// start, saying what to do.
+fn open_store(
+    cfg: &Config,
+    data_dir: &std::path::Path,
+    faults: &Faults,
+    clock: &Clock,
+) -> Result<(storage::Store, Repair), ReplicaError> {
+    let options = cfg.storage.options();
+    match storage::open(data_dir, &options, faults) {
+        Ok(store) => Ok((store, Repair::load(data_dir))),
+        Err(damage @ StoreError::Corrupt { .. })
+            if cfg.replicas.len() > 1 && cfg.storage.repair_from_peers =>
+        {
+            let repair = Repair::quarantine(data_dir, &damage, clock.now_ms() / 1000)?;
+            Ok((storage::open(data_dir, &options, faults)?, repair))
+        }
+        Err(damage @ StoreError::Corrupt { .. }) => {
+            let hint = if cfg.replicas.len() > 1 {
+                format!(
+                    "storage.repair_from_peers is off. To repair this replica from the node's other replicas, \
+                     stop it, set storage.repair_from_peers = true (or move {dir}/db, {dir}/snapshots and \
+                     {dir}/durable-index aside and add it back with `gridnode cluster add-replica`), and start it again.",
+                    dir = data_dir.display()
+                )
+            } else {
+                format!(
+                    "Node {} has no other replica to copy from. Restore this replica from a backup; only if \
+                     you accept losing what it alone held, move {}/db aside and start it empty.",
+                    cfg.node,
+                    data_dir.display()
+                )
+            };
+            Err(ReplicaError::Damaged { source: damage, hint })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Reports Raft stopping on its own (a storage error in the log or state machine) as a storage failure.
+async fn watch_raft(leadership: Leadership, faults: Faults) {
+    let mut changes = leadership.changes();
+    let fatal = match changes.wait_for(|m| m.running_state.is_err()).await {
+        Ok(m) => m.running_state.clone().err(),
+        Err(_) => None,
+    };
+    if let Some(fatal) = fatal {
+        faults.report("raft stopped", &fatal);
+    }
 }
 
 /// First start of a fresh replica: initialize the group with the configured replicas. Every initial

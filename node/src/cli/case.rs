@@ -340,7 +340,7 @@ pub async fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
             v["parts"] = serde_json::Value::Array(
                 resp.parts
                     .iter()
-                    .map(|p| json!({"node": p.node, "version": p.version, "produced_at_ms": p.produced_at_ms, "age_ms": now - p.produced_at_ms, "overdue": p.overdue}))
+                    .map(|p| json!({"node": p.node, "version": p.version, "produced_at_ms": p.produced_at_ms, "age_ms": crate::clock::age_ms(now, p.produced_at_ms), "overdue": p.overdue}))
                     .collect(),
             );
         }
@@ -354,7 +354,7 @@ pub async fn stats(a: StatsArgs) -> anyhow::Result<ExitCode> {
                     "    {}  as of {}  ({:.1}s ago)",
                     output::pad(&p.node, 14),
                     output::time(p.produced_at_ms),
-                    (now - p.produced_at_ms) as f64 / 1000.0
+                    crate::clock::age_ms(now, p.produced_at_ms) as f64 / 1000.0
                 );
             }
         }

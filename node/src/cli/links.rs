@@ -9,7 +9,7 @@ use serde_json::json;
 use super::output;
 use super::NodeArgs;
 use crate::client::with_deadline;
-use crate::clock::wall_ms as now_ms;
+use crate::clock::{age_ms, wall_ms as now_ms};
 
 #[derive(Subcommand, Debug)]
 pub enum FederationCmd {
@@ -49,7 +49,7 @@ pub enum DepartmentCmd {
 
 fn age(ms: Option<i64>) -> String {
     match ms {
-        Some(t) => format!("{:.1}s ago", (now_ms() - t) as f64 / 1000.0),
+        Some(t) => format!("{:.1}s ago", age_ms(now_ms(), t) as f64 / 1000.0),
         None => "never".into(),
     }
 }
@@ -66,7 +66,7 @@ pub async fn run(cmd: FederationCmd) -> anyhow::Result<ExitCode> {
                 json!({
                     "peer": l.peer, "name": l.peer_name, "relation": l.relation, "up": l.up, "state": l.state,
                     "last_success_ms": l.last_success_ms, "backlog": l.backlog,
-                    "oldest_age_ms": l.oldest_queued_ms.map(|t| now - t), "last_error": l.last_error,
+                    "oldest_age_ms": l.oldest_queued_ms.map(|t| age_ms(now, t)), "last_error": l.last_error,
                     "last_rollup_ms": l.last_rollup_ms,
                 })
             })
@@ -94,7 +94,7 @@ pub async fn run(cmd: FederationCmd) -> anyhow::Result<ExitCode> {
                 output::pad(&age(l.last_success_ms), 12),
                 output::pad(&l.backlog.to_string(), 8),
                 l.oldest_queued_ms
-                    .map(|t| format!("{:.1}s", (now - t) as f64 / 1000.0))
+                    .map(|t| format!("{:.1}s", age_ms(now, t) as f64 / 1000.0))
                     .unwrap_or_else(|| "-".into()),
                 if l.last_error.is_empty() { String::new() } else { format!("  ({})", l.last_error) },
             );

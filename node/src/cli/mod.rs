@@ -111,6 +111,10 @@ enum Command {
         /// behind) of the machine's. Never in production.
         #[arg(long, hide = true, default_value_t = 0, allow_negative_numbers = true)]
         clock_offset_ms: i64,
+        /// Fault injection for tests: read the clock offset (milliseconds) from this file every half
+        /// second, so a test can step a running replica's clock. Never in production.
+        #[arg(long, hide = true)]
+        clock_offset_file: Option<PathBuf>,
     },
     /// Report, show, list and act on cases.
     #[command(subcommand)]
@@ -142,7 +146,7 @@ fn init_tracing(default: &str) {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { config, insecure, clock_offset_ms } => {
+        Command::Serve { config, insecure, clock_offset_ms, clock_offset_file } => {
             init_tracing("info,openraft=warn");
             let cfg = crate::config::Config::load(&config)?;
             if cfg.tls.is_none() && !insecure {
@@ -152,7 +156,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     config.display()
                 );
             }
-            crate::replica::serve_forever(cfg, crate::clock::Clock::with_offset(clock_offset_ms)).await?;
+            let clock = crate::clock::Clock::with_offset(clock_offset_ms);
+            if let Some(file) = clock_offset_file {
+                tokio::spawn(crate::clock::follow_offset_file(clock.clone(), file));
+            }
+            crate::replica::serve_forever(cfg, clock).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo(args) => {

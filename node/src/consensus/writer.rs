@@ -8,6 +8,7 @@ use federation::machine::{Proposal, Refusal};
 
 use super::leadership::{Leadership, Route, Router};
 use super::proposer::{ProposeError, Proposer};
+use crate::health::Health;
 
 /// How long a write may wait for its commit.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(15);
@@ -39,6 +40,10 @@ pub enum WriteError {
     Propose(#[from] ProposeError),
     #[error("the state machine answered {outcome} to a {command} command")]
     Mismatch { command: &'static str, outcome: String },
+    #[error("replica {replica} does not take writes: {why}; retry, another replica takes over")]
+    Unfit { replica: u64, why: String },
+    #[error("{why}")]
+    DiskLow { why: String },
 }
 
 /// Commits proposals through the leader; cheap to clone.
@@ -47,12 +52,14 @@ pub struct Writer<R: Router = Leadership> {
     proposer: Proposer,
     router: R,
     me: u64,
+    health: Health,
 }
 
 impl<R: Router> Writer<R> {
-    /// Writes of replica `me`, proposed through `proposer`, routed by `router`.
-    pub fn new(proposer: Proposer, router: R, me: u64) -> Writer<R> {
-        Writer { proposer, router, me }
+    /// Writes of replica `me`, proposed through `proposer`, routed by `router`, refused while
+    /// `health` says this replica may not lead or its disk is nearly full.
+    pub fn new(proposer: Proposer, router: R, me: u64, health: Health) -> Writer<R> {
+        Writer { proposer, router, me, health }
     }
 
     /// Commits `p` here when this replica leads, or names the leader to forward it to.
@@ -80,6 +87,13 @@ impl<R: Router> Writer<R> {
     pub async fn propose<P: Proposal>(&self, p: P) -> Result<Result<P::Output, Refusal>, WriteError> {
         let cmd = p.into();
         let command = command_name(&cmd);
+        self.health.may_lead().map_err(|why| WriteError::Unfit { replica: self.me, why })?;
+        // Acknowledgements only free space; everything else waits for room.
+        if !matches!(cmd, federation::machine::Command::Acked(_)) {
+            if let Some(why) = self.health.disk_low() {
+                return Err(WriteError::DiskLow { why });
+            }
+        }
         let outcome = self.proposer.propose(cmd).await?;
         P::output(outcome).map_err(|o| WriteError::Mismatch { command, outcome: format!("{o:?}") })
     }
@@ -145,7 +159,8 @@ mod tests {
         let tasks = Tasks::new();
         let answer = Answer { outcome, deposed: deposed.map(str::to_string), seen: Arc::default() };
         let proposer = Proposer::start(answer.clone(), Clock::system(), &tasks);
-        (Writer::new(proposer, Fixed(route), 1), answer, tasks)
+        let health = Health::new(crate::storage::Faults::new(), false);
+        (Writer::new(proposer, Fixed(route), 1, health), answer, tasks)
     }
 
     fn acked() -> Acked {
@@ -178,6 +193,21 @@ mod tests {
         assert!(matches!(w.write(acked(), true).await, Err(WriteError::NoLeader)));
         let (w, _, _t) = writer(None, Outcome::Done, None);
         assert!(matches!(w.write(acked(), false).await, Err(WriteError::NoLeader)));
+    }
+
+    #[tokio::test]
+    async fn an_unfit_leader_or_a_full_disk_refuses_writes_but_acknowledgements_pass() {
+        let (w, seen, _t) = writer(Some(Route::Local), Outcome::Done, None);
+        w.health.set_disk_low(Some("only 3 MiB free".into()));
+        let r = Receive { from: Code::parse("f", "370102001001").unwrap(), batch: vec![] };
+        assert!(matches!(w.write(r, false).await, Err(WriteError::DiskLow { .. })));
+        assert!(matches!(w.write(acked(), false).await, Ok(Written::Committed(Ok(())))));
+        w.health.set_repairing(true);
+        match w.write(acked(), false).await {
+            Err(e @ WriteError::Unfit { .. }) => assert!(e.to_string().contains("repairing"), "{e}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(*seen.seen.lock().unwrap(), 1);
     }
 
     #[tokio::test]

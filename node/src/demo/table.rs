@@ -64,7 +64,7 @@ impl Table {
                 .parts
                 .iter()
                 .find(|p| &p.node == code)
-                .map(|p| format!("{:.1}s", (now - p.produced_at_ms).max(0) as f64 / 1000.0))
+                .map(|p| format!("{:.1}s", crate::clock::age_ms(now, p.produced_at_ms) as f64 / 1000.0))
                 .unwrap_or_else(|| "-".into());
             let indent = "  ".repeat((code.len() - 6) / 3);
             out += &format!(

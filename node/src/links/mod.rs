@@ -29,6 +29,8 @@ use federation::link::LinkTiming;
 
 use crate::clock::Clock;
 use crate::consensus::{Leadership, Writer};
+use crate::health::clock::ClockProbe;
+use crate::health::Health;
 use crate::local::Local;
 use crate::rpc::ChannelPool;
 use crate::storage::reader::CaseReader;
@@ -46,6 +48,9 @@ pub struct LinkCtx {
     pub clock: Clock,
     pub signals: Signals,
     pub pool: ChannelPool,
+    pub health: Health,
+    /// Compares clocks right before supervision acts on one.
+    pub clock_probe: Arc<ClockProbe>,
 }
 
 impl LinkCtx {

@@ -18,6 +18,13 @@ pub(super) async fn run(ctx: LinkCtx) {
         if !ctx.leadership.is_leader() {
             continue;
         }
+        // Deadlines are judged by this replica's clock: compare it with its peers' right now, and do not
+        // act on it when they disagree.
+        ctx.clock_probe.check().await;
+        if let Err(why) = ctx.health.may_supervise() {
+            warn!(reason = %why, "supervision skipped this round");
+            continue;
+        }
         let overdue = match ctx.reader.overdue_cases(ctx.clock.now_ms(), PER_ROUND) {
             Ok(ids) => ids,
             Err(e) => {

@@ -21,6 +21,7 @@ use super::commit::{commit_or_forward, forwarded, is_forwarded, read_route, refu
 use crate::clock::Clock;
 use crate::consensus::writer::WRITE_TIMEOUT;
 use crate::consensus::{Leadership, Writer};
+use crate::health::Health;
 use crate::local::Local;
 use crate::rpc::ChannelPool;
 use crate::storage::reader::{CaseReader, ListFilter};
@@ -37,6 +38,7 @@ pub struct CaseApi {
     reader: CaseReader,
     clock: Clock,
     pool: ChannelPool,
+    health: Health,
 }
 
 impl CaseApi {
@@ -48,8 +50,9 @@ impl CaseApi {
         reader: CaseReader,
         clock: Clock,
         pool: ChannelPool,
+        health: Health,
     ) -> CaseApi {
-        CaseApi { local, writer, leadership, reader, clock, pool }
+        CaseApi { local, writer, leadership, reader, clock, pool, health }
     }
 
     fn client(&self, addr: &str) -> Result<CaseServiceClient<tonic::transport::Channel>, Status> {
@@ -60,8 +63,24 @@ impl CaseApi {
         super::authz::operator_of(self.local.authenticated, &self.local.node, req)
     }
 
-    /// Where a read is served: here (None), or the leader's address.
+    /// Where a read is served: here (None), or the leader's address. A replica repairing its store
+    /// has not caught up, so it serves no local read.
     async fn read_here(&self, local: bool, fwd: bool) -> Result<Option<String>, Status> {
+        if local && self.health.repairing() {
+            return Err(Status::unavailable(format!(
+                "replica {} is repairing its store from the other replicas; read without --local",
+                self.local.replica
+            )));
+        }
+        // A leader stepping down must not renew its lease by confirming reads.
+        if !local && self.leadership.is_leader() {
+            if let Err(why) = self.health.may_lead() {
+                return Err(Status::unavailable(format!(
+                    "replica {} is stepping down ({why}); retry",
+                    self.local.replica
+                )));
+            }
+        }
         read_route(&self.leadership, local, fwd).await
     }
 

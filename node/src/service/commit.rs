@@ -51,9 +51,11 @@ pub(crate) fn write_status(e: WriteError) -> Status {
     match e {
         WriteError::Timeout => Status::deadline_exceeded(msg),
         WriteError::Mismatch { .. } => Status::internal(msg),
-        WriteError::NoLeader | WriteError::ForwardedTwice { .. } | WriteError::Propose(_) => {
-            Status::unavailable(msg)
-        }
+        WriteError::DiskLow { .. } => Status::resource_exhausted(msg),
+        WriteError::NoLeader
+        | WriteError::ForwardedTwice { .. }
+        | WriteError::Propose(_)
+        | WriteError::Unfit { .. } => Status::unavailable(msg),
     }
 }
 

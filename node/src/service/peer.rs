@@ -15,6 +15,7 @@ use tonic::{Request, Response, Status};
 use tracing::{instrument, warn};
 
 use super::commit::{commit_or_forward, forwarded, is_forwarded, refusal_status};
+use crate::clock::Clock;
 use crate::consensus::Writer;
 use crate::local::Local;
 use crate::rpc::ChannelPool;
@@ -30,12 +31,13 @@ pub struct PeerApi {
     local: Arc<Local>,
     writer: Writer,
     pool: ChannelPool,
+    clock: Clock,
 }
 
 impl PeerApi {
     /// The peer service of replica `local`, committing through `writer`.
-    pub fn new(local: Arc<Local>, writer: Writer, pool: ChannelPool) -> PeerApi {
-        PeerApi { local, writer, pool }
+    pub fn new(local: Arc<Local>, writer: Writer, pool: ChannelPool, clock: Clock) -> PeerApi {
+        PeerApi { local, writer, pool, clock }
     }
 
     /// The caller must hold a replica certificate of `from` (or, for a request a replica of this node
@@ -89,6 +91,7 @@ impl PeerService for PeerApi {
             code: self.local.node.to_string(),
             level: self.local.node.level().to_string(),
             name: self.local.name.clone(),
+            now_ms: self.clock.now_ms(),
         }))
     }
 

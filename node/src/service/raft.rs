@@ -1,14 +1,17 @@
 //! `RaftService`: hands openraft's messages from the other replicas to the local Raft instance.
 
+use openraft::raft::AppendEntriesRequest;
 use proto::v1::raft_service_server::RaftService;
-use proto::v1::RaftPayload;
+use proto::v1::{RaftPayload, TimeRequest, TimeResponse};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tonic::{Request, Response, Status};
 use tracing::{instrument, warn};
 
+use crate::clock::Clock;
 use crate::consensus::network::{NODE_HEADER, TARGET_HEADER};
-use crate::consensus::types::{Raft, ReplicaId};
+use crate::consensus::types::{Raft, ReplicaId, TypeConfig};
+use crate::repair::Repair;
 
 /// The Raft transport's server side.
 #[derive(Clone)]
@@ -18,11 +21,15 @@ pub struct RaftApi {
     id: ReplicaId,
     /// Mutual TLS is on: only certificates of this node's replicas may call.
     tls: bool,
+    /// While repairing a damaged store, this replica does not vote.
+    repair: Repair,
+    clock: Clock,
 }
 
 impl RaftApi {
-    pub fn new(raft: Raft, node: &str, id: ReplicaId, tls: bool) -> RaftApi {
-        RaftApi { raft, node: node.to_string(), id, tls }
+    /// The Raft service of replica `id` of `node`.
+    pub fn new(raft: Raft, node: &str, id: ReplicaId, tls: bool, repair: Repair, clock: Clock) -> RaftApi {
+        RaftApi { raft, node: node.to_string(), id, tls, repair, clock }
     }
 
     /// Only messages for this node and this replica are accepted: a replica that reuses an address
@@ -62,15 +69,27 @@ impl RaftService for RaftApi {
     #[instrument(level = "trace", skip_all)]
     async fn append_entries(&self, req: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
         self.check(&req)?;
-        let rpc = decode(req.get_ref())?;
+        let rpc: AppendEntriesRequest<TypeConfig> = decode(req.get_ref())?;
+        self.repair.observe(rpc.vote.leader_id().term, rpc.leader_commit.as_ref());
         reply(&self.raft.append_entries(rpc).await)
     }
 
     #[instrument(level = "debug", skip_all)]
     async fn vote(&self, req: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
         self.check(&req)?;
+        if self.repair.active() {
+            return Err(Status::unavailable(format!(
+                "replica {} of node {} is repairing a damaged store and does not vote until it has caught up",
+                self.id, self.node
+            )));
+        }
         let rpc = decode(req.get_ref())?;
         reply(&self.raft.vote(rpc).await)
+    }
+
+    async fn time(&self, req: Request<TimeRequest>) -> Result<Response<TimeResponse>, Status> {
+        self.check(&req)?;
+        Ok(Response::new(TimeResponse { now_ms: self.clock.now_ms() }))
     }
 
     #[instrument(level = "debug", skip_all)]

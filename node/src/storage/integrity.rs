@@ -113,7 +113,9 @@ pub fn upgrade_format(db: &DB, path: &Path) -> Result<u32, StoreError> {
     }
     batch.put_cf(raft, KEY_FORMAT, super::encode("storage format", &STORAGE_FORMAT)?);
     db.write_opt(batch, &synced())?;
-    tracing::info!(path = %path.display(), from = found, to = STORAGE_FORMAT, entries = migrated, "storage format migrated");
+    if migrated > 0 {
+        tracing::info!(path = %path.display(), from = found, to = STORAGE_FORMAT, entries = migrated, "storage format migrated");
+    }
     Ok(STORAGE_FORMAT)
 }
 

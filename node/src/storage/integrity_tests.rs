@@ -45,7 +45,7 @@ fn damage_middle(file: &Path, len: usize) {
 }
 
 fn expect_corrupt(dir: &Path, needle: &str) -> String {
-    match open(dir, &StoreOptions::default()) {
+    match open(dir, &StoreOptions::default(), &super::Faults::new()) {
         Err(e @ StoreError::Corrupt { .. }) => {
             let msg = e.to_string();
             assert!(msg.contains(needle), "{msg}");
@@ -59,7 +59,7 @@ fn expect_corrupt(dir: &Path, needle: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wal_damaged_in_the_middle_is_refused_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path(), &StoreOptions::default()).unwrap();
+    let store = open(dir.path(), &StoreOptions::default(), &super::Faults::new()).unwrap();
     write_log(&store, 0, 400).await;
     drop(store);
     let wal = files(&dir.path().join("db"), "log").pop().expect("a write-ahead log");
@@ -72,7 +72,7 @@ async fn a_wal_damaged_in_the_middle_is_refused_naming_the_file() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_torn_final_record_is_tolerated() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path(), &StoreOptions::default()).unwrap();
+    let store = open(dir.path(), &StoreOptions::default(), &super::Faults::new()).unwrap();
     write_log(&store, 0, 50).await;
     drop(store);
     // The torn record was never acknowledged, so the watermark never covered it.
@@ -80,7 +80,7 @@ async fn a_torn_final_record_is_tolerated() {
     let wal = files(&dir.path().join("db"), "log").pop().unwrap();
     let len = std::fs::metadata(&wal).unwrap().len();
     std::fs::OpenOptions::new().write(true).open(&wal).unwrap().set_len(len - 7).unwrap();
-    let store = open(dir.path(), &StoreOptions::default()).unwrap();
+    let store = open(dir.path(), &StoreOptions::default(), &super::Faults::new()).unwrap();
     let mut log = LogStore::new(store.db.clone(), store.watermark.clone());
     let entries = log.try_get_log_entries(0..).await.unwrap();
     assert_eq!(entries.len(), 49, "only the torn final entry is gone");
@@ -89,7 +89,7 @@ async fn a_torn_final_record_is_tolerated() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_log_shorter_than_acknowledged_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path(), &StoreOptions::default()).unwrap();
+    let store = open(dir.path(), &StoreOptions::default(), &super::Faults::new()).unwrap();
     write_log(&store, 0, 10).await;
     store.watermark.flush().unwrap();
     // Entries 6..10 vanish the way a write-ahead log replayed only up to a damaged record loses them.
@@ -102,7 +102,7 @@ async fn a_log_shorter_than_acknowledged_is_refused() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_gap_or_a_bad_checksum_in_the_log_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path(), &StoreOptions::default()).unwrap();
+    let store = open(dir.path(), &StoreOptions::default(), &super::Faults::new()).unwrap();
     write_log(&store, 0, 10).await;
     let handle = cf(&store.db, CF_LOG).unwrap();
     store.db.delete_cf(handle, 4u64.to_be_bytes()).unwrap();
@@ -110,7 +110,7 @@ async fn a_gap_or_a_bad_checksum_in_the_log_is_refused() {
     expect_corrupt(dir.path(), "index 4 is missing");
 
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path(), &StoreOptions::default()).unwrap();
+    let store = open(dir.path(), &StoreOptions::default(), &super::Faults::new()).unwrap();
     write_log(&store, 0, 10).await;
     let handle = cf(&store.db, CF_LOG).unwrap();
     let mut v = seal(&entry(3)).unwrap();
@@ -124,7 +124,7 @@ async fn a_gap_or_a_bad_checksum_in_the_log_is_refused() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_damaged_table_is_found_at_open() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path(), &StoreOptions::default()).unwrap();
+    let store = open(dir.path(), &StoreOptions::default(), &super::Faults::new()).unwrap();
     write_log(&store, 0, 2000).await;
     store.db.flush_cf(cf(&store.db, CF_LOG).unwrap()).unwrap();
     drop(store);
@@ -147,7 +147,7 @@ async fn a_format_0_store_is_migrated_and_reads_back() {
         let f = f.unwrap();
         std::fs::copy(f.path(), db_dir.join(f.file_name())).unwrap();
     }
-    let store = open(dir.path(), &StoreOptions::default()).unwrap();
+    let store = open(dir.path(), &StoreOptions::default(), &super::Faults::new()).unwrap();
     let format: u32 = super::decode(
         "format",
         &store.db.get_cf(cf(&store.db, CF_RAFT).unwrap(), b"format").unwrap().unwrap(),
@@ -159,5 +159,5 @@ async fn a_format_0_store_is_migrated_and_reads_back() {
     assert!(entries.len() > 20, "{} entries", entries.len());
     drop((log, store));
     // Opened again, it is already in the current format and checks clean.
-    open(dir.path(), &StoreOptions::default()).unwrap();
+    open(dir.path(), &StoreOptions::default(), &super::Faults::new()).unwrap();
 }

@@ -19,6 +19,7 @@
 //! of those fsyncs (see `state_machine`). Log entries carry checksums, and a store is checked before
 //! Raft runs on it (see `integrity`).
 
+pub mod faults;
 pub mod integrity;
 #[cfg(test)]
 mod integrity_tests;
@@ -36,6 +37,7 @@ use std::sync::Arc;
 
 use rocksdb::{ColumnFamilyDescriptor, DBRecoveryMode, Options, DB};
 
+pub use faults::Faults;
 pub use integrity::STORAGE_FORMAT;
 pub use watermark::Watermark;
 
@@ -121,8 +123,9 @@ pub fn watermark_path(data_dir: &Path) -> PathBuf {
 }
 
 /// Opens (creating if needed) the replica's store in `data_dir` and checks it (see `integrity`): a
-/// damaged store is refused with `StoreError::Corrupt`, never opened shortened.
-pub fn open(data_dir: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
+/// damaged store is refused with `StoreError::Corrupt`, never opened shortened. Failures found later
+/// in the background are reported to `faults`.
+pub fn open(data_dir: &Path, options: &StoreOptions, faults: &Faults) -> Result<Store, StoreError> {
     let path = db_path(data_dir);
     let db = open_db(&path, options)?;
     integrity::upgrade_format(&db, &path)?;
@@ -136,8 +139,17 @@ pub fn open(data_dir: &Path, options: &StoreOptions) -> Result<Store, StoreError
     if let Some(last) = extent.last {
         watermark.advance(last);
     }
-    watermark.spawn_flusher();
+    watermark.spawn_flusher(faults.clone());
     Ok(Store { db, watermark })
+}
+
+/// Writes every column family's memtable to tables (at a clean stop, so the next start has no
+/// write-ahead log to replay).
+pub fn flush(db: &DB) -> Result<(), StoreError> {
+    for name in [CF_LOG, CF_RAFT].into_iter().chain(SM_CFS) {
+        db.flush_cf(cf(db, name)?)?;
+    }
+    Ok(())
 }
 
 fn open_db(path: &Path, options: &StoreOptions) -> Result<Arc<DB>, StoreError> {

@@ -13,14 +13,24 @@ use federation::tally::{Freshness, Tally, TallyKey};
 use rocksdb::{Direction, IteratorMode, ReadOptions, DB};
 
 use super::overlay::StoredTally;
-use super::{cf, decode, keys, StoreError, CF_CASES, CF_DUE, CF_FED, CF_OUTBOX, CF_TALLY, CF_TALLY_IDX};
+use super::{
+    cf, decode, keys, Faults, StoreError, CF_CASES, CF_DUE, CF_FED, CF_OUTBOX, CF_TALLY, CF_TALLY_IDX,
+};
 
 /// Tally entries changed after a push-index position, and the position they reach.
 pub type TallyBatch = (Vec<(TallyKey, Tally)>, Vec<u8>);
 
-/// Read access to the state machine; cheap to clone.
+/// Read access to the state machine; cheap to clone. A read that finds the store damaged reports it
+/// to the replica's storage-failure latch (see `faults`), which stops the replica.
 #[derive(Clone)]
 pub struct CaseReader {
+    raw: Raw,
+    faults: Faults,
+}
+
+/// The reads themselves.
+#[derive(Clone)]
+struct Raw {
     db: Arc<DB>,
     node: Code,
 }
@@ -43,11 +53,57 @@ pub struct SubtreeReport {
     pub parts: Vec<Freshness>,
 }
 
-impl CaseReader {
-    pub fn new(db: Arc<DB>, node: Code) -> CaseReader {
-        CaseReader { db, node }
-    }
+/// Forwards each read to `Raw`, reporting a damaged store to the latch.
+macro_rules! reads {
+    ($( $(#[$doc:meta])* fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty; )*) => {
+        impl CaseReader {
+            $(
+                $(#[$doc])*
+                pub fn $name(&self $(, $arg: $ty)*) -> Result<$ret, StoreError> {
+                    self.raw.$name($($arg),*).inspect_err(|e| {
+                        if e.is_corruption() {
+                            self.faults.report(concat!("reading (", stringify!($name), ")"), e);
+                        }
+                    })
+                }
+            )*
+        }
+    };
+}
 
+reads! {
+    /// The case with `id`, owned or a read-only copy.
+    fn case(&self, id: &str) -> Option<Case>;
+    /// Up to `limit` cases after `after` (exclusive) matching `filter`, and whether more remain.
+    fn list(&self, filter: &ListFilter, after: &str, limit: usize) -> (Vec<Case>, bool);
+    /// This node's open cases past their deadline at `now`.
+    fn overdue_count(&self, now: i64) -> i64;
+    /// Up to `limit` ids of this node's open cases past their deadline at `now`, oldest deadline first.
+    fn overdue_cases(&self, now: i64, limit: usize) -> Vec<String>;
+    /// The figures of this node's own cases reported on days `from..=to`.
+    fn stats(&self, from: i64, to: i64, now: i64) -> Report;
+    /// The figures of the subtree under `code`, from this node's own store, with each part's freshness.
+    fn subtree(&self, code: &Code, from: i64, to: i64, now: i64) -> SubtreeReport;
+    /// The freshness of every node below that has reported.
+    fn fresh_all(&self) -> Vec<Freshness>;
+    /// The departments registered here.
+    fn departments(&self) -> Vec<Department>;
+    /// Up to `limit` queued messages for `peer`, in order.
+    fn outbox(&self, peer: &Code, limit: usize) -> Vec<(u64, Envelope)>;
+    /// How many messages wait for `peer`, and when the oldest was queued.
+    fn backlog(&self, peer: &Code) -> (u64, Option<i64>);
+    /// Up to `limit` tally entries changed after push-index position `after`, and the position reached.
+    fn tally_changes(&self, after: &[u8], limit: usize) -> TallyBatch;
+}
+
+impl CaseReader {
+    /// Reads of `db` for node `node`; damage found is reported to `faults`.
+    pub fn new(db: Arc<DB>, node: Code, faults: Faults) -> CaseReader {
+        CaseReader { raw: Raw { db, node }, faults }
+    }
+}
+
+impl Raw {
     pub fn case(&self, id: &str) -> Result<Option<Case>, StoreError> {
         match self.db.get_cf(cf(&self.db, CF_CASES)?, id.as_bytes())? {
             Some(b) => Ok(Some(decode("case", &b)?)),
@@ -252,11 +308,7 @@ impl CaseReader {
     /// start), and the position they reach. Positions are keys of the push index (local apply index,
     /// then tally key), so a batch may end inside one apply's changes and the next resumes right
     /// after it.
-    pub fn tally_changes(
-        &self,
-        after: &[u8],
-        limit: usize,
-    ) -> Result<TallyBatch, StoreError> {
+    pub fn tally_changes(&self, after: &[u8], limit: usize) -> Result<TallyBatch, StoreError> {
         let mut out = Vec::new();
         let mut high = after.to_vec();
         let tally_cf = cf(&self.db, CF_TALLY)?;

@@ -24,7 +24,7 @@ use tokio::sync::watch;
 
 use super::overlay::Overlay;
 use super::reader::CaseReader;
-use super::{cf, decode, encode, synced, StoreError, CF_SM, SM_CFS};
+use super::{cf, decode, encode, synced, Faults, StoreError, CF_SM, SM_CFS};
 use crate::consensus::types::{
     Entry, LogId, Response, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
 };
@@ -117,8 +117,9 @@ impl StateMachine {
         })
     }
 
-    pub fn reader(&self) -> CaseReader {
-        CaseReader::new(self.db.clone(), self.rules.node.clone())
+    /// Reads of this state machine's store; damage found is reported to `faults`.
+    pub fn reader(&self, faults: Faults) -> CaseReader {
+        CaseReader::new(self.db.clone(), self.rules.node.clone(), faults)
     }
 
     fn apply_entries(&mut self, entries: Vec<Entry>) -> Result<Vec<Response>, StoreError> {

@@ -25,7 +25,7 @@ fn rules() -> NodeRules {
 }
 
 fn open(dir: &std::path::Path) -> (LogStore, StateMachine) {
-    let store = super::open(dir, &super::StoreOptions::default()).unwrap();
+    let store = super::open(dir, &super::StoreOptions::default(), &super::Faults::new()).unwrap();
     let sm =
         StateMachine::open(store.db.clone(), rules(), Signals::default(), dir.join("snapshots")).unwrap();
     (LogStore::new(store.db, store.watermark), sm)
@@ -78,7 +78,7 @@ async fn batches_apply_and_a_snapshot_restores_them_elsewhere() {
     let resp = sm.apply(vec![entry(1, cmds)]).await.unwrap();
     assert_eq!(resp[0].outcomes.len(), 11);
     assert!(matches!(resp[0].outcomes[10], Outcome::Reported { duplicate: true, .. }));
-    let reader = sm.reader();
+    let reader = sm.reader(super::Faults::new());
     let report = reader.stats(0, i64::MAX / 2, 0).unwrap();
     assert_eq!(report.counters.total, 10);
     assert_eq!(report.counters.by_grid.get(grids[0]), Some(&5));
@@ -97,7 +97,7 @@ async fn batches_apply_and_a_snapshot_restores_them_elsewhere() {
     sm2.install_snapshot(&snap.meta, snap.snapshot).await.unwrap();
     let (applied, _) = sm2.applied_state().await.unwrap();
     assert_eq!(applied.map(|l| l.index), Some(1));
-    let r2 = sm2.reader();
+    let r2 = sm2.reader(super::Faults::new());
     assert_eq!(r2.stats(0, i64::MAX / 2, 0).unwrap(), report);
     assert!(r2.case(&page[0].id).unwrap().is_some());
     assert_eq!(r2.list(&ListFilter::default(), "", 100).unwrap().0.len(), 10);

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use super::StoreError;
+use super::{Faults, StoreError};
 
 /// How often the file catches up with the fsynced log.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
@@ -114,18 +114,21 @@ impl Watermark {
         self.inner.flush()
     }
 
-    /// Flushes every `FLUSH_EVERY` on a thread of its own until the last handle is dropped.
-    pub fn spawn_flusher(&self) {
+    /// Flushes every `FLUSH_EVERY` on a thread of its own until the last handle is dropped; a failed
+    /// write is reported to `faults` (the disk is failing).
+    pub fn spawn_flusher(&self, faults: Faults) {
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        let report = faults.clone();
         let spawned = std::thread::Builder::new().name("watermark".into()).spawn(move || loop {
             std::thread::sleep(FLUSH_EVERY);
             let Some(inner) = weak.upgrade() else { return };
             if let Err(e) = inner.flush() {
-                tracing::error!(error = %e, "cannot write the durable-index file");
+                report.report("writing the durable-index file", &e);
+                return;
             }
         });
         if let Err(e) = spawned {
-            tracing::error!(error = %e, "cannot start the durable-index flusher");
+            faults.report("starting the durable-index flusher", &e);
         }
     }
 }

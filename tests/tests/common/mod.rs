@@ -53,10 +53,16 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
 
 /// Starts `gridnode serve --config CONFIG`, its log appended to `log`.
 pub fn serve(config: &Path, log: &Path) -> Child {
+    serve_args(config, log, &[])
+}
+
+/// Starts `gridnode serve --config CONFIG EXTRA...`, its log appended to `log`.
+pub fn serve_args(config: &Path, log: &Path, extra: &[&str]) -> Child {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
     Command::new(BIN)
         // --insecure only permits plaintext when the config has no [tls] section.
         .args(["serve", "--insecure", "--config", config.to_str().unwrap()])
+        .args(extra)
         .env("RUST_LOG", "info,openraft=warn")
         .stdout(Stdio::null())
         .stderr(log)
@@ -127,17 +133,24 @@ pub struct Tuning {
     pub tls: bool,
     /// `[limits]` of every replica, as TOML key = value lines.
     pub limits: &'static str,
+    /// `[storage]` of every replica, as TOML key = value lines.
+    pub storage: &'static str,
 }
 
 impl Default for Tuning {
     fn default() -> Self {
-        Tuning { snapshot_every: 5000, keep_logs: 1000, tls: false, limits: "" }
+        Tuning { snapshot_every: 5000, keep_logs: 1000, tls: false, limits: "", storage: "" }
     }
 }
 
 impl Cluster {
     /// Renders configs for `n` replicas with `gridnode topology render` and starts them all.
     pub fn start(n: usize, tuning: Tuning) -> Cluster {
+        Self::start_with(n, tuning, |_, _| {})
+    }
+
+    /// Like [`Cluster::start`], after `tweak(replica id, config)` has edited each replica's config.
+    pub fn start_with(n: usize, tuning: Tuning, tweak: impl Fn(u64, &mut toml::Table)) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let addrs: Vec<String> = (0..n).map(|_| format!("127.0.0.1:{}", free_port())).collect();
         let topo = format!(
@@ -178,6 +191,7 @@ impl Cluster {
             let config = PathBuf::from(r["config"].as_str().unwrap());
             tune(&config, &tuning);
             let id = r["replica"].as_u64().unwrap();
+            edit_config(&config, |t| tweak(id, t));
             replicas.push(Replica {
                 id,
                 addr: r["addr"].as_str().unwrap().to_string(),
@@ -203,6 +217,50 @@ impl Cluster {
         let i = self.idx(id);
         let r = &mut self.replicas[i];
         r.child = Some(serve(&r.config, &r.log));
+    }
+
+    /// Starts replica `id` with extra `serve` arguments.
+    pub fn start_replica_args(&mut self, id: u64, extra: &[&str]) {
+        let i = self.idx(id);
+        let r = &mut self.replicas[i];
+        r.child = Some(serve_args(&r.config, &r.log, extra));
+    }
+
+    /// Stops replica `id` cleanly (SIGTERM) and waits for it.
+    pub fn stop(&mut self, id: u64) {
+        let i = self.idx(id);
+        if let Some(mut c) = self.replicas[i].child.take() {
+            let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+            let _ = c.wait();
+        }
+    }
+
+    /// Waits up to `timeout` for replica `id` to exit on its own; returns how it exited.
+    pub fn wait_exit(&mut self, id: u64, timeout: Duration) -> std::process::ExitStatus {
+        let i = self.idx(id);
+        let status = wait_for(&format!("replica {id} to exit"), timeout, || {
+            self.replicas[i].child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+        });
+        self.replicas[i].child = None;
+        status
+    }
+
+    /// Whether replica `id` is running.
+    pub fn running(&mut self, id: u64) -> bool {
+        let i = self.idx(id);
+        self.replicas[i].child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// The data directory of replica `id`.
+    pub fn data_dir(&self, id: u64) -> PathBuf {
+        let text = std::fs::read_to_string(&self.replicas[self.idx(id)].config).expect("config");
+        let v: toml::Table = toml::from_str(&text).expect("config toml");
+        PathBuf::from(v["data_dir"].as_str().expect("data_dir"))
+    }
+
+    /// Edits replica `id`'s config (takes effect at its next start).
+    pub fn edit(&self, id: u64, f: impl FnOnce(&mut toml::Table)) {
+        edit_config(&self.replicas[self.idx(id)].config, f);
     }
 
     /// kill -9.
@@ -392,6 +450,14 @@ pub fn fast_raft(config: &mut toml::Table) -> &mut toml::Table {
     raft
 }
 
+/// Edits a config file in place.
+pub fn edit_config(config: &Path, f: impl FnOnce(&mut toml::Table)) {
+    let text = std::fs::read_to_string(config).expect("read config");
+    let mut v: toml::Table = toml::from_str(&text).expect("parse config");
+    f(&mut v);
+    std::fs::write(config, toml::to_string(&v).expect("toml")).expect("write config");
+}
+
 fn tune(config: &Path, t: &Tuning) {
     let text = std::fs::read_to_string(config).expect("read config");
     let mut v: toml::Value = toml::from_str(&text).expect("parse config");
@@ -401,6 +467,10 @@ fn tune(config: &Path, t: &Tuning) {
     let limits: toml::Table = toml::from_str(t.limits).expect("limits");
     if !limits.is_empty() {
         v.as_table_mut().expect("config table").insert("limits".into(), toml::Value::Table(limits));
+    }
+    let storage: toml::Table = toml::from_str(t.storage).expect("storage");
+    if !storage.is_empty() {
+        v.as_table_mut().expect("config table").insert("storage".into(), toml::Value::Table(storage));
     }
     std::fs::write(config, toml::to_string(&v).expect("toml")).expect("write config");
 }
