@@ -25,3 +25,4 @@ pub mod service;
 pub mod storage;
 pub mod tls;
 pub mod types;
+pub mod version;

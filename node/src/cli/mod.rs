@@ -28,7 +28,7 @@ use crate::client::Client;
 
 /// gridfed node: grid-management cases (网格化管理), replicated with Raft on RocksDB.
 #[derive(Parser, Debug)]
-#[command(name = "gridnode", version, about, long_about = None)]
+#[command(name = "gridnode", version = crate::version::long(), about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -30,6 +30,10 @@ use std::sync::Arc;
 
 use rocksdb::{ColumnFamilyDescriptor, Options, DB};
 
+/// The version of the on-disk layout above (column families, keys, value encodings). Raise it with any
+/// change that an older binary could not read or would misread; `gridnode --version` shows it.
+pub const STORAGE_FORMAT_VERSION: u32 = 1;
+
 pub const CF_LOG: &str = "log";
 pub const CF_RAFT: &str = "raft";
 pub const CF_CASES: &str = "cases";
