@@ -14,6 +14,7 @@ mod case;
 mod certs;
 mod cluster;
 mod federation;
+mod install;
 pub(crate) mod output;
 pub mod profile;
 mod topology;
@@ -128,6 +129,12 @@ enum Command {
     /// The district's certificate authority and the certificates of replicas and operators.
     #[command(subcommand)]
     Certs(certs::CertsCmd),
+    /// Print the completion script for a shell (used by scripts/package).
+    #[command(hide = true)]
+    Completions(install::CompletionsArgs),
+    /// Write the man pages into a directory (used by scripts/package).
+    #[command(hide = true)]
+    Man(install::ManArgs),
 }
 
 fn init_tracing(default: &str) {
@@ -171,6 +178,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Topology(cmd) => topology::run(cmd),
         Command::Certs(cmd) => certs::run(cmd),
+        Command::Completions(args) => install::completions(args),
+        Command::Man(args) => install::man(args),
         Command::Federation(cmd) => {
             init_tracing("warn");
             federation::run(cmd).await
