@@ -48,9 +48,10 @@ fn main() {
                     println!("cargo:rerun-if-changed={}", p.display());
                 }
             }
-            // Tracked files only, like `git describe --dirty`.
-            let dirty =
-                git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+            // Tracked files only, like `git describe --dirty`. Without optional locks git does not
+            // write the refreshed index back, which would make the next build run this script again.
+            let dirty = git(&["--no-optional-locks", "status", "--porcelain", "--untracked-files=no"])
+                .is_some_and(|s| !s.is_empty());
             if dirty {
                 format!("{hash}-dirty")
             } else {
