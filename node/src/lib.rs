@@ -31,3 +31,4 @@ pub mod service;
 pub mod storage;
 pub mod tasks;
 pub mod tls;
+pub mod version;

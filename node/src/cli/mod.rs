@@ -13,6 +13,7 @@ macro_rules! say_raw {
 mod case;
 mod certs;
 mod cluster;
+mod install;
 mod links;
 pub(crate) mod output;
 pub mod profile;
@@ -28,7 +29,7 @@ use crate::client::Client;
 
 /// gridfed node: grid-management cases (网格化管理), replicated with Raft on RocksDB.
 #[derive(Parser, Debug)]
-#[command(name = "gridnode", version, about, long_about = None)]
+#[command(name = "gridnode", version = crate::version::long(), about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -136,12 +137,24 @@ enum Command {
     /// The district's certificate authority and the certificates of replicas and operators.
     #[command(subcommand)]
     Certs(certs::CertsCmd),
+    /// Print the completion script for a shell (used by scripts/package).
+    #[command(hide = true)]
+    Completions(install::CompletionsArgs),
+    /// Write the man pages into a directory (used by scripts/package).
+    #[command(hide = true)]
+    Man(install::ManArgs),
 }
 
 fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    use std::io::IsTerminal;
+    // Colours only on a terminal: a log file or the journal gets plain text.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -183,6 +196,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Topology(cmd) => topology::run(cmd),
         Command::Certs(cmd) => certs::run(cmd),
+        Command::Completions(args) => install::completions(args),
+        Command::Man(args) => install::man(args),
         Command::Federation(cmd) => {
             init_tracing("warn");
             links::run(cmd).await
