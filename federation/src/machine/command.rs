@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::access::{AccessRole, AccessToken};
 use crate::case::Case;
 use crate::code::Code;
 use crate::link::Envelope;
@@ -59,6 +60,31 @@ pub struct Rollup {
     pub fresh: Vec<Freshness>,
 }
 
+/// Create an access token (`gridnode access token create`). The secret never enters the log: only
+/// its SHA-256. The token expires `ttl_ms` after the leader-stamped time of the entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenCreate {
+    /// Public id, 4 to 32 lowercase hex digits, unique on the node.
+    pub id: String,
+    /// What it is for.
+    pub name: String,
+    /// The subtree it grants: this node or one above it.
+    pub scope: Code,
+    pub role: AccessRole,
+    /// SHA-256 of the secret, 64 lowercase hex digits.
+    pub hash: String,
+    /// Lifetime from the entry's time.
+    pub ttl_ms: i64,
+    /// The creator's certificate identity.
+    pub created_by: String,
+}
+
+/// Revoke an access token; revoking a revoked token changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRevoke {
+    pub id: String,
+}
+
 /// A command in the replicated log. Variants carry the typed proposals below (bincode encodes
 /// `Act(Act { case_id, step })` exactly as it encoded the former `Act { case_id, step }`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,6 +101,10 @@ pub enum Command {
     Rollup(Rollup),
     /// Register (or update) a department.
     Department(Department),
+    /// Create an access token.
+    TokenCreate(TokenCreate),
+    /// Revoke an access token.
+    TokenRevoke(TokenRevoke),
 }
 
 /// Why a command was refused. Each names the field at fault where there is one.
@@ -112,6 +142,8 @@ pub enum Outcome {
     Received { hwm: u64 },
     /// Applied, nothing to return.
     Done,
+    /// The access token as stored (created or revoked).
+    Token(Box<AccessToken>),
     /// Refused; nothing changed.
     Refused(Refusal),
 }
@@ -236,5 +268,38 @@ impl Proposal for Department {
     type Output = ();
     fn output(o: Outcome) -> Result<Result<(), Refusal>, Outcome> {
         done(o)
+    }
+}
+
+fn token(o: Outcome) -> Result<Result<AccessToken, Refusal>, Outcome> {
+    refused_or(o, |o| match o {
+        Outcome::Token(t) => Ok(*t),
+        other => Err(other),
+    })
+}
+
+impl From<TokenCreate> for Command {
+    fn from(v: TokenCreate) -> Command {
+        Command::TokenCreate(v)
+    }
+}
+
+impl Proposal for TokenCreate {
+    type Output = AccessToken;
+    fn output(o: Outcome) -> Result<Result<AccessToken, Refusal>, Outcome> {
+        token(o)
+    }
+}
+
+impl From<TokenRevoke> for Command {
+    fn from(v: TokenRevoke) -> Command {
+        Command::TokenRevoke(v)
+    }
+}
+
+impl Proposal for TokenRevoke {
+    type Output = AccessToken;
+    fn output(o: Outcome) -> Result<Result<AccessToken, Refusal>, Outcome> {
+        token(o)
     }
 }

@@ -12,8 +12,10 @@
 //! inbox     messages from a neighbour, applied once in link order
 //! outbox    routing, queueing for a neighbour, status updates to watchers (反馈)
 //! rollup    a child's statistics       cases    writing a case with its tallies and deadline index
+//! access    access tokens: created with their secret's hash, revoked
 //! ```
 
+mod access;
 mod act;
 mod cases;
 pub mod command;
@@ -27,7 +29,10 @@ mod tests;
 pub mod validate;
 
 pub(crate) use command::invalid;
-pub use command::{Acked, Act, Command, Department, Outcome, Proposal, Receive, Refusal, Reported, Rollup};
+pub use command::{
+    Acked, Act, Command, Department, Outcome, Proposal, Receive, Refusal, Reported, Rollup, TokenCreate,
+    TokenRevoke,
+};
 pub use outbox::route;
 pub use store::{Change, Ctx, Rules, Store};
 pub use validate::{check_short, check_text, NewCase};
@@ -59,5 +64,7 @@ pub fn apply<S: Store>(
             store.write(Change::Department(d.clone()))?;
             Ok(Outcome::Done)
         }
+        Command::TokenCreate(t) => access::create(store, rules, ctx, t),
+        Command::TokenRevoke(t) => access::revoke(store, ctx, t),
     }
 }

@@ -1,6 +1,7 @@
 //! What the state machine reads and writes (the `Store` trait, the `Change`s one apply call makes), the
 //! node's rules every replica applies by, and the context of one applied entry.
 
+use crate::access::AccessToken;
 use crate::case::Case;
 use crate::category::Catalog;
 use crate::code::Code;
@@ -58,6 +59,8 @@ pub enum Change {
     },
     Fresh(Freshness),
     Department(Department),
+    /// An access token, created or revoked.
+    Token(Box<AccessToken>),
 }
 
 /// What the state machine reads; writes of earlier commands in the same apply call must be visible.
@@ -73,6 +76,7 @@ pub trait Store {
     fn inbox_hwm(&mut self, from: &Code) -> Result<u64, Self::Error>;
     fn fresh(&mut self, node: &Code) -> Result<Option<Freshness>, Self::Error>;
     fn department(&mut self, name: &str) -> Result<Option<Department>, Self::Error>;
+    fn token(&mut self, id: &str) -> Result<Option<AccessToken>, Self::Error>;
     fn write(&mut self, change: Change) -> Result<(), Self::Error>;
 }
 
