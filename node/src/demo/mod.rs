@@ -68,8 +68,13 @@ async fn build(dir: &std::path::Path) -> anyhow::Result<(Topology, HashMap<Strin
         Ok(addrs)
     };
     let (dcode, dname) = DISTRICT;
-    let mut nodes =
-        vec![NodeSpec { code: dcode.into(), name: dname.into(), replicas: bind(3).await?, grids: vec![] }];
+    let mut nodes = vec![NodeSpec {
+        code: dcode.into(),
+        name: dname.into(),
+        replicas: bind(3).await?,
+        grids: vec![],
+        http: vec![],
+    }];
     for (s, sname, communities) in STREETS {
         let scode = format!("{dcode}{s}");
         nodes.push(NodeSpec {
@@ -77,6 +82,7 @@ async fn build(dir: &std::path::Path) -> anyhow::Result<(Topology, HashMap<Strin
             name: sname.to_string(),
             replicas: bind(3).await?,
             grids: vec![],
+            http: vec![],
         });
         for (c, cname, grids) in communities.iter() {
             nodes.push(NodeSpec {
@@ -84,6 +90,7 @@ async fn build(dir: &std::path::Path) -> anyhow::Result<(Topology, HashMap<Strin
                 name: cname.to_string(),
                 replicas: bind(1).await?,
                 grids: (1..=grids.len()).map(|i| format!("{i:03}")).collect(),
+                http: vec![],
             });
         }
     }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use federation::access::Need;
 use federation::bounds::check_case_id;
 use federation::category::Catalog;
 use federation::code::{Code, Level};
@@ -27,6 +28,10 @@ use crate::rpc::ChannelPool;
 use crate::storage::reader::{CaseReader, ListFilter};
 
 const DEFAULT_PAGE: u32 = 50;
+/// Stored cases a text search examines per call (a short page with a token continues it).
+pub const SEARCH_BUDGET: usize = 10_000;
+/// Longest search text, in characters.
+const MAX_SEARCH_CHARS: usize = 100;
 const MAX_PAGE: u32 = 500;
 
 /// The client-facing case service of a replica.
@@ -59,8 +64,8 @@ impl CaseApi {
         Ok(CaseServiceClient::new(super::commit::leader_channel(&self.pool, addr)?))
     }
 
-    fn authorize<T>(&self, req: &Request<T>) -> Result<(), Status> {
-        super::authz::operator_of(self.local.authenticated, &self.local.node, req)
+    fn authorize<T>(&self, req: &Request<T>, need: Need) -> Result<(), Status> {
+        super::authz::operator_of(self.local.authenticated, &self.local.node, need, req)
     }
 
     /// Where a read is served: here (None), or the leader's address. A replica repairing its store
@@ -104,7 +109,7 @@ impl CaseApi {
 impl CaseService for CaseApi {
     #[instrument(skip_all, fields(node = %self.local.node, grid = %req.get_ref().grid))]
     async fn report(&self, req: Request<ReportRequest>) -> Result<Response<ReportResponse>, Status> {
-        self.authorize(&req)?;
+        self.authorize(&req, Need::Act)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         let new = convert::new_case_from_pb(msg.clone(), Catalog::standard())
@@ -120,7 +125,7 @@ impl CaseService for CaseApi {
 
     #[instrument(skip_all, fields(node = %self.local.node, case = %req.get_ref().case_id))]
     async fn get(&self, req: Request<GetRequest>) -> Result<Response<GetResponse>, Status> {
-        self.authorize(&req)?;
+        self.authorize(&req, Need::Read)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         check_case_id("case_id", &msg.case_id).map_err(refusal_status)?;
@@ -138,7 +143,7 @@ impl CaseService for CaseApi {
 
     #[instrument(skip_all, fields(node = %self.local.node))]
     async fn list(&self, req: Request<ListRequest>) -> Result<Response<ListResponse>, Status> {
-        self.authorize(&req)?;
+        self.authorize(&req, Need::Read)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         let limit = match msg.page_size {
@@ -183,14 +188,27 @@ impl CaseService for CaseApi {
                 ),
             },
             owned_only: msg.owned,
+            text: crate::storage::reader::normalize(&msg.text),
         };
+        if msg.text.chars().count() > MAX_SEARCH_CHARS {
+            return Err(Status::invalid_argument(format!("text: longer than {MAX_SEARCH_CHARS} characters")));
+        }
         if let Some(addr) = self.read_here(msg.local, fwd).await? {
             return self.client(&addr)?.list(forwarded(msg, WRITE_TIMEOUT)).await;
         }
-        let (cases, more) =
-            self.reader.list(&filter, &msg.page_token, limit as usize).map_err(store_status)?;
-        let next_page_token =
-            if more { cases.last().map(|c| c.id.clone()).unwrap_or_default() } else { String::new() };
+        let (cases, next_page_token) = if filter.text.is_empty() {
+            let (cases, more) =
+                self.reader.list(&filter, &msg.page_token, limit as usize).map_err(store_status)?;
+            let next =
+                if more { cases.last().map(|c| c.id.clone()).unwrap_or_default() } else { String::new() };
+            (cases, next)
+        } else {
+            let (cases, resume) = self
+                .reader
+                .search(&filter, &msg.page_token, limit as usize, SEARCH_BUDGET)
+                .map_err(store_status)?;
+            (cases, resume.unwrap_or_default())
+        };
         let cases = cases
             .iter()
             .map(|c| self.case_pb(c))
@@ -201,7 +219,7 @@ impl CaseService for CaseApi {
 
     #[instrument(skip_all, fields(node = %self.local.node, case = %req.get_ref().case_id, action = %req.get_ref().action))]
     async fn act(&self, req: Request<ActRequest>) -> Result<Response<ActResponse>, Status> {
-        self.authorize(&req)?;
+        self.authorize(&req, Need::Act)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         let (case_id, step) =
@@ -218,7 +236,7 @@ impl CaseService for CaseApi {
 
     #[instrument(skip_all, fields(node = %self.local.node))]
     async fn stats(&self, req: Request<StatsRequest>) -> Result<Response<StatsResponse>, Status> {
-        self.authorize(&req)?;
+        self.authorize(&req, Need::Read)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         let now = self.clock.now_ms();
@@ -275,7 +293,7 @@ impl CaseService for CaseApi {
         &self,
         req: Request<Department>,
     ) -> Result<Response<DepartmentsResponse>, Status> {
-        self.authorize(&req)?;
+        self.authorize(&req, Need::Act)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         if self.local.node.level() == Level::Community {
@@ -299,7 +317,7 @@ impl CaseService for CaseApi {
         &self,
         req: Request<DepartmentsRequest>,
     ) -> Result<Response<DepartmentsResponse>, Status> {
-        self.authorize(&req)?;
+        self.authorize(&req, Need::Read)?;
         let fwd = is_forwarded(&req);
         if let Some(addr) = self.read_here(false, fwd).await? {
             return self.client(&addr)?.departments(forwarded(req.into_inner(), WRITE_TIMEOUT)).await;
@@ -311,7 +329,7 @@ impl CaseService for CaseApi {
         &self,
         req: Request<CategoriesRequest>,
     ) -> Result<Response<CategoriesResponse>, Status> {
-        self.authorize(&req)?;
+        self.authorize(&req, Need::Read)?;
         Ok(Response::new(CategoriesResponse { categories: convert::categories_to_pb(Catalog::standard()) }))
     }
 }

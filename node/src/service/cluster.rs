@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use federation::access::Need;
 use openraft::{BasicNode, ServerState};
 use proto::v1::cluster_service_client::ClusterServiceClient;
 use proto::v1::cluster_service_server::ClusterService;
@@ -62,8 +63,8 @@ impl ClusterApi {
         Ok(ClusterServiceClient::new(leader_channel(&self.pool, addr)?))
     }
 
-    fn authorize<T>(&self, req: &Request<T>) -> Result<(), Status> {
-        super::authz::operator_of(self.local.authenticated, &self.local.node, req)
+    fn authorize<T>(&self, req: &Request<T>, need: Need) -> Result<(), Status> {
+        super::authz::operator_of(self.local.authenticated, &self.local.node, need, req)
     }
 
     fn local_status(&self) -> StatusResponse {
@@ -120,7 +121,7 @@ impl ClusterApi {
 impl ClusterService for ClusterApi {
     #[instrument(skip_all, fields(node = %self.local.node))]
     async fn status(&self, req: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
-        self.authorize(&req)?;
+        self.authorize(&req, Need::Read)?;
         let fwd = is_forwarded(&req);
         let local = req.get_ref().local;
         let here = self.local_status();
@@ -140,7 +141,7 @@ impl ClusterService for ClusterApi {
 
     #[instrument(skip_all, fields(node = %self.local.node))]
     async fn links(&self, req: Request<LinksRequest>) -> Result<Response<LinksResponse>, Status> {
-        self.authorize(&req)?;
+        self.authorize(&req, Need::Read)?;
         let fwd = is_forwarded(&req);
         if let Some(addr) = self.leader(fwd).await? {
             return self.client(&addr)?.links(forwarded(LinksRequest {}, Duration::from_secs(10))).await;
@@ -178,7 +179,7 @@ impl ClusterService for ClusterApi {
         &self,
         req: Request<AddReplicaRequest>,
     ) -> Result<Response<MembershipResponse>, Status> {
-        self.authorize(&req)?;
+        self.authorize(&req, Need::Act)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         if msg.id == 0 {
@@ -218,7 +219,7 @@ impl ClusterService for ClusterApi {
         &self,
         req: Request<RemoveReplicaRequest>,
     ) -> Result<Response<MembershipResponse>, Status> {
-        self.authorize(&req)?;
+        self.authorize(&req, Need::Act)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         if let Some(addr) = self.leader(fwd).await? {

@@ -6,17 +6,20 @@
 //! cluster  ClusterService  operators: Raft status, links, membership changes
 //! peer     PeerService     neighbour nodes: handshake, deliveries, rollups
 //! raft     RaftService     the node's other replicas: openraft's messages
-//! authz    who may call what, by certificate identity
+//! access   AccessService   operators: the console's access tokens
+//! authz    who may call what: one rule for certificates and tokens, gRPC and HTTP
 //! commit   commit here or forward once to the leader; errors to statuses
 //! ```
 
-mod authz;
+mod access;
+pub mod authz;
 mod case;
 mod cluster;
 pub(crate) mod commit;
 mod peer;
 mod raft;
 
+pub use access::AccessApi;
 pub use case::CaseApi;
 pub use cluster::ClusterApi;
 pub use commit::FORWARDED;
