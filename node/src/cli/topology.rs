@@ -30,7 +30,37 @@ pub enum TopologyCmd {
         /// configure mutual TLS.
         #[arg(long)]
         ca: Option<PathBuf>,
+        /// Also write a Prometheus scrape config of every replica's /metrics to this file.
+        #[arg(long)]
+        prometheus: Option<PathBuf>,
     },
+}
+
+/// A Prometheus scrape config of every replica's `/metrics` (HTTPS with the district CA when `ca`).
+pub fn scrape_config(t: &Topology, ca: Option<&Path>) -> String {
+    let mut out = String::from(
+        "# Prometheus scrape config for gridnode, written by `gridnode topology render --prometheus`.\n\
+         # Every series carries node and replica labels of its own; targets add node_name.\n\
+         scrape_configs:\n  - job_name: gridnode\n    scrape_interval: 15s\n    metrics_path: /metrics\n",
+    );
+    match ca {
+        Some(ca) => out.push_str(&format!(
+            "    scheme: https\n    tls_config:\n      ca_file: {:?}\n",
+            ca.join("ca.pem").display().to_string()
+        )),
+        None => out.push_str("    scheme: http\n"),
+    }
+    out.push_str("    static_configs:\n");
+    for node in &t.nodes {
+        let targets: Vec<String> =
+            (0..node.replicas.len()).filter_map(|i| crate::render::http_addr(node, i)).map(|a| format!("{a:?}")).collect();
+        out.push_str(&format!(
+            "      - targets: [{}]\n        labels:\n          node_name: {:?}\n",
+            targets.join(", "),
+            node.name
+        ));
+    }
+    out
 }
 
 fn load(path: &Path) -> anyhow::Result<Result<Topology, TopologyError>> {
@@ -56,7 +86,7 @@ pub fn run(cmd: TopologyCmd) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         },
-        TopologyCmd::Render { topology, out, json, ca } => {
+        TopologyCmd::Render { topology, out, json, ca, prometheus } => {
             let t = match load(&topology)? {
                 Ok(t) => t,
                 Err(e) => {
@@ -82,12 +112,11 @@ pub fn run(cmd: TopologyCmd) -> anyhow::Result<ExitCode> {
                             role: Role::Replica,
                         };
                         let name = format!("r{}", i + 1);
-                        let req = certs::Request {
-                            identity: &identity,
-                            name: Some(&name),
-                            hosts: std::slice::from_ref(addr),
-                            days: 365,
-                        };
+                        // The console is served with the same certificate on the HTTP address.
+                        let hosts: Vec<String> =
+                            std::iter::once(addr.clone()).chain(cfg.http.as_ref().map(|h| h.listen.clone())).collect();
+                        let req =
+                            certs::Request { identity: &identity, name: Some(&name), hosts: &hosts, days: 365 };
                         let issued = certs::issue(ca_dir, &req, &out.join("certs"))?;
                         cfg.tls =
                             Some(TlsFiles { ca: ca_dir.join("ca.pem"), cert: issued.cert, key: issued.key });
@@ -102,8 +131,13 @@ pub fn run(cmd: TopologyCmd) -> anyhow::Result<ExitCode> {
                     );
                     std::fs::write(&path, text)
                         .with_context(|| format!("cannot write {}", path.display()))?;
-                    rendered.push(json!({"node": node.code, "name": node.name, "replica": i + 1, "config": path, "addr": addr}));
+                    rendered.push(json!({"node": node.code, "name": node.name, "replica": i + 1, "config": path, "addr": addr,
+                        "http": cfg.http.as_ref().map(|h| h.listen.clone())}));
                 }
+            }
+            if let Some(path) = &prometheus {
+                std::fs::write(path, scrape_config(&t, ca.as_deref()))
+                    .with_context(|| format!("cannot write {}", path.display()))?;
             }
             if json {
                 say!("{}", serde_json::Value::Array(rendered));

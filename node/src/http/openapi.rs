@@ -18,6 +18,7 @@ use super::{auth, cases, cluster, dto, error, events, figures, probe};
         cluster::links, cluster::status,
         events::events,
         probe::healthz, probe::readyz, probe::metrics,
+        document, super::page::index,
     ),
     components(schemas(
         error::ApiError, dto::CaseJson, dto::CaseDetail, dto::CasePage, dto::AuditJson, dto::OwnershipStep,
@@ -36,7 +37,8 @@ use super::{auth, cases, cluster, dto, error, events, figures, probe};
 )]
 pub struct ApiDoc;
 
-/// The document.
+/// This document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "probes", responses((status = 200, description = "OpenAPI 3.1 JSON")))]
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }

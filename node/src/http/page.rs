@@ -10,7 +10,8 @@ fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// The placeholder page.
+/// The console (for now a placeholder linking the API).
+#[utoipa::path(get, path = "/", tag = "probes", responses((status = 200, description = "HTML", content_type = "text/html")))]
 pub async fn index(State(ctx): State<HttpCtx>) -> Html<String> {
     let node = escape(&format!("{} {}", ctx.local.node, ctx.local.name));
     Html(format!(
