@@ -18,7 +18,7 @@ use crate::service::{AccessApi, CaseApi, ClusterApi, PeerApi, RaftApi};
 use crate::tls::Tls;
 
 /// How often the standard gRPC health service's status is brought up to date.
-const HEALTH_EVERY: Duration = Duration::from_secs(1);
+const HEALTH_EVERY: Duration = Duration::from_millis(200);
 
 /// What the gRPC server serves besides the four gridfed services: the access-token service, the
 /// standard health service (SERVING while `ready` says so) and server reflection, all counted in

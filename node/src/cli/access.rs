@@ -69,7 +69,10 @@ pub async fn run(cmd: AccessCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         TokenCmd::Create { node, scope, role, expires, name, json } => {
             let msg = CreateTokenRequest { scope, role, expires, name, on_behalf_of: String::new() };
-            let r = node.client()?.access(async |mut c, d| c.create_token(with_deadline(msg.clone(), d)).await).await?;
+            let r = node
+                .client()?
+                .access(async |mut c, d| c.create_token(with_deadline(msg.clone(), d)).await)
+                .await?;
             let t = r.token.unwrap_or_default();
             if json {
                 let mut v = token_json(&t);
@@ -79,12 +82,18 @@ pub async fn run(cmd: AccessCmd) -> anyhow::Result<ExitCode> {
                 say!("token {} ({} of {}), expires {}", t.id, t.role, t.scope, output::time(t.expires_at_ms));
                 say!("{}", r.secret);
                 say!("Shown once: it is stored only as a hash. Sign in at https://REPLICA-HTTP/login?token=<it>,");
-                say!("or send it as `Authorization: Bearer <it>`. Revoke: gridnode access token revoke {}", t.id);
+                say!(
+                    "or send it as `Authorization: Bearer <it>`. Revoke: gridnode access token revoke {}",
+                    t.id
+                );
             }
         }
         TokenCmd::List { node, all, json } => {
             let msg = ListTokensRequest { all };
-            let r = node.client()?.access(async |mut c, d| c.list_tokens(with_deadline(msg.clone(), d)).await).await?;
+            let r = node
+                .client()?
+                .access(async |mut c, d| c.list_tokens(with_deadline(msg.clone(), d)).await)
+                .await?;
             if json {
                 say!("{}", serde_json::Value::Array(r.tokens.iter().map(token_json).collect()));
             } else if r.tokens.is_empty() {
@@ -95,13 +104,24 @@ pub async fn run(cmd: AccessCmd) -> anyhow::Result<ExitCode> {
                         Some(at) => format!("revoked {}", output::time(at)),
                         None => format!("expires {}", output::time(t.expires_at_ms)),
                     };
-                    say!("{}  {:<8} {:<12}  {}  {}  by {}", t.id, t.role, t.scope, state, t.name, t.created_by);
+                    say!(
+                        "{}  {:<8} {:<12}  {}  {}  by {}",
+                        t.id,
+                        t.role,
+                        t.scope,
+                        state,
+                        t.name,
+                        t.created_by
+                    );
                 }
             }
         }
         TokenCmd::Revoke { node, id, json } => {
             let msg = RevokeTokenRequest { id };
-            let r = node.client()?.access(async |mut c, d| c.revoke_token(with_deadline(msg.clone(), d)).await).await?;
+            let r = node
+                .client()?
+                .access(async |mut c, d| c.revoke_token(with_deadline(msg.clone(), d)).await)
+                .await?;
             let t = r.token.unwrap_or_default();
             if json {
                 say!("{}", token_json(&t));

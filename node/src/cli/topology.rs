@@ -52,8 +52,10 @@ pub fn scrape_config(t: &Topology, ca: Option<&Path>) -> String {
     }
     out.push_str("    static_configs:\n");
     for node in &t.nodes {
-        let targets: Vec<String> =
-            (0..node.replicas.len()).filter_map(|i| crate::render::http_addr(node, i)).map(|a| format!("{a:?}")).collect();
+        let targets: Vec<String> = (0..node.replicas.len())
+            .filter_map(|i| crate::render::http_addr(node, i))
+            .map(|a| format!("{a:?}"))
+            .collect();
         out.push_str(&format!(
             "      - targets: [{}]\n        labels:\n          node_name: {:?}\n",
             targets.join(", "),
@@ -113,10 +115,15 @@ pub fn run(cmd: TopologyCmd) -> anyhow::Result<ExitCode> {
                         };
                         let name = format!("r{}", i + 1);
                         // The console is served with the same certificate on the HTTP address.
-                        let hosts: Vec<String> =
-                            std::iter::once(addr.clone()).chain(cfg.http.as_ref().map(|h| h.listen.clone())).collect();
-                        let req =
-                            certs::Request { identity: &identity, name: Some(&name), hosts: &hosts, days: 365 };
+                        let hosts: Vec<String> = std::iter::once(addr.clone())
+                            .chain(cfg.http.as_ref().map(|h| h.listen.clone()))
+                            .collect();
+                        let req = certs::Request {
+                            identity: &identity,
+                            name: Some(&name),
+                            hosts: &hosts,
+                            days: 365,
+                        };
                         let issued = certs::issue(ca_dir, &req, &out.join("certs"))?;
                         cfg.tls =
                             Some(TlsFiles { ca: ca_dir.join("ca.pem"), cert: issued.cert, key: issued.key });

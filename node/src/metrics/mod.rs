@@ -154,13 +154,14 @@ impl Metrics {
         self.inner.requests.get_or_create(&RequestLabels { protocol, method, status }).inc();
     }
 
-    /// The text exposition of every metric (call `scrape::refresh` first for current gauges).
+    /// The Prometheus text exposition (version 0.0.4) of every metric (call `scrape::refresh` first
+    /// for current gauges).
     pub fn encode(&self) -> String {
         let mut out = String::new();
         let registry = self.inner.registry.lock().unwrap_or_else(|p| p.into_inner());
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
-        out
+        prometheus_text(&out)
     }
 
     pub(crate) fn gauges(&self) -> &scrape::Gauges {
@@ -168,7 +169,55 @@ impl Metrics {
     }
 }
 
+/// The Prometheus text format (0.0.4, what `promtool check metrics` and every scraper read) from
+/// prometheus-client's OpenMetrics text: a counter's HELP and TYPE name its `_total` series, and the
+/// OpenMetrics-only `# UNIT` and `# EOF` lines go.
+pub fn prometheus_text(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line.starts_with("# UNIT ") || line == "# EOF" {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|p| {
+            let rest = line.strip_prefix(p)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters.contains(name).then(|| format!("{p}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
 /// A gauge set from an integer.
 pub(crate) fn set(g: &Gauge, v: impl TryInto<i64>) {
     g.set(v.try_into().unwrap_or(i64::MAX));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_are_described_under_their_total_name_in_the_prometheus_text() {
+        let m = Metrics::new("370102", 1, None);
+        m.observe_request("http", "GET /readyz".into(), "200".into(), Duration::from_millis(3));
+        m.observe_commit(4, Duration::from_millis(2));
+        let text = m.encode();
+        assert!(text.contains("# HELP gridfed_requests_total Requests served"), "{text}");
+        assert!(text.contains("# TYPE gridfed_requests_total counter"), "{text}");
+        assert!(text.contains(
+            "gridfed_requests_total{node=\"370102\",replica=\"1\",protocol=\"http\",method=\"GET /readyz\",status=\"200\"} 1"
+        ), "{text}");
+        assert!(
+            text.contains("gridfed_commit_batch_commands_sum{node=\"370102\",replica=\"1\"} 4.0"),
+            "{text}"
+        );
+        assert!(!text.contains("# EOF") && !text.contains("# UNIT"), "{text}");
+    }
 }

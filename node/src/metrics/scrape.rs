@@ -35,7 +35,7 @@ pub(crate) struct Gauges {
     disk_low: Gauge,
     repairing: Gauge,
     clock: Family<StateLabels, Gauge>,
-    clock_offset: Gauge,
+    clock_offset: Gauge<f64, std::sync::atomic::AtomicU64>,
 }
 
 impl Gauges {
@@ -112,9 +112,10 @@ impl Gauges {
             g.repairing.clone(),
         );
         r.register("clock_verdict", "1 for the clock's verdict against the peers", g.clock.clone());
-        r.register(
-            "clock_offset_ms",
+        r.register_with_unit(
+            "clock_offset",
             "This clock's offset from its peers' as last judged",
+            prometheus_client::registry::Unit::Seconds,
             g.clock_offset.clone(),
         );
         g
@@ -185,5 +186,5 @@ pub fn refresh(metrics: &Metrics, s: &Sources) {
     };
     g.clock.clear();
     g.clock.get_or_create(&StateLabels { state: verdict.into() }).set(1);
-    g.clock_offset.set(offset);
+    g.clock_offset.set(offset as f64 / 1000.0);
 }

@@ -486,4 +486,5 @@ impl Drop for Cluster {
     }
 }
 pub mod fed;
+pub mod http;
 pub mod proxy;
