@@ -90,10 +90,8 @@ pub async fn run(cmd: AccessCmd) -> anyhow::Result<ExitCode> {
         }
         TokenCmd::List { node, all, json } => {
             let msg = ListTokensRequest { all };
-            let r = node
-                .client()?
-                .access(async |mut c, d| c.list_tokens(with_deadline(msg.clone(), d)).await)
-                .await?;
+            let r =
+                node.client()?.access(async |mut c, d| c.list_tokens(with_deadline(msg, d)).await).await?;
             if json {
                 say!("{}", serde_json::Value::Array(r.tokens.iter().map(token_json).collect()));
             } else if r.tokens.is_empty() {

@@ -142,9 +142,7 @@ impl Http {
             }
         }
         // The stream is chunked: drop the chunk-size lines and the blank lines between events.
-        r.lines()
-            .map_while(Result::ok)
-            .filter(|l| !l.is_empty() && !(l.len() <= 8 && l.chars().all(|c| c.is_ascii_hexdigit())))
+        r.lines().map_while(Result::ok).filter(|l| !is_chunk_size(l))
     }
 }
 
@@ -176,4 +174,9 @@ fn dechunk(mut s: &[u8]) -> Vec<u8> {
         s = rest[n..].strip_prefix(b"\r\n").unwrap_or(&rest[n..]);
     }
     out
+}
+
+/// A blank line or a chunk-size line of a chunked body (a few hex digits).
+fn is_chunk_size(l: &str) -> bool {
+    l.is_empty() || (l.len() <= 8 && l.chars().all(|c| c.is_ascii_hexdigit()))
 }
