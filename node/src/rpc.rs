@@ -96,6 +96,7 @@ pub async fn serve(
         .http2_keepalive_interval(Some(Duration::from_secs(20)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .layer(crate::tls::PerPeerLimitLayer)
+        .layer(crate::service::StatusCodesLayer)
         .add_service(
             CaseServiceServer::new(case)
                 .max_decoding_message_size(MAX_CLIENT_MESSAGE)

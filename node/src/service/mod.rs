@@ -13,12 +13,14 @@
 mod authz;
 mod case;
 mod cluster;
+mod codes;
 pub(crate) mod commit;
 mod peer;
 mod raft;
 
 pub use case::CaseApi;
 pub use cluster::ClusterApi;
+pub use codes::StatusCodesLayer;
 pub use commit::FORWARDED;
 pub use peer::PeerApi;
 pub use raft::RaftApi;
