@@ -225,12 +225,23 @@ impl HandlerKind {
 /// One step in a case's audit trail: who did what, when, from which state to which.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
+    /// When, by the leader's clock.
     pub at: Millis,
+    /// Who says they acted (free text from the client: a name, 督办 for supervision).
     pub actor: String,
+    /// The action's name (`report`, `register`, ...).
     pub action: String,
+    /// The state before (None for the report itself).
     pub from: Option<CaseState>,
+    /// The state after.
     pub to: CaseState,
+    /// The reason or instructions given.
     pub note: String,
+    /// Who actually acted, as authenticated by the node: the caller's certificate identity and subject
+    /// (`gridfed://370102001/operator CN=王芳`), or the replica itself for automatic steps. Empty in
+    /// entries written before it was recorded, and on nodes run without TLS.
+    #[serde(default)]
+    pub by: String,
 }
 
 /// A case (案件/工单).

@@ -12,7 +12,7 @@ use crate::case::HandlerKind;
 use crate::Millis;
 
 const MINUTE: Millis = 60_000;
-const DAY: Millis = 24 * 60 * MINUTE;
+pub(crate) const DAY: Millis = 24 * 60 * MINUTE;
 
 /// Time limits of each step, in minutes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,7 +67,7 @@ impl Limits {
 }
 
 /// The deadline policy of a node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeadlinePolicy {
     /// Limits for every category without an override.
@@ -76,6 +76,22 @@ pub struct DeadlinePolicy {
     pub categories: BTreeMap<String, Limits>,
     /// Which days the handling clock runs (weekends, holidays, make-up workdays).
     pub calendar: Calendar,
+    /// An extension (延时) may set a deadline at most this many days after the moment it is granted.
+    pub max_extension_days: i64,
+}
+
+/// The longest extension by default, in days.
+pub const MAX_EXTENSION_DAYS: i64 = 90;
+
+impl Default for DeadlinePolicy {
+    fn default() -> Self {
+        DeadlinePolicy {
+            default: Limits::default(),
+            categories: BTreeMap::new(),
+            calendar: Calendar::default(),
+            max_extension_days: MAX_EXTENSION_DAYS,
+        }
+    }
 }
 
 impl DeadlinePolicy {
@@ -102,6 +118,12 @@ impl DeadlinePolicy {
 
     /// Checks every limit, naming the field (`deadlines.default.grid_minutes`, ...).
     pub fn validate(&self, field: &str) -> Result<(), String> {
+        if !(1..=366).contains(&self.max_extension_days) {
+            return Err(format!(
+                "{field}.max_extension_days: {} is out of range; expected 1 to 366",
+                self.max_extension_days
+            ));
+        }
         self.default.validate(&format!("{field}.default"))?;
         self.calendar.validate(&format!("{field}.calendar"))?;
         for (cat, limits) in &self.categories {

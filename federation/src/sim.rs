@@ -550,6 +550,7 @@ impl World {
             location: None,
             reporter: "市民".into(),
             priority: Priority::Normal,
+            by: String::new(),
         };
         let out = self.run(&at, &Command::Report(new.clone()));
         assert!(matches!(out, Outcome::Reported { duplicate: false, .. }), "{out:?}");
@@ -587,7 +588,13 @@ impl World {
             _ => Action::Start,
         };
         let action = if state == CaseState::Dispatched && rng.chance(60) { Action::Start } else { action };
-        let step = Step { action, actor: "op".into(), note: "原因".into(), expected_version: None };
+        let step = Step {
+            action,
+            actor: "op".into(),
+            note: "原因".into(),
+            expected_version: None,
+            by: String::new(),
+        };
         self.run(&at, &Command::Act(Act { case_id: id, step }));
     }
 

@@ -47,9 +47,20 @@ pub enum Action {
 }
 
 impl Action {
-    pub const NAMES: [&'static str; 10] = [
-        "register", "cancel", "dispatch", "start", "handled", "close", "return", "suspend", "resume",
+    /// Every action's name: the one list refusals, the CLI and the API offer.
+    pub const NAMES: [&'static str; 12] = [
+        "register",
+        "cancel",
+        "dispatch",
+        "start",
+        "handled",
+        "close",
+        "return",
+        "suspend",
+        "resume",
         "extend",
+        "escalate",
+        "send_down",
     ];
 
     pub fn name(&self) -> &'static str {
@@ -86,15 +97,28 @@ pub enum WorkflowError {
     NoteRequired { action: String },
     #[error("new_due: the new deadline must be later than the current one ({current}) and than now ({now})")]
     DeadlineNotLater { current: Millis, now: Millis },
+    #[error(
+        "new_due: {new_due} is more than {max_days} days from now ({now}); an extension is limited by \
+         deadlines.max_extension_days"
+    )]
+    ExtensionTooLong { new_due: Millis, now: Millis, max_days: i64 },
 }
 
 /// Who acts, when (assigned by the leader), and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
+    /// What is done.
     pub action: Action,
+    /// Who says they do it (free text from the client).
     pub actor: String,
+    /// The reason or instructions.
     pub note: String,
+    /// Refuse unless the case is at this version.
     pub expected_version: Option<u64>,
+    /// Who does it, as the node authenticated the caller; set by the node, never by the client (see
+    /// `AuditEntry::by`).
+    #[serde(default)]
+    pub by: String,
 }
 
 /// States from which the action named `name` is legal.
@@ -197,6 +221,10 @@ pub fn apply(case: &Case, step: &Step, now: Millis, policy: &DeadlinePolicy) -> 
             if *new_due <= current || *new_due <= now {
                 return Err(WorkflowError::DeadlineNotLater { current, now });
             }
+            let max_days = policy.max_extension_days;
+            if new_due.saturating_sub(now) > max_days.saturating_mul(crate::deadline::DAY) {
+                return Err(WorkflowError::ExtensionTooLong { new_due: *new_due, now, max_days });
+            }
             next.due_at = Some(*new_due);
             next.extensions += 1;
             case.state
@@ -222,6 +250,7 @@ pub fn apply(case: &Case, step: &Step, now: Millis, policy: &DeadlinePolicy) -> 
         from: Some(case.state),
         to,
         note: step.note.clone(),
+        by: step.by.clone(),
     });
     Ok(next)
 }
@@ -266,7 +295,7 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn step(action: Action) -> Step {
-        Step { action, actor: "op".into(), note: "原因".into(), expected_version: None }
+        Step { action, actor: "op".into(), note: "原因".into(), expected_version: None, by: String::new() }
     }
 
     pub(crate) fn worker() -> Action {

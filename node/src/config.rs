@@ -71,9 +71,12 @@ pub struct RaftTuning {
 impl Default for RaftTuning {
     fn default() -> Self {
         RaftTuning {
-            heartbeat_ms: 200,
-            election_timeout_min_ms: 1000,
-            election_timeout_max_ms: 2000,
+            // openraft lets a follower that heard from a leader campaign only after the leader lease
+            // (election_timeout_max) plus its own election timeout; these give a failover of about a
+            // second (see `bash scripts/bench failover`), with five heartbeats in the shortest timeout.
+            heartbeat_ms: 100,
+            election_timeout_min_ms: 500,
+            election_timeout_max_ms: 700,
             snapshot_every: 5000,
             keep_logs: 1000,
             rpc_timeout_ms: 2000,

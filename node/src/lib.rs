@@ -17,6 +17,7 @@ pub mod certs;
 pub mod cli;
 pub mod client;
 pub mod clock;
+pub mod codec;
 pub mod config;
 pub mod consensus;
 pub mod demo;

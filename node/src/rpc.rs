@@ -153,6 +153,7 @@ pub async fn serve(
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .layer(RequestLayer::grpc(extras.metrics.clone()))
         .layer(crate::tls::PerPeerLimitLayer)
+        .layer(crate::service::StatusCodesLayer)
         .add_service(health)
         .add_service(AccessServiceServer::new(extras.access))
         .add_optional_service(reflection.ok())

@@ -101,6 +101,7 @@ pub fn case_to_pb(c: &Case, catalog: &Catalog) -> pb::Case {
                 from_state: a.from.map(|s| s.as_str().to_string()).unwrap_or_default(),
                 to_state: a.to.as_str().into(),
                 note: a.note.clone(),
+                by: a.by.clone(),
             })
             .collect(),
     }
@@ -127,6 +128,7 @@ pub fn case_from_pb(p: pb::Case) -> Result<Case, ConvertError> {
                 },
                 to: state(&format!("audit[{i}].to_state"), &a.to_state)?,
                 note: a.note,
+                by: a.by,
             })
         })
         .collect::<Result<Vec<_>, ConvertError>>()?;
@@ -194,6 +196,8 @@ pub fn new_case_from_pb(r: pb::ReportRequest, catalog: &Catalog) -> Result<NewCa
         location: r.location.and_then(location_from_pb),
         reporter: r.reporter,
         priority,
+        // The node fills it in from the authenticated caller.
+        by: String::new(),
     })
 }
 
@@ -242,7 +246,15 @@ pub fn step_from_pb(r: pb::ActRequest) -> Result<(String, Step), ConvertError> {
             })
         }
     };
-    Ok((r.case_id, Step { action, actor: r.actor, note: r.note, expected_version: r.expected_version }))
+    // `by` is the node's to fill in from the authenticated caller, never the client's.
+    let step = Step {
+        action,
+        actor: r.actor,
+        note: r.note,
+        expected_version: r.expected_version,
+        by: String::new(),
+    };
+    Ok((r.case_id, step))
 }
 
 /// An act request for `step` on `case_id` (what a client sends).
@@ -471,12 +483,19 @@ mod tests {
             actor: "指挥中心".into(),
             note: "吹哨".into(),
             expected_version: Some(3),
+            by: String::new(),
         };
         let (id, back) = step_from_pb(step_to_pb("c-1", &step)).unwrap();
         assert_eq!((id.as_str(), back), ("c-1", step));
         let mut bad = step_to_pb(
             "c-1",
-            &Step { action: Action::Close, actor: "a".into(), note: String::new(), expected_version: None },
+            &Step {
+                action: Action::Close,
+                actor: "a".into(),
+                note: String::new(),
+                expected_version: None,
+                by: String::new(),
+            },
         );
         bad.action = "archive".into();
         assert!(step_from_pb(bad).unwrap_err().to_string().starts_with("action: unknown action"));

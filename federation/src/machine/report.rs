@@ -71,6 +71,7 @@ pub(crate) fn report<S: Store>(
             } else {
                 format!("source: {}; dispatched down to {owner}", new.source)
             },
+            by: new.by.clone(),
         }],
     };
     store.write(Change::Seq(seq))?;

@@ -20,6 +20,7 @@ fn new_case(rid: Option<&str>, grid: &str) -> NewCase {
         location: None,
         reporter: "市民".into(),
         priority: Priority::Normal,
+        by: String::new(),
     }
 }
 
@@ -82,8 +83,13 @@ fn acting_on_a_missing_case_or_illegally_changes_nothing() {
     let policy = DeadlinePolicy::default();
     let r = rules(&node, &policy);
     let mut m = Mem::default();
-    let step =
-        Step { action: Action::Close, actor: "op".into(), note: String::new(), expected_version: None };
+    let step = Step {
+        action: Action::Close,
+        actor: "op".into(),
+        note: String::new(),
+        expected_version: None,
+        by: String::new(),
+    };
     let out =
         apply(&mut m, &r, ctx(0), &Command::Act(Act { case_id: "nope".into(), step: step.clone() })).unwrap();
     assert!(matches!(out, Outcome::Refused(Refusal::NotFound { .. })));
@@ -110,11 +116,21 @@ fn escalating_without_a_parent_is_refused() {
     else {
         panic!()
     };
-    let reg =
-        Step { action: Action::Register, actor: "op".into(), note: String::new(), expected_version: None };
+    let reg = Step {
+        action: Action::Register,
+        actor: "op".into(),
+        note: String::new(),
+        expected_version: None,
+        by: String::new(),
+    };
     apply(&mut m, &r, ctx(1), &Command::Act(Act { case_id: case.id.clone(), step: reg })).unwrap();
-    let esc =
-        Step { action: Action::Escalate, actor: "op".into(), note: "难".into(), expected_version: None };
+    let esc = Step {
+        action: Action::Escalate,
+        actor: "op".into(),
+        note: "难".into(),
+        expected_version: None,
+        by: String::new(),
+    };
     let out = apply(&mut m, &r, ctx(2), &Command::Act(Act { case_id: case.id.clone(), step: esc })).unwrap();
     assert!(
         matches!(out, Outcome::Refused(Refusal::Invalid { ref field, .. }) if field == "action"),

@@ -26,6 +26,9 @@ pub struct NewCase {
     pub location: Option<Location>,
     pub reporter: String,
     pub priority: Priority,
+    /// Who reported it, as the node authenticated the caller (see `AuditEntry::by`); set by the node.
+    #[serde(default)]
+    pub by: String,
 }
 
 /// Checks a free-text field: at most `max` characters, no control characters but newline and tab,

@@ -68,7 +68,7 @@ pub async fn run(cmd: AccessCmd) -> anyhow::Result<ExitCode> {
     let AccessCmd::Token(cmd) = cmd;
     match cmd {
         TokenCmd::Create { node, scope, role, expires, name, json } => {
-            let msg = CreateTokenRequest { scope, role, expires, name, on_behalf_of: String::new() };
+            let msg = CreateTokenRequest { scope, role, expires, name };
             let r = node
                 .client()?
                 .access(async |mut c, d| c.create_token(with_deadline(msg.clone(), d)).await)

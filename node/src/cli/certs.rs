@@ -20,6 +20,9 @@ pub enum CertsCmd {
         /// Name in the CA's subject, e.g. the district.
         #[arg(long, default_value = "district")]
         name: String,
+        /// Print {cert, key} as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Issue a certificate whose identity (URI SAN gridfed://CODE/ROLE) servers authorize on.
     Issue {
@@ -63,9 +66,17 @@ pub enum CertsCmd {
 
 pub fn run(cmd: CertsCmd) -> anyhow::Result<ExitCode> {
     match cmd {
-        CertsCmd::InitCa { out, name } => {
+        CertsCmd::InitCa { out, name, json } => {
             let f = certs::init_ca(&out, &name)?;
-            say!("CA created: {} (key {}, keep it offline and private)", f.cert.display(), f.key.display());
+            if json {
+                say!("{}", json!({"cert": f.cert, "key": f.key}));
+            } else {
+                say!(
+                    "CA created: {} (key {}, keep it offline and private)",
+                    f.cert.display(),
+                    f.key.display()
+                );
+            }
         }
         CertsCmd::Issue { ca, code, role, name, hosts, days, out, p12, p12_password, json } => {
             let identity =

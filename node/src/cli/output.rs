@@ -96,6 +96,10 @@ pub fn case_detail(c: &Case, label: &str, light: &str) -> String {
         if !a.note.is_empty() {
             s += &format!("  ({})", a.note);
         }
+        // Who the node authenticated, beside the name the client gave.
+        if !a.by.is_empty() {
+            s += &format!("\n        authenticated: {}", a.by);
+        }
         s += "\n";
     }
     s
@@ -166,19 +170,37 @@ pub fn stats_table(node: &str, from: &str, to: &str, r: &Report) -> String {
         }
         s += &format!("\n  {title}:\n");
         for (k, v) in map {
-            s += &format!("    {} {v}\n", pad(k, 34));
+            // Category codes with their names, as `case list` shows them.
+            let key = match (title, category_label(k)) {
+                ("by category", Some(label)) => format!("{k} {label}"),
+                _ => k.clone(),
+            };
+            s += &format!("    {} {v}\n", pad(&key, 34));
         }
     }
     s
 }
 
-/// The JSON form of a node's statistics; the standard figures sit at the top level.
+/// The name of category `code` (`市容环境/暴露垃圾` for 0101), if it is a known one.
+fn category_label(code: &str) -> Option<String> {
+    federation::category::Catalog::standard().get(code).map(|c| c.label())
+}
+
+/// The JSON form of a node's statistics; the standard figures sit at the top level, and
+/// `by_category_label` names every category of `by_category`.
 pub fn stats_json(node: &str, from: &str, to: &str, r: &Report) -> Value {
     let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut v {
         m.insert("node".into(), json!(node));
         m.insert("from".into(), json!(from));
         m.insert("to".into(), json!(to));
+        let labels: serde_json::Map<String, Value> = r
+            .counters
+            .by_category
+            .keys()
+            .filter_map(|k| category_label(k).map(|l| (k.clone(), json!(l))))
+            .collect();
+        m.insert("by_category_label".into(), Value::Object(labels));
     }
     v
 }

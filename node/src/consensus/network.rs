@@ -1,4 +1,4 @@
-//! Raft transport between the replicas of one node: openraft's messages, bincode-encoded, carried by
+//! Raft transport between the replicas of one node: openraft's messages, encoded by `codec`, carried by
 //! the `RaftService` gRPC service. Every RPC has a deadline (openraft's TTL for it).
 
 use std::time::Duration;
@@ -92,7 +92,7 @@ impl Connection {
         Resp: DeserializeOwned,
         E: std::error::Error + DeserializeOwned,
     {
-        let data = bincode::serialize(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let data = crate::codec::encode(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let mut client = self.client().map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))?;
         let mut request = tonic::Request::new(RaftPayload { data });
         request.set_timeout(ttl);
@@ -120,7 +120,7 @@ impl Connection {
             }
         };
         let result: Result<Resp, RaftError<ReplicaId, E>> =
-            bincode::deserialize(&reply.data).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+            crate::codec::decode(&reply.data).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
     }
 }

@@ -154,7 +154,6 @@ async fn demo_console(
         role: "operator".into(),
         expires: "24h".into(),
         name: "gridnode demo".into(),
-        on_behalf_of: String::new(),
     };
     let r = client.access(async |mut c, d| c.create_token(with_deadline(msg.clone(), d)).await).await?;
     let http = consoles.get(&(district.code.clone(), 0)).context("the district's console address")?;

@@ -42,6 +42,7 @@ pub(super) async fn run(ctx: LinkCtx) {
                 actor: "督办".into(),
                 note: "超过处置时限，自动上报".into(),
                 expected_version: Some(case.version),
+                by: format!("gridfed://{}/replica {} (supervision)", ctx.local.node, ctx.local.replica),
             };
             match ctx.writer.propose(Act { case_id: id.clone(), step }).await {
                 Ok(Ok(_)) => info!(case = %id, "overdue case escalated (督办)"),

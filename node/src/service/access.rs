@@ -16,7 +16,7 @@ use tonic::{Request, Response, Status};
 use tracing::{info, instrument};
 
 use super::authz::{caller, denied, Caller, Refused};
-use super::commit::{commit_or_forward, forwarded, is_forwarded, read_route, store_status};
+use super::commit::{commit_or_forward, forwarded, forwarded_for, is_forwarded, read_route, store_status};
 use crate::clock::Clock;
 use crate::consensus::writer::WRITE_TIMEOUT;
 use crate::consensus::{Leadership, Writer};
@@ -86,7 +86,10 @@ impl AccessService for AccessApi {
                 super::authz::caller_identity(self.local.authenticated, &req)?,
                 Some(id) if id.role == federation::identity::Role::Replica && id.code == self.local.node
             );
-        let mut msg = req.into_inner();
+        // Who asked, as the audit trail records callers (across forwarding too), within the field's bound.
+        let by: String =
+            super::authz::who(self.local.authenticated, &self.local.node, &req).chars().take(200).collect();
+        let msg = req.into_inner();
         let scope = match msg.scope.as_str() {
             "" => self.local.node.clone(),
             s => Code::parse_node("scope", s).map_err(|e| Status::invalid_argument(e.to_string()))?,
@@ -94,21 +97,16 @@ impl AccessService for AccessApi {
         let role = AccessRole::parse("role", &msg.role).map_err(Status::invalid_argument)?;
         let ttl_ms = parse_ttl("expires", if msg.expires.is_empty() { DEFAULT_TTL } else { &msg.expires })
             .map_err(Status::invalid_argument)?;
-        let created_by = match &who {
-            _ if relayed => msg.on_behalf_of.clone(),
-            Caller::Anyone => "insecure".to_string(),
-            Caller::Granted(g) => {
-                // Nobody hands out more than they hold.
-                if !scope.is_within(&g.scope) {
-                    return Err(denied(Refused {
-                        who: g.describe(),
-                        why: format!("scope {scope} lies outside its own scope {}", g.scope),
-                    }));
-                }
-                g.describe()
+        if let (false, Caller::Granted(g)) = (relayed, &who) {
+            // Nobody hands out more than they hold.
+            if !scope.is_within(&g.scope) {
+                return Err(denied(Refused {
+                    who: g.describe(),
+                    why: format!("scope {scope} lies outside its own scope {}", g.scope),
+                }));
             }
-        };
-        msg.on_behalf_of = created_by.clone();
+        }
+        let created_by = by.clone();
         let (id, secret) = fresh_secret();
         let cmd = TokenCreate {
             id: id.clone(),
@@ -123,7 +121,7 @@ impl AccessService for AccessApi {
             info!(token = %t.id, scope = %t.scope, role = %t.role, "access token created");
             Ok(CreateTokenResponse { token: Some(token_to_pb(&t)), secret: present(&t.id, &secret) })
         };
-        let there = async |ch, d| AccessServiceClient::new(ch).create_token(forwarded(msg, d)).await;
+        let there = async |ch, d| AccessServiceClient::new(ch).create_token(forwarded_for(msg, d, &by)).await;
         commit_or_forward(&self.writer, &self.pool, cmd, fwd, here, there).await
     }
 

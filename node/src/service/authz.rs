@@ -88,6 +88,40 @@ pub(crate) fn operator_of<T>(tls: bool, node: &Code, need: Need, req: &Request<T
     authorize(&caller(tls, req)?, node, need).map_err(denied)
 }
 
+/// Who is calling, for the audit trail: the certificate identity and subject under TLS
+/// (`gridfed://370102001/operator CN=王芳`), or the remote address when the node runs plaintext. On a
+/// request another replica of `node` forwarded, who that replica authenticated.
+pub(crate) fn who<T>(tls: bool, node: &Code, req: &Request<T>) -> String {
+    // The console (in process): the certificate or token it authenticated.
+    if let Some(c) = req.extensions().get::<Caller>() {
+        return match c {
+            Caller::Anyone => "console, plaintext".to_string(),
+            Caller::Granted(g) => format!("console: {}", g.describe()),
+        };
+    }
+    let direct = match req.extensions().get::<PeerInfo>() {
+        Some(PeerInfo { peer: Peer::Certified { id, subject }, .. }) => {
+            if super::commit::is_forwarded(req) && id.role == Role::Replica && id.code == *node {
+                if let Some(v) = req.metadata().get_bin(super::commit::ON_BEHALF_OF) {
+                    if let Ok(b) = v.to_bytes() {
+                        return String::from_utf8_lossy(&b).into_owned();
+                    }
+                }
+            }
+            format!("{} {subject}", id.uri())
+        }
+        Some(PeerInfo { remote, .. }) => format!("plaintext from {remote}"),
+        None => req.remote_addr().map(|a| format!("plaintext from {a}")).unwrap_or_default(),
+    };
+    // Without TLS nobody is authenticated; a forwarding replica's word is all there is.
+    if !tls && super::commit::is_forwarded(req) {
+        if let Some(Ok(b)) = req.metadata().get_bin(super::commit::ON_BEHALF_OF).map(|v| v.to_bytes()) {
+            return String::from_utf8_lossy(&b).into_owned();
+        }
+    }
+    direct
+}
+
 /// Replicas of `node` only.
 pub(crate) fn replica_of<T>(tls: bool, node: &Code, req: &Request<T>) -> Result<(), Status> {
     match caller_identity(tls, req)? {

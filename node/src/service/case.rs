@@ -18,7 +18,9 @@ use proto::v1::*;
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
-use super::commit::{commit_or_forward, forwarded, is_forwarded, read_route, refusal_status, store_status};
+use super::commit::{
+    commit_or_forward, forwarded, forwarded_for, is_forwarded, read_route, refusal_status, store_status,
+};
 use crate::clock::Clock;
 use crate::consensus::writer::WRITE_TIMEOUT;
 use crate::consensus::{Leadership, Writer};
@@ -111,15 +113,17 @@ impl CaseService for CaseApi {
     async fn report(&self, req: Request<ReportRequest>) -> Result<Response<ReportResponse>, Status> {
         self.authorize(&req, Need::Act)?;
         let fwd = is_forwarded(&req);
+        let by = super::authz::who(self.local.authenticated, &self.local.node, &req);
         let msg = req.into_inner();
-        let new = convert::new_case_from_pb(msg.clone(), Catalog::standard())
+        let mut new = convert::new_case_from_pb(msg.clone(), Catalog::standard())
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        new.by = by.clone();
         new.validate(&self.local.rules.rules()).map_err(refusal_status)?;
         let here = |r: federation::machine::Reported| {
             tracing::info!(case = %r.case.id, duplicate = r.duplicate, "reported");
             Ok(ReportResponse { case: Some(self.case_pb(&r.case)), duplicate: r.duplicate })
         };
-        let there = async |ch, d| CaseServiceClient::new(ch).report(forwarded(msg, d)).await;
+        let there = async |ch, d| CaseServiceClient::new(ch).report(forwarded_for(msg, d, &by)).await;
         commit_or_forward(&self.writer, &self.pool, new, fwd, here, there).await
     }
 
@@ -221,16 +225,18 @@ impl CaseService for CaseApi {
     async fn act(&self, req: Request<ActRequest>) -> Result<Response<ActResponse>, Status> {
         self.authorize(&req, Need::Act)?;
         let fwd = is_forwarded(&req);
+        let by = super::authz::who(self.local.authenticated, &self.local.node, &req);
         let msg = req.into_inner();
-        let (case_id, step) =
+        let (case_id, mut step) =
             convert::step_from_pb(msg.clone()).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        step.by = by.clone();
         check_case_id("case_id", &case_id).map_err(refusal_status)?;
         step.validate().map_err(refusal_status)?;
         let here = |case: Box<federation::Case>| {
             tracing::info!(case = %case.id, state = %case.state, "acted");
             Ok(ActResponse { case: Some(self.case_pb(&case)) })
         };
-        let there = async |ch, d| CaseServiceClient::new(ch).act(forwarded(msg, d)).await;
+        let there = async |ch, d| CaseServiceClient::new(ch).act(forwarded_for(msg, d, &by)).await;
         commit_or_forward(&self.writer, &self.pool, Act { case_id, step }, fwd, here, there).await
     }
 

@@ -18,6 +18,10 @@ use crate::storage::StoreError;
 /// Metadata key marking a request forwarded by another replica (it is never forwarded twice).
 pub const FORWARDED: &str = "x-gridfed-forwarded";
 
+/// Metadata carrying, on a forwarded request, who the first replica authenticated (binary: a
+/// certificate subject may hold Chinese characters). Trusted only from a replica of this node.
+pub const ON_BEHALF_OF: &str = "x-gridfed-on-behalf-of-bin";
+
 /// True when another replica of this node forwarded `req`.
 pub(crate) fn is_forwarded<T>(req: &Request<T>) -> bool {
     req.metadata().contains_key(FORWARDED)
@@ -28,6 +32,13 @@ pub(crate) fn forwarded<T>(msg: T, deadline: Duration) -> Request<T> {
     let mut r = Request::new(msg);
     r.metadata_mut().insert(FORWARDED, tonic::metadata::MetadataValue::from_static("1"));
     r.set_timeout(deadline);
+    r
+}
+
+/// Like [`forwarded`], carrying `who` the first replica authenticated, for the audit trail.
+pub(crate) fn forwarded_for<T>(msg: T, deadline: Duration, who: &str) -> Request<T> {
+    let mut r = forwarded(msg, deadline);
+    r.metadata_mut().insert_bin(ON_BEHALF_OF, tonic::metadata::MetadataValue::from_bytes(who.as_bytes()));
     r
 }
 

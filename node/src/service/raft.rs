@@ -54,12 +54,12 @@ impl RaftApi {
 }
 
 fn decode<T: DeserializeOwned>(p: &RaftPayload) -> Result<T, Status> {
-    bincode::deserialize(&p.data)
+    crate::codec::decode(&p.data)
         .map_err(|e| Status::invalid_argument(format!("data: undecodable Raft message: {e}")))
 }
 
 fn reply<T: Serialize>(v: &T) -> Result<Response<RaftPayload>, Status> {
-    bincode::serialize(v)
+    crate::codec::encode(v)
         .map(|data| Response::new(RaftPayload { data }))
         .map_err(|e| Status::internal(format!("cannot encode Raft reply: {e}")))
 }

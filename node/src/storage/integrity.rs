@@ -17,12 +17,12 @@ use std::path::Path;
 
 use rocksdb::{IteratorMode, ReadOptions, WriteBatch, DB};
 
-use super::{cf, synced, StoreError, CF_LOG, CF_RAFT};
+use super::{cf, StoreError, CF_LOG, CF_RAFT};
 use crate::consensus::types::{Entry, LogId};
 
-/// The storage format this binary writes. 0: log entries without checksums (before 2026-11-25);
-/// 1: every log entry is `crc32 (4 bytes, little endian) ++ bincode(entry)`.
-pub const STORAGE_FORMAT: u32 = 1;
+/// The storage format this binary writes (see `migrate` for the older ones): MessagePack with named
+/// fields for every record (`codec`), every log entry `crc32 (4 bytes, little endian) ++ encoding`.
+pub const STORAGE_FORMAT: u32 = 2;
 
 const KEY_FORMAT: &[u8] = b"format";
 const KEY_PURGED: &[u8] = b"purged";
@@ -85,10 +85,14 @@ fn damaged_files(path: &Path) -> Vec<String> {
     files
 }
 
-/// Reads the storage format, migrating older formats to [`STORAGE_FORMAT`] in one fsynced batch.
+/// Reads the storage format, migrating older formats to [`STORAGE_FORMAT`] in one fsynced batch;
+/// returns the format found.
 pub fn upgrade_format(db: &DB, path: &Path) -> Result<u32, StoreError> {
     let raft = cf(db, CF_RAFT)?;
     let found: u32 = match db.get_cf(raft, KEY_FORMAT)? {
+        // Formats 0 and 1 wrote this marker with bincode, format 2 on with `codec`: a u32 fits in the
+        // first byte of both for small numbers, so read it by length.
+        Some(b) if b.len() == 4 => u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
         Some(b) => super::decode("storage format", &b)?,
         None => 0,
     };
@@ -102,21 +106,20 @@ pub fn upgrade_format(db: &DB, path: &Path) -> Result<u32, StoreError> {
     if found == STORAGE_FORMAT {
         return Ok(found);
     }
-    let log = cf(db, CF_LOG)?;
     let mut batch = WriteBatch::default();
-    let mut migrated = 0u64;
-    for item in db.iterator_cf(log, IteratorMode::Start) {
-        let (k, v) = item?;
-        let e: Entry = super::decode("log entry (format 0)", &v)?;
-        batch.put_cf(log, k, seal(&e)?);
-        migrated += 1;
-    }
+    let migrated = if db.iterator_cf(cf(db, CF_LOG)?, IteratorMode::Start).next().is_some()
+        || db.iterator_cf(raft, IteratorMode::Start).next().is_some()
+    {
+        super::migrate::to_current(db, path, found, &mut batch)?
+    } else {
+        0
+    };
     batch.put_cf(raft, KEY_FORMAT, super::encode("storage format", &STORAGE_FORMAT)?);
-    db.write_opt(batch, &synced())?;
+    super::migrate::commit(db, batch)?;
     if migrated > 0 {
-        tracing::info!(path = %path.display(), from = found, to = STORAGE_FORMAT, entries = migrated, "storage format migrated");
+        tracing::info!(path = %path.display(), from = found, to = STORAGE_FORMAT, values = migrated, "storage format migrated");
     }
-    Ok(STORAGE_FORMAT)
+    Ok(found)
 }
 
 /// What the log check found.

@@ -2,7 +2,7 @@
 //! (`state_machine`), in column families of one database.
 //!
 //! ```text
-//! log       index (u64 BE)            -> bincode Entry
+//! log       index (u64 BE)            -> crc32 ++ Entry   (values in `codec`'s encoding)
 //! raft      "vote" | "committed" | "purged"
 //! cases     case id                          -> Case (owned, and read-only copies of watched cases)
 //! requests  request id                       -> case id        (idempotent reports)
@@ -25,6 +25,7 @@ pub mod integrity;
 mod integrity_tests;
 pub mod keys;
 pub mod log_store;
+mod migrate;
 mod overlay;
 pub mod reader;
 pub mod state_machine;
@@ -64,7 +65,7 @@ pub enum StoreError {
         source: rocksdb::Error,
     },
     #[error("corrupt {what}: {source}")]
-    Codec { what: &'static str, source: bincode::Error },
+    Codec { what: &'static str, source: crate::codec::CodecError },
     #[error("column family {name} is missing")]
     MissingCf { name: &'static str },
     #[error("{path}: {source}")]
@@ -128,7 +129,14 @@ pub fn watermark_path(data_dir: &Path) -> PathBuf {
 pub fn open(data_dir: &Path, options: &StoreOptions, faults: &Faults) -> Result<Store, StoreError> {
     let path = db_path(data_dir);
     let db = open_db(&path, options)?;
-    integrity::upgrade_format(&db, &path)?;
+    if integrity::upgrade_format(&db, &path)? < STORAGE_FORMAT {
+        // A snapshot file of an older format: openraft builds a new one when one is needed.
+        let old = data_dir.join("snapshots").join("snapshot.bin");
+        if old.exists() {
+            std::fs::remove_file(&old)
+                .map_err(|source| StoreError::File { path: old.display().to_string(), source })?;
+        }
+    }
     let extent = integrity::check_log(&db, &path)?;
     let (watermark, acknowledged) = Watermark::open(&watermark_path(data_dir))?;
     integrity::check_watermark(&path, &extent, acknowledged)?;
@@ -176,11 +184,11 @@ pub(crate) fn cf<'a>(db: &'a DB, name: &'static str) -> Result<&'a rocksdb::Colu
 }
 
 pub(crate) fn encode<T: serde::Serialize>(what: &'static str, v: &T) -> Result<Vec<u8>, StoreError> {
-    bincode::serialize(v).map_err(|source| StoreError::Codec { what, source })
+    crate::codec::encode(v).map_err(|source| StoreError::Codec { what, source })
 }
 
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(what: &'static str, b: &[u8]) -> Result<T, StoreError> {
-    bincode::deserialize(b).map_err(|source| StoreError::Codec { what, source })
+    crate::codec::decode(b).map_err(|source| StoreError::Codec { what, source })
 }
 
 /// Write options that fsync the write-ahead log before returning.

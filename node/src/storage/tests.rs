@@ -57,6 +57,7 @@ fn new_report(i: usize, grid: &str) -> Command {
         location: None,
         reporter: "网格员".into(),
         priority: Priority::Normal,
+        by: String::new(),
     })
 }
 

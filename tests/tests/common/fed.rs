@@ -34,11 +34,30 @@ pub struct Proc {
     config: PathBuf,
     log: PathBuf,
     child: Option<Child>,
+    /// The replica's clock offset (milliseconds), read by it every half second (fault injection).
+    clock: PathBuf,
 }
 
 impl Proc {
     fn start(&mut self) {
-        self.child = Some(super::serve(&self.config, &self.log));
+        if !self.clock.exists() {
+            let _ = std::fs::write(&self.clock, "0");
+        }
+        let clock = self.clock.display().to_string();
+        self.child = Some(super::serve_args(&self.config, &self.log, &["--clock-offset-file", &clock]));
+    }
+
+    fn signal(&self, sig: &str) {
+        if let Some(c) = &self.child {
+            let _ = std::process::Command::new("kill").args([sig, &c.id().to_string()]).status();
+        }
+    }
+
+    /// The replica's data directory (from its config).
+    pub fn data_dir(&self) -> PathBuf {
+        let text = std::fs::read_to_string(&self.config).unwrap_or_default();
+        let v: toml::Table = toml::from_str(&text).unwrap_or_default();
+        PathBuf::from(v.get("data_dir").and_then(|d| d.as_str()).unwrap_or_default())
     }
 
     fn kill(&mut self) {
@@ -176,6 +195,7 @@ impl Federation {
             let id = r["replica"].as_u64().unwrap();
             procs.push(Proc {
                 log: dir.path().join(format!("{node}-r{id}.log")),
+                clock: dir.path().join(format!("{node}-r{id}.clock")),
                 node,
                 id,
                 addr: r["addr"].as_str().unwrap().to_string(),
@@ -235,6 +255,46 @@ impl Federation {
         if let Some(p) = self.procs.iter_mut().find(|p| p.node == node && p.id == id) {
             p.start();
         }
+    }
+
+    fn proc(&self, node: &str, id: u64) -> Option<&Proc> {
+        self.procs.iter().find(|p| p.node == node && p.id == id)
+    }
+
+    /// Whether replica `id` of `node` is running (possibly frozen).
+    pub fn running(&self, node: &str, id: u64) -> bool {
+        self.proc(node, id).is_some_and(|p| p.child.is_some())
+    }
+
+    /// SIGSTOP: the replica freezes (as a machine that stops answering) until [`Federation::thaw`].
+    pub fn freeze(&self, node: &str, id: u64) {
+        if let Some(p) = self.proc(node, id) {
+            p.signal("-STOP");
+        }
+    }
+
+    /// SIGCONT.
+    pub fn thaw(&self, node: &str, id: u64) {
+        if let Some(p) = self.proc(node, id) {
+            p.signal("-CONT");
+        }
+    }
+
+    /// Steps replica `id`'s clock to `offset_ms` from the machine's.
+    pub fn set_clock(&self, node: &str, id: u64, offset_ms: i64) {
+        if let Some(p) = self.proc(node, id) {
+            let _ = std::fs::write(&p.clock, offset_ms.to_string());
+        }
+    }
+
+    /// Delays every chunk on the link between `child` and its parent (zero: none).
+    pub fn delay(&self, child: &str, d: Duration) {
+        self.links[child].proxies.iter().for_each(|p| p.delay(d));
+    }
+
+    /// The data directory of replica `id` of `node`.
+    pub fn data_dir(&self, node: &str, id: u64) -> PathBuf {
+        self.proc(node, id).map(Proc::data_dir).unwrap_or_default()
     }
 
     /// Cuts the link between `child` and its parent, both directions.

@@ -2,7 +2,8 @@
 //!
 //! [`Proxy::start`] listens on a free loopback port and forwards every accepted connection to a
 //! target address, copying raw bytes in both directions (nothing protocol-aware, so long-lived
-//! HTTP/2 gRPC channels pass through unchanged). Tests simulate a network partition with
+//! HTTP/2 gRPC channels pass through unchanged). [`Proxy::delay`] holds every chunk for a while before
+//! passing it on (a slow link). Tests simulate a network partition with
 //! [`Proxy::cut`], which shuts down every open connection and closes new ones right after
 //! accepting them, so clients see EOF or a reset instead of hanging; [`Proxy::heal`] restores
 //! forwarding. Dropping the proxy stops it and shuts down every connection without blocking.
@@ -47,6 +48,8 @@ struct Shared {
     conns: Mutex<Vec<(u64, TcpStream)>>,
     /// The next connection id.
     next_id: AtomicU64,
+    /// Milliseconds every chunk is held before it is passed on, in both directions.
+    delay_ms: AtomicU64,
 }
 
 impl Shared {
@@ -82,6 +85,7 @@ impl Proxy {
             stop: AtomicBool::new(false),
             conns: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(0),
+            delay_ms: AtomicU64::new(0),
         });
         let accept_shared = Arc::clone(&shared);
         let accept_thread = thread::Builder::new()
@@ -108,6 +112,11 @@ impl Proxy {
     pub fn heal(&self) {
         let _conns = self.shared.conns();
         self.shared.cut.store(false, Ordering::SeqCst);
+    }
+
+    /// Holds every chunk `d` before passing it on (zero: no delay), on open connections too.
+    pub fn delay(&self, d: Duration) {
+        self.shared.delay_ms.store(d.as_millis() as u64, Ordering::SeqCst);
     }
 
     /// Whether the proxy is currently cut.
@@ -196,13 +205,14 @@ fn handle_connection(client: TcpStream, shared: Arc<Shared>) {
     // Client -> upstream in a second thread; upstream -> client in this one.
     let spawned = match (client.try_clone(), upstream.try_clone()) {
         (Ok(from), Ok(to)) => {
-            thread::Builder::new().name("proxy-copy".to_string()).spawn(move || pump(from, to)).ok()
+            let s = Arc::clone(&shared);
+            thread::Builder::new().name("proxy-copy".to_string()).spawn(move || pump(from, to, &s)).ok()
         }
         _ => None,
     };
     match spawned {
         Some(other) => {
-            pump(upstream, client);
+            pump(upstream, client, &shared);
             let _ = other.join();
         }
         None => close_both(&client, &upstream),
@@ -215,14 +225,34 @@ fn connect_upstream(target: &str) -> Option<TcpStream> {
     target.to_socket_addrs().ok()?.find_map(|a| TcpStream::connect_timeout(&a, UPSTREAM_CONNECT_TIMEOUT).ok())
 }
 
-/// Copies `from` to `to` until EOF or an error. On EOF the write half of `to` is shut down so the
-/// peer sees the half-close; on an error both streams are shut down so the other direction ends too.
-fn pump(mut from: TcpStream, mut to: TcpStream) {
-    match io::copy(&mut from, &mut to) {
-        Ok(_) => {
-            let _ = to.shutdown(Shutdown::Write);
+/// Copies `from` to `to` until EOF or an error, holding each chunk for the proxy's delay. On EOF the
+/// write half of `to` is shut down so the peer sees the half-close; on an error both streams are shut
+/// down so the other direction ends too.
+fn pump(mut from: TcpStream, mut to: TcpStream, shared: &Shared) {
+    use std::io::{Read, Write};
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) => {
+                let _ = to.shutdown(Shutdown::Write);
+                return;
+            }
+            Ok(n) => {
+                let delay = shared.delay_ms.load(Ordering::SeqCst);
+                if delay > 0 {
+                    thread::sleep(Duration::from_millis(delay));
+                }
+                if to.write_all(&buf[..n]).is_err() {
+                    close_both(&from, &to);
+                    return;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => {
+                close_both(&from, &to);
+                return;
+            }
         }
-        Err(_) => close_both(&from, &to),
     }
 }
 
