@@ -73,7 +73,7 @@ impl AccessApi {
 
 #[tonic::async_trait]
 impl AccessService for AccessApi {
-    #[instrument(skip_all, fields(node = %self.local.node, scope = %req.get_ref().scope))]
+    #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica, scope = %req.get_ref().scope))]
     async fn create_token(
         &self,
         req: Request<CreateTokenRequest>,
@@ -125,7 +125,7 @@ impl AccessService for AccessApi {
         commit_or_forward(&self.writer, &self.pool, cmd, fwd, here, there).await
     }
 
-    #[instrument(skip_all, fields(node = %self.local.node))]
+    #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica))]
     async fn list_tokens(
         &self,
         req: Request<ListTokensRequest>,
@@ -148,7 +148,7 @@ impl AccessService for AccessApi {
         Ok(Response::new(ListTokensResponse { tokens }))
     }
 
-    #[instrument(skip_all, fields(node = %self.local.node, token = %req.get_ref().id))]
+    #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica, token = %req.get_ref().id))]
     async fn revoke_token(
         &self,
         req: Request<RevokeTokenRequest>,

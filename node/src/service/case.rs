@@ -109,7 +109,7 @@ impl CaseApi {
 
 #[tonic::async_trait]
 impl CaseService for CaseApi {
-    #[instrument(skip_all, fields(node = %self.local.node, grid = %req.get_ref().grid))]
+    #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica, grid = %req.get_ref().grid))]
     async fn report(&self, req: Request<ReportRequest>) -> Result<Response<ReportResponse>, Status> {
         self.authorize(&req, Need::Act)?;
         let fwd = is_forwarded(&req);
@@ -127,7 +127,7 @@ impl CaseService for CaseApi {
         commit_or_forward(&self.writer, &self.pool, new, fwd, here, there).await
     }
 
-    #[instrument(skip_all, fields(node = %self.local.node, case = %req.get_ref().case_id))]
+    #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica, case = %req.get_ref().case_id))]
     async fn get(&self, req: Request<GetRequest>) -> Result<Response<GetResponse>, Status> {
         self.authorize(&req, Need::Read)?;
         let fwd = is_forwarded(&req);
@@ -145,7 +145,7 @@ impl CaseService for CaseApi {
         }
     }
 
-    #[instrument(skip_all, fields(node = %self.local.node))]
+    #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica))]
     async fn list(&self, req: Request<ListRequest>) -> Result<Response<ListResponse>, Status> {
         self.authorize(&req, Need::Read)?;
         let fwd = is_forwarded(&req);
@@ -221,7 +221,7 @@ impl CaseService for CaseApi {
         Ok(Response::new(ListResponse { cases, next_page_token }))
     }
 
-    #[instrument(skip_all, fields(node = %self.local.node, case = %req.get_ref().case_id, action = %req.get_ref().action))]
+    #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica, case = %req.get_ref().case_id, action = %req.get_ref().action))]
     async fn act(&self, req: Request<ActRequest>) -> Result<Response<ActResponse>, Status> {
         self.authorize(&req, Need::Act)?;
         let fwd = is_forwarded(&req);
@@ -240,7 +240,7 @@ impl CaseService for CaseApi {
         commit_or_forward(&self.writer, &self.pool, Act { case_id, step }, fwd, here, there).await
     }
 
-    #[instrument(skip_all, fields(node = %self.local.node))]
+    #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica))]
     async fn stats(&self, req: Request<StatsRequest>) -> Result<Response<StatsResponse>, Status> {
         self.authorize(&req, Need::Read)?;
         let fwd = is_forwarded(&req);
@@ -294,7 +294,7 @@ impl CaseService for CaseApi {
         }))
     }
 
-    #[instrument(skip_all, fields(node = %self.local.node, department = %req.get_ref().name))]
+    #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica, department = %req.get_ref().name))]
     async fn register_department(
         &self,
         req: Request<Department>,

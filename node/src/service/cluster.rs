@@ -119,7 +119,7 @@ impl ClusterApi {
 
 #[tonic::async_trait]
 impl ClusterService for ClusterApi {
-    #[instrument(skip_all, fields(node = %self.local.node))]
+    #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica))]
     async fn status(&self, req: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
         self.authorize(&req, Need::Read)?;
         let fwd = is_forwarded(&req);
@@ -139,7 +139,7 @@ impl ClusterService for ClusterApi {
         Ok(Response::new(here))
     }
 
-    #[instrument(skip_all, fields(node = %self.local.node))]
+    #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica))]
     async fn links(&self, req: Request<LinksRequest>) -> Result<Response<LinksResponse>, Status> {
         self.authorize(&req, Need::Read)?;
         let fwd = is_forwarded(&req);
@@ -174,7 +174,7 @@ impl ClusterService for ClusterApi {
         Ok(Response::new(LinksResponse { node: self.local.node.to_string(), links }))
     }
 
-    #[instrument(skip_all, fields(node = %self.local.node, replica = req.get_ref().id))]
+    #[instrument(skip_all, fields(node = %self.local.node, at = self.local.replica, replica = req.get_ref().id))]
     async fn add_replica(
         &self,
         req: Request<AddReplicaRequest>,
@@ -214,7 +214,7 @@ impl ClusterService for ClusterApi {
         Ok(Response::new(self.change_voters(voters).await?))
     }
 
-    #[instrument(skip_all, fields(node = %self.local.node, replica = req.get_ref().id))]
+    #[instrument(skip_all, fields(node = %self.local.node, at = self.local.replica, replica = req.get_ref().id))]
     async fn remove_replica(
         &self,
         req: Request<RemoveReplicaRequest>,
