@@ -157,3 +157,21 @@ pub fn run(cmd: TopologyCmd) -> anyhow::Result<ExitCode> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scrape_config_lists_every_replica_console_over_https_with_the_ca() {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/lixia.toml")).unwrap();
+        let t = Topology::load(&text).unwrap();
+        let yaml = scrape_config(&t, Some(Path::new("/etc/gridnode/ca")));
+        assert!(yaml.contains("scheme: https"), "{yaml}");
+        assert!(yaml.contains("ca_file: \"/etc/gridnode/ca/ca.pem\""), "{yaml}");
+        assert!(yaml.contains("\"10.10.0.11:8101\", \"10.10.0.12:8101\", \"10.10.0.13:8101\""), "{yaml}");
+        assert!(yaml.contains("node_name: \"历下区\""), "{yaml}");
+        assert!(scrape_config(&t, None).contains("scheme: http\n"));
+    }
+}
