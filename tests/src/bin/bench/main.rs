@@ -5,19 +5,27 @@
 //! ```text
 //! intake     reports/s and latency as clients grow, plaintext and TLS, next to etcd puts
 //! failover   leader killed under load: time until writes succeed again, next to etcd
+//! latency    escalation and 12345 dispatch across levels, freshness of the district's figures
+//! catchup    a long outage's queued escalations drained: messages per second
+//! footprint  one replica: start-up, memory idle and under load, data per 100,000 cases
+//! district   1 district + 20 streets + 160 communities on one machine: start-up, memory, freshness
 //! ```
 //! Prints a table per benchmark and writes every figure as JSON (`--json FILE`, default
 //! `target/bench/results.json`).
 
+mod catchup;
 mod common;
+mod district;
 mod failover;
+mod footprint;
 mod intake;
+mod latency;
 
 use std::path::PathBuf;
 
 use anyhow::bail;
 
-const ALL: [&str; 2] = ["intake", "failover"];
+const ALL: [&str; 6] = ["intake", "failover", "latency", "catchup", "footprint", "district"];
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -49,6 +57,10 @@ async fn main() -> anyhow::Result<()> {
         let v = match name.as_str() {
             "intake" => intake::run(dir.path()).await?,
             "failover" => failover::run(dir.path()).await?,
+            "latency" => latency::run(dir.path()).await?,
+            "catchup" => catchup::run(dir.path()).await?,
+            "footprint" => footprint::run(dir.path()).await?,
+            "district" => district::run(dir.path()).await?,
             _ => unreachable!("checked above"),
         };
         results.insert(name.clone(), v);
