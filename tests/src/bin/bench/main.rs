@@ -27,6 +27,18 @@ use anyhow::bail;
 
 const ALL: [&str; 6] = ["intake", "failover", "latency", "catchup", "footprint", "district"];
 
+/// Resolves on Ctrl-C or SIGTERM.
+async fn interrupted() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(t) => t,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut names = Vec::new();
@@ -54,14 +66,21 @@ async fn main() -> anyhow::Result<()> {
     );
     let mut results = serde_json::Map::new();
     for name in &names {
-        let v = match name.as_str() {
-            "intake" => intake::run(dir.path()).await?,
-            "failover" => failover::run(dir.path()).await?,
-            "latency" => latency::run(dir.path()).await?,
-            "catchup" => catchup::run(dir.path()).await?,
-            "footprint" => footprint::run(dir.path()).await?,
-            "district" => district::run(dir.path()).await?,
-            _ => unreachable!("checked above"),
+        let one = async {
+            match name.as_str() {
+                "intake" => intake::run(dir.path()).await,
+                "failover" => failover::run(dir.path()).await,
+                "latency" => latency::run(dir.path()).await,
+                "catchup" => catchup::run(dir.path()).await,
+                "footprint" => footprint::run(dir.path()).await,
+                "district" => district::run(dir.path()).await,
+                _ => unreachable!("checked above"),
+            }
+        };
+        // Ctrl-C or SIGTERM drops the running benchmark, which kills the processes it started.
+        let v = tokio::select! {
+            v = one => v?,
+            _ = interrupted() => bail!("interrupted"),
         };
         results.insert(name.clone(), v);
     }
