@@ -12,6 +12,7 @@
 //! `replica` wires them from a `config`; each part gets only the handles it needs (`local`,
 //! `consensus::{Leadership, Writer}`, `storage::reader::CaseReader`, `clock::Clock`, `tasks::Tasks`).
 
+pub mod backup;
 pub mod certs;
 pub mod cli;
 pub mod client;
@@ -21,6 +22,7 @@ pub mod config;
 pub mod consensus;
 pub mod demo;
 pub mod demo_data;
+pub mod export;
 pub mod health;
 pub mod links;
 pub mod local;

@@ -33,7 +33,7 @@ use crate::links::{LinkCtx, LinkTable};
 use crate::local::Local;
 use crate::repair::Repair;
 use crate::rpc::ChannelPool;
-use crate::service::{CaseApi, ClusterApi, PeerApi, RaftApi};
+use crate::service::{BackupSource, CaseApi, ClusterApi, PeerApi, RaftApi};
 use crate::storage::log_store::LogStore;
 use crate::storage::state_machine::{NodeRules, Signals, StateMachine};
 use crate::storage::{self, Faults, StoreError};
@@ -236,7 +236,8 @@ pub async fn run(
             pool.clone(),
             health,
         ),
-        ClusterApi::new(local.clone(), raft.clone(), reader, table, pool.clone()),
+        ClusterApi::new(local.clone(), raft.clone(), reader, table, pool.clone())
+            .with_backups(BackupSource::new(db.clone(), data_dir.clone(), clock.clone())),
         PeerApi::new(local, writer, pool, clock.clone()),
         RaftApi::new(raft.clone(), node.as_str(), cfg.replica_id, tls.is_some(), repair, clock),
         tls.clone(),

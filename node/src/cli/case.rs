@@ -247,6 +247,7 @@ pub async fn run(cmd: CaseCmd) -> anyhow::Result<ExitCode> {
                 local: a.local,
                 owned: a.owned,
                 light: a.light,
+                ..Default::default()
             };
             let mut all = Vec::new();
             let next = loop {

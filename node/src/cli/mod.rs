@@ -10,13 +10,16 @@ macro_rules! say_raw {
     ($($t:tt)*) => { $crate::cli::output::emit(&format!($($t)*)) };
 }
 
+mod backup;
 mod case;
 mod certs;
 mod cluster;
+mod export;
 mod install;
 mod links;
 pub(crate) mod output;
 pub mod profile;
+pub(crate) mod progress;
 mod topology;
 
 use std::path::PathBuf;
@@ -137,6 +140,13 @@ enum Command {
     /// The district's certificate authority and the certificates of replicas and operators.
     #[command(subcommand)]
     Certs(certs::CertsCmd),
+    /// Back up a node: a consistent copy of one replica's store, streamed to FILE.
+    Backup(backup::BackupArgs),
+    /// Rebuild a replica's store from a backup file (the replica stopped).
+    Restore(backup::RestoreArgs),
+    /// Export cases or figures to CSV, XLSX or JSON (the monthly report).
+    #[command(subcommand)]
+    Export(export::ExportCmd),
     /// Print the completion script for a shell (used by scripts/package).
     #[command(hide = true)]
     Completions(install::CompletionsArgs),
@@ -205,6 +215,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Department(cmd) => {
             init_tracing("warn");
             links::department(cmd).await
+        }
+        Command::Backup(args) => {
+            init_tracing("warn");
+            backup::backup(args).await
+        }
+        Command::Restore(args) => {
+            init_tracing("warn");
+            backup::restore(args)
+        }
+        Command::Export(cmd) => {
+            init_tracing("warn");
+            export::run(cmd).await
         }
     }
 }

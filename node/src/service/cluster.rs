@@ -32,6 +32,8 @@ pub struct ClusterApi {
     reader: CaseReader,
     links: Arc<LinkTable>,
     pool: ChannelPool,
+    /// The store backups are taken of (None: backups are not offered).
+    store: Option<super::backup::BackupSource>,
 }
 
 fn role(s: ServerState) -> &'static str {
@@ -55,7 +57,13 @@ impl ClusterApi {
         pool: ChannelPool,
     ) -> ClusterApi {
         let leadership = Leadership::new(raft.clone(), local.replica);
-        ClusterApi { local, raft, leadership, reader, links, pool }
+        ClusterApi { local, raft, leadership, reader, links, pool, store: None }
+    }
+
+    /// Offers backups of this replica's store (`ClusterService.Backup`).
+    pub fn with_backups(mut self, source: super::backup::BackupSource) -> ClusterApi {
+        self.store = Some(source);
+        self
     }
 
     fn client(&self, addr: &str) -> Result<ClusterServiceClient<tonic::transport::Channel>, Status> {
@@ -118,6 +126,16 @@ impl ClusterApi {
 
 #[tonic::async_trait]
 impl ClusterService for ClusterApi {
+    type BackupStream = super::backup::BackupStream;
+
+    #[instrument(skip_all, fields(node = %self.local.node))]
+    async fn backup(&self, req: Request<BackupRequest>) -> Result<Response<Self::BackupStream>, Status> {
+        self.authorize(&req)?;
+        let source =
+            self.store.clone().ok_or_else(|| Status::unimplemented("this replica offers no backups"))?;
+        source.start(&self.local).await.map(Response::new)
+    }
+
     #[instrument(skip_all, fields(node = %self.local.node))]
     async fn status(&self, req: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
         self.authorize(&req)?;

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! case     CaseService     operators: report, act, list, stats, departments
-//! cluster  ClusterService  operators: Raft status, links, membership changes
+//! cluster  ClusterService  operators: Raft status, links, membership changes, backups (backup)
 //! peer     PeerService     neighbour nodes: handshake, deliveries, rollups
 //! raft     RaftService     the node's other replicas: openraft's messages
 //! authz    who may call what, by certificate identity
@@ -11,6 +11,7 @@
 //! ```
 
 mod authz;
+mod backup;
 mod case;
 mod cluster;
 mod codes;
@@ -18,6 +19,7 @@ pub(crate) mod commit;
 mod peer;
 mod raft;
 
+pub use backup::{BackupSource, BackupStream};
 pub use case::CaseApi;
 pub use cluster::ClusterApi;
 pub use codes::StatusCodesLayer;

@@ -43,6 +43,10 @@ pub struct ListFilter {
     pub category: Option<String>,
     /// Only cases this node owns (false: also read-only copies of escalated or dispatched cases).
     pub owned_only: bool,
+    /// Only cases reported in `[from, before)` (milliseconds since the epoch).
+    pub reported: Option<(i64, i64)>,
+    /// Only cases whose grid lies within this node or grid.
+    pub within: Option<Code>,
 }
 
 /// Statistics of a subtree, and how fresh each part is.
@@ -133,7 +137,9 @@ impl Raw {
             let keep = filter.state.as_deref().is_none_or(|s| case.state.as_str() == s)
                 && filter.grid.as_deref().is_none_or(|g| case.grid.as_str() == g)
                 && filter.category.as_deref().is_none_or(|c| case.category == c)
-                && (!filter.owned_only || case.owner == self.node);
+                && (!filter.owned_only || case.owner == self.node)
+                && filter.reported.is_none_or(|(from, before)| (from..before).contains(&case.reported_at))
+                && filter.within.as_ref().is_none_or(|w| case.grid.is_within(w));
             if keep {
                 if out.len() == limit {
                     return Ok((out, true));
