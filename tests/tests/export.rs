@@ -34,8 +34,17 @@ fn cases_and_figures_export_to_csv_xlsx_and_json_with_chinese_or_english_headers
     }
     // One case in the community's second grid, one closed with all its times.
     let other = c.cli_json(&[
-        "case", "report", "--node", c.addr(1), "--grid", GRID_2, "--category", "市容环境/暴露垃圾",
-        "--title", "二号网格", "--json",
+        "case",
+        "report",
+        "--node",
+        c.addr(1),
+        "--grid",
+        GRID_2,
+        "--category",
+        "市容环境/暴露垃圾",
+        "--title",
+        "二号网格",
+        "--json",
     ]);
     ids.push(other["id"].as_str().expect("id").to_string());
     for (action, extra) in [
@@ -63,7 +72,10 @@ fn cases_and_figures_export_to_csv_xlsx_and_json_with_chinese_or_english_headers
     }
     let closed = rows.iter().find(|r| r.starts_with(ids[0].as_str())).expect("closed case row");
     assert!(closed.contains("\"文化东路0号, 垃圾\"\"堆积\"\"\""), "quoted title: {closed}");
-    assert!(closed.contains(",closed,") && closed.contains(",张伟,grid_worker,") && closed.contains(",是,"), "{closed}");
+    assert!(
+        closed.contains(",closed,") && closed.contains(",张伟,grid_worker,") && closed.contains(",是,"),
+        "{closed}"
+    );
 
     // English headers, and the subtree filter (the community's second grid).
     let en = dir.join("grid2.csv");
@@ -75,7 +87,20 @@ fn cases_and_figures_export_to_csv_xlsx_and_json_with_chinese_or_english_headers
 
     // A date range before the cases were reported holds none.
     let old = dir.join("old.json");
-    let s = export(&c, &["cases", "--from", "2020-01-01", "--to", "2020-12-31", "--format", "json", "--out", old.to_str().unwrap()]);
+    let s = export(
+        &c,
+        &[
+            "cases",
+            "--from",
+            "2020-01-01",
+            "--to",
+            "2020-12-31",
+            "--format",
+            "json",
+            "--out",
+            old.to_str().unwrap(),
+        ],
+    );
     assert_eq!(s["rows"], 0);
     let v: Value = serde_json::from_slice(&std::fs::read(&old).unwrap()).expect("json");
     assert_eq!(v.as_array().map(Vec::len), Some(0));
@@ -100,7 +125,8 @@ fn cases_and_figures_export_to_csv_xlsx_and_json_with_chinese_or_english_headers
     assert_eq!(sheet.height(), 6);
     assert_eq!(sheet.get((0, 0)), Some(&Data::String("案件编号".into())));
     assert_eq!(sheet.get((0, 1)), Some(&Data::String("标题".into())));
-    let ids_in_sheet: Vec<String> = (1..6).map(|r| sheet.get((r, 0)).map(|d| d.to_string()).unwrap_or_default()).collect();
+    let ids_in_sheet: Vec<String> =
+        (1..6).map(|r| sheet.get((r, 0)).map(|d| d.to_string()).unwrap_or_default()).collect();
     for id in &ids {
         assert!(ids_in_sheet.contains(id), "{id} not in the sheet");
     }
@@ -111,16 +137,39 @@ fn cases_and_figures_export_to_csv_xlsx_and_json_with_chinese_or_english_headers
         .expect("reported_at");
     let day = {
         let secs = today / 1000 + 8 * 3600;
-        let out = std::process::Command::new("date").args(["-u", "-d", &format!("@{secs}"), "+%Y-%m-%d"]).output().expect("date");
+        let out = std::process::Command::new("date")
+            .args(["-u", "-d", &format!("@{secs}"), "+%Y-%m-%d"])
+            .output()
+            .expect("date");
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     };
     let figs = dir.join("figures.xlsx");
-    let s = export(&c, &["figures", "--by", "day", "--from", &day, "--to", &day, "--format", "xlsx", "--lang", "en", "--out", figs.to_str().unwrap()]);
+    let s = export(
+        &c,
+        &[
+            "figures",
+            "--by",
+            "day",
+            "--from",
+            &day,
+            "--to",
+            &day,
+            "--format",
+            "xlsx",
+            "--lang",
+            "en",
+            "--out",
+            figs.to_str().unwrap(),
+        ],
+    );
     assert_eq!(s["rows"], 1);
     let mut book: Xlsx<_> = open_workbook(&figs).expect("open xlsx");
     let sheet = book.worksheet_range_at(0).expect("a sheet").expect("read sheet");
-    let header: Vec<String> = (0..sheet.width()).map(|i| sheet.get((0, i as usize)).map(|d| d.to_string()).unwrap_or_default()).collect();
-    let col = |name: &str| header.iter().position(|h| h == name).unwrap_or_else(|| panic!("{name} in {header:?}"));
+    let header: Vec<String> = (0..sheet.width())
+        .map(|i| sheet.get((0, i as usize)).map(|d| d.to_string()).unwrap_or_default())
+        .collect();
+    let col =
+        |name: &str| header.iter().position(|h| h == name).unwrap_or_else(|| panic!("{name} in {header:?}"));
     assert_eq!(sheet.get((1, col("period"))), Some(&Data::String(day.clone())));
     assert_eq!(sheet.get((1, col("node"))), Some(&Data::String(common::COMMUNITY.into())));
     assert_eq!(sheet.get((1, col("total"))), Some(&Data::Float(5.0)));
@@ -143,10 +192,15 @@ fn a_large_export_goes_page_by_page_in_bounded_memory() {
     const PAGE: usize = 100;
     // Each case carries a 2000-character description (6 KB of UTF-8): about 15 MB in all.
     let description: String = "街面秩序占道经营情况复杂需要协调处理".chars().cycle().take(2000).collect();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let addr = c.addr(1).to_string();
     rt.block_on(async {
-        let channel = tonic::transport::Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.expect("connect");
+        let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .expect("connect");
         let mut tasks = Vec::new();
         for t in 0..16 {
             let (channel, description) = (channel.clone(), description.clone());
@@ -173,14 +227,21 @@ fn a_large_export_goes_page_by_page_in_bounded_memory() {
     });
     let dir = c.dir.path();
     // What the export costs with one case, then with all of them.
-    let small = export(&c, &["cases", "--subtree", "370102001001002", "--out", dir.join("none.csv").to_str().unwrap()]);
+    let small = export(
+        &c,
+        &["cases", "--subtree", "370102001001002", "--out", dir.join("none.csv").to_str().unwrap()],
+    );
     for format in ["csv", "xlsx"] {
         let out = dir.join(format!("all.{format}"));
-        let s = export(&c, &["cases", "--format", format, "--page-size", &PAGE.to_string(), "--out", out.to_str().unwrap()]);
+        let s = export(
+            &c,
+            &["cases", "--format", format, "--page-size", &PAGE.to_string(), "--out", out.to_str().unwrap()],
+        );
         assert_eq!(s["rows"], CASES as u64);
         assert_eq!(s["pages"], (CASES / PAGE) as u64, "{s}");
         assert!(s["largest_page"].as_u64().unwrap() <= PAGE as u64, "{s}");
-        let grew = s["peak_rss_kib"].as_u64().unwrap().saturating_sub(small["peak_rss_kib"].as_u64().unwrap());
+        let grew =
+            s["peak_rss_kib"].as_u64().unwrap().saturating_sub(small["peak_rss_kib"].as_u64().unwrap());
         let data_kib = (CASES * description.len()) as u64 / 1024;
         // Holding the cases would take at least their size; page by page takes a small part of it.
         assert!(grew < data_kib / 2, "{format}: peak memory grew by {grew} KiB for {data_kib} KiB of cases");
