@@ -202,6 +202,39 @@ fn a_corrupted_truncated_or_foreign_backup_is_refused_and_nothing_changes() {
     assert!(out.status.success(), "{out:?}");
     // Not on a terminal: plain progress lines, no bar.
     assert!(String::from_utf8_lossy(&out.stderr).contains("backup: "), "{out:?}");
+    // Scheduled backups (gridnode-backup@.service): named by node and time, verified, the newest kept.
+    let scheduled = dir.join("scheduled");
+    let mut names = Vec::new();
+    for _ in 0..3 {
+        let v = common::cli_json(&[
+            "backup",
+            "--node",
+            c.addr(1),
+            "--out-dir",
+            scheduled.to_str().unwrap(),
+            "--keep",
+            "2",
+            "--verify",
+            "--json",
+        ]);
+        assert_eq!(v["verified"], true);
+        names.push(v["file"].as_str().unwrap().to_string());
+        // One file per second of the clock: wait for the next second rather than overwrite.
+        let t = std::time::SystemTime::now();
+        wait_for("the next second", Duration::from_secs(3), || {
+            (t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+                != std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs())
+            .then_some(())
+        });
+    }
+    let mut left: Vec<String> =
+        std::fs::read_dir(&scheduled).unwrap().map(|e| e.unwrap().path().display().to_string()).collect();
+    left.sort();
+    assert_eq!(left, names[1..].to_vec());
+    assert!(
+        names[0].contains(&format!("/{}-", common::COMMUNITY)) && names[0].ends_with(".gfbak"),
+        "{names:?}"
+    );
     let later = c.report("备份之后", "after-backup");
     c.stop(1);
     let config = config_of(&c, 1);

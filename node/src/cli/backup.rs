@@ -23,8 +23,17 @@ pub struct BackupArgs {
     #[command(flatten)]
     node: NodeArgs,
     /// The backup file to write (atomically: nothing is at FILE until the backup is complete).
+    #[arg(long, required_unless_present = "out_dir", conflicts_with = "out_dir")]
+    out: Option<PathBuf>,
+    /// Write DIR/<node>-<YYYYmmdd-HHMMSS>.gfbak instead (Beijing time; for scheduled backups).
+    #[arg(long, value_name = "DIR")]
+    out_dir: Option<PathBuf>,
+    /// With --out-dir: keep only the newest N backups of the node in DIR (older ones are deleted).
+    #[arg(long, value_name = "N", requires = "out_dir")]
+    keep: Option<usize>,
+    /// Read the written file back and verify its checksum.
     #[arg(long)]
-    out: PathBuf,
+    verify: bool,
     /// Give up when the whole backup takes longer than this many minutes.
     #[arg(long, default_value_t = 240)]
     max_minutes: u64,
@@ -76,8 +85,36 @@ fn mib(n: u64) -> String {
     super::progress::human(Unit::Bytes, n)
 }
 
+/// The backups of `node` in `dir` (`<node>-<stamp>.gfbak`), oldest first.
+fn backups_in(dir: &std::path::Path, node: &str) -> anyhow::Result<Vec<PathBuf>> {
+    let prefix = format!("{node}-");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                n.starts_with(&prefix)
+                    && n.ends_with(".gfbak")
+                    && n[prefix.len()..n.len() - 6].chars().all(|c| c.is_ascii_digit() || c == '-')
+            })
+        })
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+/// `YYYYmmdd-HHMMSS` in Beijing time.
+fn stamp(ms: i64) -> String {
+    super::output::time(ms).replace(['-', ':'], "").replace(' ', "-")
+}
+
 pub async fn backup(a: BackupArgs) -> anyhow::Result<ExitCode> {
     let client = a.node.client()?;
+    // With --out-dir the file is named once the node's code is known (from the manifest).
+    let mut out = a.out.clone();
+    if let Some(dir) = &a.out_dir {
+        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("--out-dir {}: {e}", dir.display()))?;
+    }
     let whole = async {
         let mut stream =
             client.cluster(async |mut c, d| c.backup(with_deadline(BackupRequest {}, d)).await).await?;
@@ -91,7 +128,13 @@ pub async fn backup(a: BackupArgs) -> anyhow::Result<ExitCode> {
             Some(Part::Manifest(m)) => manifest_of(m),
             _ => anyhow::bail!("the node's backup stream did not start with a manifest"),
         };
-        let mut writer = BackupWriter::create(&a.out)?;
+        let path = match (&out, &a.out_dir) {
+            (Some(p), _) => p.clone(),
+            (None, Some(dir)) => dir.join(format!("{}-{}.gfbak", manifest.node, stamp(manifest.taken_at_ms))),
+            (None, None) => anyhow::bail!("--out: name the backup file"),
+        };
+        out = Some(path.clone());
+        let mut writer = BackupWriter::create(&path)?;
         let mut progress = Progress::new("backup", Unit::Bytes, Some(manifest.store_bytes), a.json);
         loop {
             let chunk = next().await?.ok_or_else(|| anyhow::anyhow!("the backup stream ended early"))?;
@@ -112,8 +155,26 @@ pub async fn backup(a: BackupArgs) -> anyhow::Result<ExitCode> {
     let m = tokio::time::timeout(Duration::from_secs(a.max_minutes.max(1) * 60), whole).await.map_err(
         |_| anyhow::anyhow!("--max-minutes: the backup took longer than {} minutes", a.max_minutes),
     )??;
+    let out = out.ok_or_else(|| anyhow::anyhow!("--out: name the backup file"))?;
+    if a.verify {
+        let read = file::verify(&out)?;
+        if read != m {
+            anyhow::bail!("{}: the manifest read back differs from the one written", out.display());
+        }
+    }
+    let mut deleted = Vec::new();
+    if let (Some(dir), Some(keep)) = (&a.out_dir, a.keep) {
+        let all = backups_in(dir, &m.node)?;
+        for old in all.iter().take(all.len().saturating_sub(keep.max(1))) {
+            std::fs::remove_file(old).map_err(|e| anyhow::anyhow!("{}: {e}", old.display()))?;
+            deleted.push(old.display().to_string());
+        }
+    }
     if a.json {
-        say!("{}", json!({ "file": a.out.display().to_string(), "manifest": m }));
+        say!(
+            "{}",
+            json!({ "file": out.display().to_string(), "manifest": m, "verified": a.verify, "deleted": deleted })
+        );
     } else {
         say!(
             "backup of node {} taken on replica {} at index {} (term {}), {}: {} ({}, sha256 {})",
@@ -122,10 +183,13 @@ pub async fn backup(a: BackupArgs) -> anyhow::Result<ExitCode> {
             m.applied_index,
             m.applied_term,
             m.taken_at,
-            a.out.display(),
+            out.display(),
             mib(m.payload_bytes),
             m.sha256
         );
+        for d in &deleted {
+            say!("deleted the older backup {d} (--keep {})", a.keep.unwrap_or_default());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
