@@ -26,6 +26,7 @@ pub mod export;
 pub mod health;
 pub mod links;
 pub mod local;
+pub mod protocol;
 pub mod render;
 pub mod repair;
 pub mod replica;

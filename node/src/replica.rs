@@ -26,6 +26,7 @@ use crate::clock::Clock;
 use crate::config::{Config, ConfigError, Neighbour};
 use crate::consensus::network::Network;
 use crate::consensus::types::{Raft, ReplicaId};
+use crate::consensus::writer::ProtocolGate;
 use crate::consensus::{Leadership, Proposer, Writer};
 use crate::health::clock::{ClockCtx, ClockProbe};
 use crate::health::{self, Health};
@@ -168,10 +169,11 @@ pub async fn run(
             None
         }
     };
+    let protocol = crate::protocol::Protocol::new();
     let raft = Raft::new(
         cfg.replica_id,
         Arc::new(raft_config(&cfg)?),
-        Network::new(&cfg.node, tls.clone()),
+        Network::new(&cfg.node, tls.clone()).with_protocol(protocol.clone()),
         log,
         sm,
     )
@@ -187,7 +189,8 @@ pub async fn run(
     let pool = ChannelPool::new(tls.clone());
     let leadership = Leadership::new(raft.clone(), cfg.replica_id);
     let proposer = Proposer::start(raft.clone(), clock.clone(), &tasks);
-    let writer = Writer::new(proposer, leadership.clone(), cfg.replica_id, health.clone());
+    let writer = Writer::new(proposer, leadership.clone(), cfg.replica_id, health.clone())
+        .with_gate(ProtocolGate::new(protocol.clone(), leadership.clone()));
     let table = Arc::new(LinkTable::default());
     let clock_probe = Arc::new(ClockProbe::new(ClockCtx {
         local: local.clone(),
@@ -222,7 +225,7 @@ pub async fn run(
     if repair.active() {
         tasks.spawn("repair", repair.clone().run(health.clone(), leadership.clone()));
     }
-    info!(node = %node, replica = cfg.replica_id, addr = ?listener.local_addr().ok(), tls = tls.is_some(), "replica serving");
+    info!(node = %node, replica = cfg.replica_id, addr = ?listener.local_addr().ok(), tls = tls.is_some(), protocol = crate::protocol::announced(), "replica serving");
     let stopping = tasks.clone();
     let failed = faults.clone();
     let served = crate::rpc::serve(
@@ -238,8 +241,9 @@ pub async fn run(
         ),
         ClusterApi::new(local.clone(), raft.clone(), reader, table, pool.clone())
             .with_backups(BackupSource::new(db.clone(), data_dir.clone(), clock.clone())),
-        PeerApi::new(local, writer, pool, clock.clone()),
-        RaftApi::new(raft.clone(), node.as_str(), cfg.replica_id, tls.is_some(), repair, clock),
+        PeerApi::new(local, writer, pool, clock.clone()).with_protocol(protocol.clone()),
+        RaftApi::new(raft.clone(), node.as_str(), cfg.replica_id, tls.is_some(), repair, clock)
+            .with_protocol(protocol),
         tls.clone(),
         cfg.limits.clone(),
         async move {

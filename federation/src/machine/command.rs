@@ -77,6 +77,21 @@ pub enum Command {
     Department(Department),
 }
 
+impl Command {
+    /// The protocol version that introduced this command (see `crate::protocol`): a leader proposes it
+    /// only when every replica of its node announces that version or a later one.
+    pub fn since(&self) -> u32 {
+        match self {
+            Command::Report(_)
+            | Command::Act(_)
+            | Command::Receive(_)
+            | Command::Acked(_)
+            | Command::Rollup(_)
+            | Command::Department(_) => 1,
+        }
+    }
+}
+
 /// Why a command was refused. Each names the field at fault where there is one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum Refusal {

@@ -119,6 +119,10 @@ enum Command {
         /// second, so a test can step a running replica's clock. Never in production.
         #[arg(long, hide = true)]
         clock_offset_file: Option<PathBuf>,
+        /// Test switch for rolling upgrades: announce and behave as this protocol version (1: the
+        /// gridnode from before protocol versions). Never in production.
+        #[arg(long, hide = true, env = "GRIDNODE_PROTOCOL_VERSION")]
+        protocol_version: Option<u32>,
     },
     /// Report, show, list and act on cases.
     #[command(subcommand)]
@@ -169,8 +173,11 @@ fn init_tracing(default: &str) {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { config, insecure, clock_offset_ms, clock_offset_file } => {
+        Command::Serve { config, insecure, clock_offset_ms, clock_offset_file, protocol_version } => {
             init_tracing("info,openraft=warn");
+            if let Some(v) = protocol_version {
+                crate::protocol::announce(v);
+            }
             let cfg = crate::config::Config::load(&config)?;
             if cfg.tls.is_none() && !insecure {
                 anyhow::bail!(
