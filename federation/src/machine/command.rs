@@ -59,6 +59,19 @@ pub struct Rollup {
     pub fresh: Vec<Freshness>,
 }
 
+/// The neighbour `peer` has applied our messages up to `applied`, more than this node's own (older)
+/// state accounts for: after a restore from a backup, or when `applied` exceeds every sequence number
+/// this node ever gave the link. Every queued message for `peer` is numbered again from `applied + 1`,
+/// in order, so none is skipped as a resend (a message the neighbour already had is applied again
+/// harmlessly: transfers and status updates are idempotent by epoch and version).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resequence {
+    /// The neighbour.
+    pub peer: Code,
+    /// Its high-water mark for this link.
+    pub applied: u64,
+}
+
 /// A command in the replicated log. Variants carry the typed proposals below (bincode encodes
 /// `Act(Act { case_id, step })` exactly as it encoded the former `Act { case_id, step }`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,6 +88,8 @@ pub enum Command {
     Rollup(Rollup),
     /// Register (or update) a department.
     Department(Department),
+    /// Renumber a link's queued messages above the neighbour's high-water mark (protocol 2).
+    Resequence(Resequence),
 }
 
 impl Command {
@@ -88,6 +103,7 @@ impl Command {
             | Command::Acked(_)
             | Command::Rollup(_)
             | Command::Department(_) => 1,
+            Command::Resequence(_) => 2,
         }
     }
 }
@@ -248,6 +264,19 @@ impl From<Department> for Command {
 }
 
 impl Proposal for Department {
+    type Output = ();
+    fn output(o: Outcome) -> Result<Result<(), Refusal>, Outcome> {
+        done(o)
+    }
+}
+
+impl From<Resequence> for Command {
+    fn from(v: Resequence) -> Command {
+        Command::Resequence(v)
+    }
+}
+
+impl Proposal for Resequence {
     type Output = ();
     fn output(o: Outcome) -> Result<Result<(), Refusal>, Outcome> {
         done(o)

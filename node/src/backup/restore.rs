@@ -13,7 +13,11 @@
 //! rejoins like a repairing one (see `crate::repair`: no vote, no campaign until it has caught up with a
 //! leader's own-term commit point). Only when the whole node was lost (`--whole-node`: the operator
 //! says no replica holds newer data) are the replicas restored without the marker, so they can elect a
-//! leader at the backup's index.
+//! leader at the backup's index. Each link of such a node is marked restored
+//! (`federation::machine::RestoredLink`): the first delivery from a neighbour is taken from where it
+//! starts (the neighbour has discarded what the lost node acknowledged after the backup), and the
+//! node's own queue for each neighbour is renumbered above the neighbour's high-water mark before it
+//! sends anything (`Resequence`), so new messages are not skipped as resends.
 
 use std::path::{Path, PathBuf};
 
@@ -89,7 +93,8 @@ pub fn restore(
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(|e| io_err(&staging, e))?;
     }
-    let built = build(backup, cfg, &staging, opts);
+    let whole = opts.whole_node || cfg.replicas.len() == 1;
+    let built = build(backup, cfg, &staging, whole);
     let last_log_index = match built {
         Ok(last) => last,
         Err(e) => {
@@ -113,7 +118,7 @@ pub fn restore(
         std::fs::rename(&from, data_dir.join(name)).map_err(|e| io_err(&from, e))?;
     }
     std::fs::remove_dir_all(&staging).map_err(|e| io_err(&staging, e))?;
-    let repairing = !opts.whole_node && cfg.replicas.len() > 1;
+    let repairing = !whole;
     if repairing {
         let marker = data_dir.join(MARKER);
         let text = format!(
@@ -133,8 +138,32 @@ pub fn restore(
     Ok(Restored { manifest, data_dir, moved_aside, repairing, last_log_index })
 }
 
+/// Marks every link of the node as restored (see `federation::machine::RestoredLink`): its neighbours
+/// may hold newer state of it; and moves its case counter on by `RESTORED_SEQ_GAP`. Written the same on every replica restored from the same file, as part
+/// of the state machine (no log entry).
+fn mark_links(db: &rocksdb::DB, cfg: &Config) -> Result<(), BackupError> {
+    let mark = federation::machine::RestoredLink { inbox: true, outbox: true };
+    let value = storage::encode("restored link", &mark)?;
+    let fed = storage::cf(db, storage::CF_FED)?;
+    for peer in cfg.parent.iter().chain(&cfg.children) {
+        db.put_cf_opt(fed, storage::keys::fed("restored", &peer.code), &value, &storage::synced())
+            .map_err(|source| BackupError::Store { source: source.into() })?;
+    }
+    // New cases must not take the ids of cases made after the backup (see RESTORED_SEQ_GAP).
+    let sm = storage::cf(db, storage::CF_SM)?;
+    let seq: u64 =
+        match db.get_cf(sm, b"seq").map_err(|source| BackupError::Store { source: source.into() })? {
+            Some(b) => storage::decode("sequence", &b)?,
+            None => 0,
+        };
+    let bumped = storage::encode("sequence", &(seq + federation::machine::RESTORED_SEQ_GAP))?;
+    db.put_cf_opt(sm, b"seq", bumped, &storage::synced())
+        .map_err(|source| BackupError::Store { source: source.into() })?;
+    Ok(())
+}
+
 /// Extracts and prepares the store in `staging`; returns the end of its log.
-fn build(backup: &Path, cfg: &Config, staging: &Path, _opts: RestoreOptions) -> Result<u64, BackupError> {
+fn build(backup: &Path, cfg: &Config, staging: &Path, whole: bool) -> Result<u64, BackupError> {
     std::fs::create_dir_all(staging).map_err(|e| io_err(staging, e))?;
     file::extract(backup, staging)?;
     let faults = Faults::new();
@@ -146,6 +175,9 @@ fn build(backup: &Path, cfg: &Config, staging: &Path, _opts: RestoreOptions) -> 
     }
     store.watermark.flush()?;
     storage::log_store::uncommit_vote(&store.db)?;
+    if whole {
+        mark_links(&store.db, cfg)?;
+    }
     storage::flush(&store.db)?;
     drop(store);
     Ok(last)

@@ -146,6 +146,7 @@ fn command_name(c: &federation::machine::Command) -> &'static str {
         Command::Acked(_) => "acked",
         Command::Rollup(_) => "rollup",
         Command::Department(_) => "department",
+        Command::Resequence(_) => "resequence",
     }
 }
 

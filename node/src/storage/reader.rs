@@ -96,6 +96,9 @@ reads! {
     fn outbox(&self, peer: &Code, limit: usize) -> Vec<(u64, Envelope)>;
     /// How many messages wait for `peer`, and when the oldest was queued.
     fn backlog(&self, peer: &Code) -> (u64, Option<i64>);
+    /// The next sequence number of the link to `peer`, and whether the link was restored from a
+    /// backup and must be resequenced before it sends.
+    fn link_numbering(&self, peer: &Code) -> (u64, bool);
     /// Up to `limit` tally entries changed after push-index position `after`, and the position reached.
     fn tally_changes(&self, after: &[u8], limit: usize) -> TallyBatch;
 }
@@ -288,6 +291,21 @@ impl Raw {
             out.push((seq, decode("outbox message", &v)?));
         }
         Ok(out)
+    }
+
+    /// The next sequence number of the link to `peer`, and whether it must be resequenced.
+    pub fn link_numbering(&self, peer: &Code) -> Result<(u64, bool), StoreError> {
+        let fed = cf(&self.db, CF_FED)?;
+        let next = match self.db.get_cf(fed, keys::fed("next", peer.as_str()))? {
+            Some(b) => decode("outbox sequence", &b)?,
+            None => 1,
+        };
+        let restored: Option<federation::machine::RestoredLink> =
+            match self.db.get_cf(fed, keys::fed("restored", peer.as_str()))? {
+                Some(b) => Some(decode("restored link", &b)?),
+                None => None,
+            };
+        Ok((next, restored.is_some_and(|r| r.outbox)))
     }
 
     /// Messages waiting for `peer`, and when the oldest was queued.
