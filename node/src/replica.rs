@@ -155,7 +155,7 @@ pub async fn run(
     )?;
     let reader = sm.reader(faults.clone());
     let db = store.db.clone();
-    let log = LogStore::new(store.db, store.watermark);
+    let log = LogStore::new(store.db, store.watermark, faults.clone());
     let tls = match &cfg.tls {
         Some(files) => Some(files.load("tls.")?),
         None => {

@@ -70,6 +70,15 @@ fn every_gridnode_command_in_the_readme_names_real_subcommands_and_flags() {
     }
 }
 
+/// Whether a shell line runs cargo: the word `cargo` as a command (at the start, or after `;`, `&&`,
+/// `||`, `|`, `!`, `(` or `$(`), not in a message.
+fn runs_cargo(line: &str) -> bool {
+    line.match_indices("cargo ").any(|(i, _)| {
+        let before = line[..i].trim_end();
+        before.is_empty() || before.ends_with([';', '&', '|', '!', '('])
+    })
+}
+
 #[test]
 fn every_script_the_readme_names_installs_what_it_needs_before_it_builds() {
     let text = readme();
@@ -92,7 +101,7 @@ fn every_script_the_readme_names_installs_what_it_needs_before_it_builds() {
         // The first line that builds or runs cargo comes after the line that installs the build's
         // system packages.
         let lines: Vec<&str> = body.lines().map(str::trim).filter(|l| !l.starts_with('#')).collect();
-        let first_cargo = lines.iter().position(|l| l.contains("cargo ") && !l.contains("command -v cargo"));
+        let first_cargo = lines.iter().position(|l| runs_cargo(l));
         let bootstrap =
             lines.iter().position(|l| l.contains("scripts/bootstrap") || l.contains("apt-get install"));
         if let Some(c) = first_cargo {

@@ -8,6 +8,7 @@
 //!                               ▲        │ nothing new, heartbeat not due                │ failed
 //!                               │        ▼                                               ▼
 //!                               └── Idle ──Changed──▶ Settling ──settled──┘     Waiting (backoff)
+//!                                        └─Changed, quiet since the last push──▶ Loading (at once)
 //! ```
 
 use super::{after, Backoff, LinkHealth, LinkTiming};
@@ -139,8 +140,12 @@ impl<C: Clone + Default + Ord> RollupSender<C> {
                 }
             }
             (Phase::Idle { .. }, E::Changed { now }) => {
-                // Let a burst of changes settle into one push.
-                let until = after(now, self.timing.settle_ms);
+                // The first change after a quiet spell goes up at once (freshness); changes right after
+                // a push settle into the next one, at most one push per `settle_ms` (throughput).
+                let until = self.last_push.map_or(now, |t| after(t, self.timing.settle_ms));
+                if until <= now {
+                    return self.load();
+                }
                 self.phase = Phase::Settling { until };
                 vec![RollupCommand::Sleep { until }]
             }
@@ -210,17 +215,28 @@ mod tests {
             r.step(RollupEvent::Loaded { now: 2, entries: 0, high: 77 }),
             vec![RollupCommand::Sleep { until: 1002 }]
         );
-        // A change settles, then is pushed.
-        assert_eq!(r.step(RollupEvent::Changed { now: 100 }), vec![RollupCommand::Sleep { until: 350 }]);
-        assert_eq!(r.step(RollupEvent::Tick { now: 350 }), vec![RollupCommand::Load { since: 77, max: 256 }]);
-        assert_eq!(r.step(RollupEvent::Loaded { now: 350, entries: 1, high: 80 }), vec![RollupCommand::Push]);
+        // A change right after a push settles until a settle interval has passed since it...
+        assert_eq!(r.step(RollupEvent::Changed { now: 100 }), vec![RollupCommand::Sleep { until: 252 }]);
+        assert_eq!(r.step(RollupEvent::Tick { now: 252 }), vec![RollupCommand::Load { since: 77, max: 256 }]);
+        assert_eq!(r.step(RollupEvent::Loaded { now: 252, entries: 1, high: 80 }), vec![RollupCommand::Push]);
         r.step(RollupEvent::Pushed { now: 351, result: Ok(()) });
         assert_eq!(*r.pushed(), 80);
-        // A heartbeat push goes out even with nothing new.
-        r.step(RollupEvent::Loaded { now: 352, entries: 0, high: 80 });
-        r.step(RollupEvent::Tick { now: 1351 });
+        // ...while a change after a quiet spell goes up at once.
+        r.step(RollupEvent::Loaded { now: 351, entries: 0, high: 80 });
         assert_eq!(
-            r.step(RollupEvent::Loaded { now: 1351, entries: 0, high: 80 }),
+            r.step(RollupEvent::Changed { now: 900 }),
+            vec![RollupCommand::Load { since: 80, max: 256 }]
+        );
+        r.step(RollupEvent::Loaded { now: 900, entries: 1, high: 81 });
+        r.step(RollupEvent::Pushed { now: 901, result: Ok(()) });
+        // A heartbeat push goes out even with nothing new.
+        assert_eq!(
+            r.step(RollupEvent::Loaded { now: 902, entries: 0, high: 81 }),
+            vec![RollupCommand::Sleep { until: 1901 }]
+        );
+        r.step(RollupEvent::Tick { now: 1901 });
+        assert_eq!(
+            r.step(RollupEvent::Loaded { now: 1901, entries: 0, high: 81 }),
             vec![RollupCommand::Push]
         );
     }

@@ -33,11 +33,15 @@ fn corrupt(path: &Path, detail: impl Into<String>) -> StoreError {
 
 /// A log entry as stored: its checksum, then its encoding.
 pub fn seal(e: &Entry) -> Result<Vec<u8>, StoreError> {
-    let body = super::encode("log entry", e)?;
+    Ok(seal_bytes(super::encode("log entry", e)?))
+}
+
+/// An encoded log entry with its checksum in front.
+pub fn seal_bytes(body: Vec<u8>) -> Vec<u8> {
     let mut v = Vec::with_capacity(body.len() + 4);
     v.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
     v.extend_from_slice(&body);
-    Ok(v)
+    v
 }
 
 /// The entry stored under `index`, its checksum verified.

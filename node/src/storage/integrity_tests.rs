@@ -18,7 +18,7 @@ fn entry(index: u64) -> Entry {
 
 /// Appends entries `from..to` through the log store's append path, one fsynced write each.
 async fn write_log(store: &Store, from: u64, to: u64) {
-    let log = LogStore::new(store.db.clone(), store.watermark.clone());
+    let log = LogStore::new(store.db.clone(), store.watermark.clone(), super::Faults::new());
     for i in from..to {
         log.write_entries(vec![entry(i)]).unwrap();
     }
@@ -81,7 +81,7 @@ async fn a_torn_final_record_is_tolerated() {
     let len = std::fs::metadata(&wal).unwrap().len();
     std::fs::OpenOptions::new().write(true).open(&wal).unwrap().set_len(len - 7).unwrap();
     let store = open(dir.path(), &StoreOptions::default(), &super::Faults::new()).unwrap();
-    let mut log = LogStore::new(store.db.clone(), store.watermark.clone());
+    let mut log = LogStore::new(store.db.clone(), store.watermark.clone(), super::Faults::new());
     let entries = log.try_get_log_entries(0..).await.unwrap();
     assert_eq!(entries.len(), 49, "only the torn final entry is gone");
 }
@@ -154,7 +154,7 @@ async fn a_format_0_store_is_migrated_and_reads_back() {
     )
     .unwrap();
     assert_eq!(format, STORAGE_FORMAT);
-    let mut log = LogStore::new(store.db.clone(), store.watermark.clone());
+    let mut log = LogStore::new(store.db.clone(), store.watermark.clone(), super::Faults::new());
     let entries = log.try_get_log_entries(0..).await.unwrap();
     assert!(entries.len() > 20, "{} entries", entries.len());
     drop((log, store));

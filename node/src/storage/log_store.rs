@@ -1,6 +1,6 @@
-//! The Raft log and vote in RocksDB (openraft's v2 `RaftLogStorage`). Appends are written as one
-//! batch and fsynced before openraft is told they are durable, so every entry openraft hands over in one
-//! call (often many clients' commands) shares one fsync. Each entry is stored with its checksum
+//! The Raft log and vote in RocksDB (openraft's v2 `RaftLogStorage`). An append is written as one
+//! batch and handed to the `syncer`, which fsyncs once for every append waiting and only then tells
+//! openraft they are durable: entries are readable (and replicated) at once, durable shortly after. Each entry is stored with its checksum
 //! (`integrity::seal`) and verified when read; the durable-index watermark follows the fsynced end of
 //! the log (see `watermark`).
 
@@ -13,7 +13,8 @@ use openraft::{RaftLogReader, StorageIOError};
 use rocksdb::{Direction, IteratorMode, WriteBatch, DB};
 
 use super::integrity::{seal, unseal};
-use super::{cf, decode, encode, synced, StoreError, Watermark, CF_LOG, CF_RAFT};
+use super::syncer::Syncer;
+use super::{cf, decode, encode, synced, Faults, StoreError, Watermark, CF_LOG, CF_RAFT};
 use crate::consensus::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 
 const KEY_VOTE: &[u8] = b"vote";
@@ -29,6 +30,7 @@ fn index_key(i: u64) -> [u8; 8] {
 pub struct LogStore {
     db: Arc<DB>,
     watermark: Watermark,
+    syncer: Syncer,
 }
 
 fn key_index(k: &[u8]) -> Result<u64, StoreError> {
@@ -39,9 +41,10 @@ fn key_index(k: &[u8]) -> Result<u64, StoreError> {
 }
 
 impl LogStore {
-    /// The log of the store whose fsynced end `watermark` records.
-    pub fn new(db: Arc<DB>, watermark: Watermark) -> LogStore {
-        LogStore { db, watermark }
+    /// The log of the store whose fsynced end `watermark` records; fsync failures go to `faults`.
+    pub fn new(db: Arc<DB>, watermark: Watermark, faults: Faults) -> LogStore {
+        let syncer = Syncer::start(db.clone(), watermark.clone(), faults);
+        LogStore { db, watermark, syncer }
     }
 
     fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
@@ -89,19 +92,28 @@ impl LogStore {
         Ok(out)
     }
 
+    /// Writes `entries` fsynced (for tests; Raft's appends go through the syncer).
+    #[cfg(test)]
     pub(crate) fn write_entries(&self, entries: Vec<Entry>) -> Result<(), StoreError> {
-        let cf = cf(&self.db, CF_LOG)?;
-        let mut batch = WriteBatch::default();
-        let mut last = None;
-        for e in &entries {
-            batch.put_cf(cf, index_key(e.log_id.index), seal(e)?);
-            last = Some(e.log_id.index);
-        }
-        self.db.write_opt(batch, &synced())?;
+        let last = self.write_unsynced(&entries)?;
+        self.db.flush_wal(true)?;
         if let Some(last) = last {
             self.watermark.advance(last);
         }
         Ok(())
+    }
+
+    /// Writes `entries` without waiting for the disk; returns the last index written.
+    fn write_unsynced(&self, entries: &[Entry]) -> Result<Option<u64>, StoreError> {
+        let cf = cf(&self.db, CF_LOG)?;
+        let mut batch = WriteBatch::default();
+        let mut last = None;
+        for e in entries {
+            batch.put_cf(cf, index_key(e.log_id.index), seal(e)?);
+            last = Some(e.log_id.index);
+        }
+        self.db.write(batch)?;
+        Ok(last)
     }
 
     fn delete_from(&self, start: u64, end: u64) -> Result<(), StoreError> {
@@ -179,12 +191,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: Send,
     {
         let entries: Vec<Entry> = entries.into_iter().collect();
-        let this = self.clone();
-        let res = tokio::task::spawn_blocking(move || this.write_entries(entries))
-            .await
-            .map_err(|e| StorageIOError::write_logs(&e))?;
-        match res {
-            Ok(()) => {
+        match tokio::task::block_in_place(|| self.write_unsynced(&entries)) {
+            // Durable (and reported so) once the syncer has fsynced.
+            Ok(Some(last)) => {
+                self.syncer.appended(last, callback).map_err(|e| StorageIOError::write_logs(&e).into())
+            }
+            Ok(None) => {
                 callback.log_io_completed(Ok(()));
                 Ok(())
             }
@@ -196,7 +208,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        // The watermark goes down first, so it never claims entries the log no longer holds.
+        // Appends still being synced move the watermark up: let them finish, then lower it, then
+        // delete, so the watermark never claims entries the log no longer holds.
+        tokio::task::block_in_place(|| self.syncer.barrier()).map_err(|e| StorageIOError::write_logs(&e))?;
         self.watermark.lower(log_id.index.checked_sub(1)).map_err(write_err)?;
         self.delete_from(log_id.index, u64::MAX).map_err(write_err)
     }

@@ -6,9 +6,10 @@
 //! 1  bincode everywhere; log entries crc32 ++ bincode
 //! 2  MessagePack with named fields everywhere (see `codec`); log entries crc32 ++ MessagePack
 //! ```
-//! Every value is decoded as what its column family and key say it is and re-encoded; a value that
-//! does not decode stops the migration with the store untouched. The snapshot file of an older format
-//! is removed (openraft builds a new one from the state machine when one is needed).
+//! Every value is decoded as what its column family and key say it is, in the shape it had then
+//! (`legacy`), and re-encoded; the live types read it with the fields added since at their defaults. A
+//! value that does not decode stops the migration with the store untouched. The snapshot file of an
+//! older format is removed (openraft builds a new one from the state machine when one is needed).
 
 use std::path::Path;
 
@@ -16,14 +17,10 @@ use rocksdb::{IteratorMode, WriteBatch, DB};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::overlay::StoredTally;
+use super::legacy;
 use super::{cf, synced, StoreError, CF_CASES, CF_DUE, CF_FED, CF_LOG, CF_OUTBOX, CF_RAFT, CF_REQUESTS};
 use super::{CF_SM, CF_TALLY, CF_TALLY_IDX};
-use crate::consensus::types::{Entry, LogId, StoredMembership, Vote};
-use federation::case::Case;
-use federation::link::Envelope;
-use federation::machine::Department;
-use federation::tally::Freshness;
+use crate::consensus::types::{LogId, StoredMembership, Vote};
 
 fn key_index(k: &[u8]) -> u64 {
     <[u8; 8]>::try_from(k).map(u64::from_be_bytes).unwrap_or(u64::MAX)
@@ -67,9 +64,9 @@ fn convert(
             } else {
                 value
             };
-            let e: Entry = bincode::deserialize(body)
-                .map_err(|e| corrupt(path, format!("cannot migrate log entry: {e}")))?;
-            super::integrity::seal(&e)?
+            let e: legacy::Entry = bincode::deserialize(body)
+                .map_err(|e| corrupt(path, format!("cannot migrate log entry {}: {e}", key_index(key))))?;
+            super::integrity::seal_bytes(super::encode("migrated log entry", &e)?)
         }
         CF_RAFT => match key {
             b"vote" => reencode::<Vote>(path, "vote", key, value)?,
@@ -78,14 +75,16 @@ fn convert(
             b"format" => return Ok(None),
             _ => return Err(corrupt(path, format!("unknown Raft metadata {text}"))),
         },
-        CF_CASES => reencode::<Case>(path, "case", key, value)?,
-        CF_TALLY => reencode::<StoredTally>(path, "tally", key, value)?,
-        CF_OUTBOX => reencode::<Envelope>(path, "outbox message", key, value)?,
+        CF_CASES => reencode::<legacy::Case>(path, "case", key, value)?,
+        CF_TALLY => reencode::<legacy::StoredTally>(path, "tally", key, value)?,
+        CF_OUTBOX => reencode::<legacy::Envelope>(path, "outbox message", key, value)?,
         CF_FED if text.starts_with("next/") || text.starts_with("hwm/") => {
             reencode::<u64>(path, "link sequence", key, value)?
         }
-        CF_FED if text.starts_with("fresh/") => reencode::<Freshness>(path, "freshness", key, value)?,
-        CF_FED if text.starts_with("dept/") => reencode::<Department>(path, "department", key, value)?,
+        CF_FED if text.starts_with("fresh/") => reencode::<legacy::Freshness>(path, "freshness", key, value)?,
+        CF_FED if text.starts_with("dept/") => {
+            reencode::<legacy::Department>(path, "department", key, value)?
+        }
         CF_FED => return Err(corrupt(path, format!("unknown federation record {text}"))),
         CF_SM => match key {
             b"applied" => reencode::<Option<LogId>>(path, "applied log id", key, value)?,

@@ -24,11 +24,13 @@ pub mod integrity;
 #[cfg(test)]
 mod integrity_tests;
 pub mod keys;
+mod legacy;
 pub mod log_store;
 mod migrate;
 mod overlay;
 pub mod reader;
 pub mod state_machine;
+mod syncer;
 #[cfg(test)]
 mod tests;
 pub mod watermark;

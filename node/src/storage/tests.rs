@@ -28,7 +28,7 @@ fn open(dir: &std::path::Path) -> (LogStore, StateMachine) {
     let store = super::open(dir, &super::StoreOptions::default(), &super::Faults::new()).unwrap();
     let sm =
         StateMachine::open(store.db.clone(), rules(), Signals::default(), dir.join("snapshots")).unwrap();
-    (LogStore::new(store.db, store.watermark), sm)
+    (LogStore::new(store.db, store.watermark, super::Faults::new()), sm)
 }
 
 struct Builder;

@@ -31,6 +31,16 @@ impl Proc {
         }
     }
 
+    /// The process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// Its resident memory now, in bytes (from /proc).
+    pub fn rss(&self) -> u64 {
+        self.pid().map_or(0, rss_of)
+    }
+
     /// Starts it again as it was first started.
     pub fn restart(&mut self) -> anyhow::Result<()> {
         self.kill();
@@ -43,6 +53,31 @@ impl Drop for Proc {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The resident memory of process `pid`, in bytes (0 if unknown).
+pub fn rss_of(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Bytes under `path`.
+pub fn du(path: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else { return 0 };
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => du(&e.path()),
+            _ => e.metadata().map(|m| m.len()).unwrap_or(0),
+        })
+        .sum()
 }
 
 pub fn free_port() -> anyhow::Result<u16> {
@@ -312,4 +347,114 @@ pub fn report(request_id: String) -> ReportRequest {
 /// Milliseconds of a duration, for tables.
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
+}
+
+/// One node of a federation to start: code, name, number of replicas, grids (communities).
+pub struct NodeSpec {
+    pub code: String,
+    pub name: String,
+    pub replicas: usize,
+    pub grids: Vec<&'static str>,
+}
+
+/// A federation of real replica processes on loopback (plaintext, default settings).
+pub struct Federation {
+    /// Every replica: (node code, replica index, process).
+    pub procs: Vec<(String, usize, Proc)>,
+    /// Replica addresses by node code.
+    pub addrs: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// Renders and starts `nodes` in `dir`.
+pub fn start_federation(dir: &Path, nodes: &[NodeSpec]) -> anyhow::Result<Federation> {
+    let bin = gridnode_bin()?;
+    std::fs::create_dir_all(dir)?;
+    let mut topo = format!("[defaults]\ndata_root = {:?}\n", dir.join("data").display().to_string());
+    let mut addrs = std::collections::BTreeMap::new();
+    for n in nodes {
+        let a: Vec<String> = (0..n.replicas)
+            .map(|_| free_port().map(|p| format!("127.0.0.1:{p}")))
+            .collect::<Result<_, _>>()?;
+        topo += &format!(
+            "\n[[node]]\ncode = \"{}\"\nname = \"{}\"\nreplicas = [{}]\n",
+            n.code,
+            n.name,
+            a.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>().join(", ")
+        );
+        if !n.grids.is_empty() {
+            topo += &format!(
+                "grids = [{}]\n",
+                n.grids.iter().map(|g| format!("{g:?}")).collect::<Vec<_>>().join(", ")
+            );
+        }
+        addrs.insert(n.code.clone(), a);
+    }
+    let topo_path = dir.join("topology.toml");
+    std::fs::write(&topo_path, topo)?;
+    let configs = dir.join("configs");
+    gridnode(vec![a("topology"), a("render"), p(&topo_path), a("--out"), p(&configs)], "topology render")?;
+    let mut procs = Vec::new();
+    for n in nodes {
+        for i in 1..=n.replicas {
+            let (bin, config) = (bin.clone(), configs.join(format!("{}-r{i}.toml", n.code)));
+            let proc = Proc::spawn(Box::new(move || {
+                Ok(Command::new(&bin)
+                    .args(["serve", "--insecure", "--config"])
+                    .arg(&config)
+                    .env("RUST_LOG", "error")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()?)
+            }))?;
+            procs.push((n.code.clone(), i, proc));
+        }
+    }
+    Ok(Federation { procs, addrs })
+}
+
+impl Federation {
+    /// A case-service client of each replica of `node`.
+    pub fn clients(&self, node: &str) -> anyhow::Result<Vec<CaseServiceClient<Channel>>> {
+        self.addrs
+            .get(node)
+            .context("no such node")?
+            .iter()
+            .map(|a| Ok(CaseServiceClient::new(channel(a, &None)?)))
+            .collect()
+    }
+
+    /// Waits until every node has a leader.
+    pub async fn ready(&self, limit: Duration) -> anyhow::Result<()> {
+        for (code, addrs) in &self.addrs {
+            wait_ready(&format!("a leader of {code}"), limit, || async {
+                for addr in addrs {
+                    let Ok(ch) = channel(addr, &None) else { continue };
+                    let mut req = tonic::Request::new(StatusRequest { local: true });
+                    req.set_timeout(Duration::from_millis(500));
+                    if let Ok(r) = ClusterServiceClient::new(ch).status(req).await {
+                        if r.into_inner().leader.is_some() {
+                            return true;
+                        }
+                    }
+                }
+                false
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The process of replica `i` (1-based) of `node`.
+    pub fn proc(&mut self, node: &str, i: usize) -> Option<&mut Proc> {
+        self.procs.iter_mut().find(|(c, r, _)| c == node && *r == i).map(|(_, _, p)| p)
+    }
+}
+
+/// (p50, p99) of `v` (sorted in place).
+pub fn percentiles(v: &mut [Duration]) -> (Duration, Duration) {
+    v.sort();
+    let at = |q: f64| {
+        v.get(((v.len() as f64 * q) as usize).min(v.len().saturating_sub(1))).copied().unwrap_or_default()
+    };
+    (at(0.5), at(0.99))
 }

@@ -5,19 +5,39 @@
 //! ```text
 //! intake     reports/s and latency as clients grow, plaintext and TLS, next to etcd puts
 //! failover   leader killed under load: time until writes succeed again, next to etcd
+//! latency    escalation and 12345 dispatch across levels, freshness of the district's figures
+//! catchup    a long outage's queued escalations drained: messages per second
+//! footprint  one replica: start-up, memory idle and under load, data per 100,000 cases
+//! district   1 district + 20 streets + 160 communities on one machine: start-up, memory, freshness
 //! ```
 //! Prints a table per benchmark and writes every figure as JSON (`--json FILE`, default
 //! `target/bench/results.json`).
 
+mod catchup;
 mod common;
+mod district;
 mod failover;
+mod footprint;
 mod intake;
+mod latency;
 
 use std::path::PathBuf;
 
 use anyhow::bail;
 
-const ALL: [&str; 2] = ["intake", "failover"];
+const ALL: [&str; 6] = ["intake", "failover", "latency", "catchup", "footprint", "district"];
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn interrupted() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(t) => t,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -46,10 +66,21 @@ async fn main() -> anyhow::Result<()> {
     );
     let mut results = serde_json::Map::new();
     for name in &names {
-        let v = match name.as_str() {
-            "intake" => intake::run(dir.path()).await?,
-            "failover" => failover::run(dir.path()).await?,
-            _ => unreachable!("checked above"),
+        let one = async {
+            match name.as_str() {
+                "intake" => intake::run(dir.path()).await,
+                "failover" => failover::run(dir.path()).await,
+                "latency" => latency::run(dir.path()).await,
+                "catchup" => catchup::run(dir.path()).await,
+                "footprint" => footprint::run(dir.path()).await,
+                "district" => district::run(dir.path()).await,
+                _ => unreachable!("checked above"),
+            }
+        };
+        // Ctrl-C or SIGTERM drops the running benchmark, which kills the processes it started.
+        let v = tokio::select! {
+            v = one => v?,
+            _ = interrupted() => bail!("interrupted"),
         };
         results.insert(name.clone(), v);
     }
