@@ -872,7 +872,7 @@ fn a_node_rolled_back_to_a_backup_loses_and_doubles_nothing_sent_from_then_on() 
     let again = w.report_at(&comm, &grid);
     w.act_on(&comm, &again, Action::Escalate);
     w.heal(&mut rng);
-    assert_eq!(w.owner_of(&from_below), [street.clone()]);
+    assert_eq!(w.owner_of(&from_below), [street.clone()].as_slice());
     w.act_on(&street, &from_below, Action::Escalate);
     w.act_on(&street, &again, Action::SendDown { to: comm.clone() });
     let down = w.report_at(&district, &grid);
@@ -885,9 +885,9 @@ fn a_node_rolled_back_to_a_backup_loses_and_doubles_nothing_sent_from_then_on() 
     }
     assert!(w.counts.resequenced > 0);
     // Each arrived where it was sent, and is owned there alone.
-    assert_eq!(w.owner_of(&from_below), [district.clone()]);
-    assert_eq!(w.owner_of(&again), [comm.clone()]);
-    assert_eq!(w.owner_of(&down), [comm.clone()]);
+    assert_eq!(w.owner_of(&from_below), [district.clone()].as_slice());
+    assert_eq!(w.owner_of(&again), [comm.clone()].as_slice());
+    assert_eq!(w.owner_of(&down), [comm.clone()].as_slice());
     // The street's copies of what it handed on follow the owners' state (status updates arrive).
     for id in [&from_below, &again] {
         let owner = &w.owner_of(id)[0];
@@ -897,7 +897,7 @@ fn a_node_rolled_back_to_a_backup_loses_and_doubles_nothing_sent_from_then_on() 
     }
     // What the backup could not know stays with the neighbour that holds it: the escalation the
     // district received from the street before the loss is the district's, and the street never knew it.
-    assert_eq!(w.owner_of(&x), [district.clone()]);
+    assert_eq!(w.owner_of(&x), [district.clone()].as_slice());
     assert!(!w.nodes[&street].store.cases.contains_key(&x));
 }
 

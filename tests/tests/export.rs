@@ -165,9 +165,8 @@ fn cases_and_figures_export_to_csv_xlsx_and_json_with_chinese_or_english_headers
     assert_eq!(s["rows"], 1);
     let mut book: Xlsx<_> = open_workbook(&figs).expect("open xlsx");
     let sheet = book.worksheet_range_at(0).expect("a sheet").expect("read sheet");
-    let header: Vec<String> = (0..sheet.width())
-        .map(|i| sheet.get((0, i as usize)).map(|d| d.to_string()).unwrap_or_default())
-        .collect();
+    let header: Vec<String> =
+        (0..sheet.width()).map(|i| sheet.get((0, i)).map(|d| d.to_string()).unwrap_or_default()).collect();
     let col =
         |name: &str| header.iter().position(|h| h == name).unwrap_or_else(|| panic!("{name} in {header:?}"));
     assert_eq!(sheet.get((1, col("period"))), Some(&Data::String(day.clone())));

@@ -146,10 +146,10 @@ pub fn verify(path: &Path) -> Result<Manifest, BackupError> {
         return Err(truncated(path, format!("it has {len} bytes, less than one tar header")));
     }
     let mut archive = tar::Archive::new(BufReader::with_capacity(1 << 20, file));
-    let mut entries = archive.entries().map_err(|e| read_err(path, "the archive", e))?;
+    let entries = archive.entries().map_err(|e| read_err(path, "the archive", e))?;
     let mut payload: Option<(String, u64)> = None;
     let mut manifest: Option<Manifest> = None;
-    while let Some(entry) = entries.next() {
+    for entry in entries {
         let mut entry = entry.map_err(|e| read_err(path, "a tar header", e))?;
         let name = entry.path().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
         let size = entry.header().size().map_err(|e| damaged(path, format!("{name}: {e}")))?;
