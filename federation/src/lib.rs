@@ -1,6 +1,7 @@
 //! Grid-management domain and federation logic, free of I/O.
 //!
 //! ```text
+//! access    who may read and act (one rule for gRPC and HTTP); access tokens, stored hashed
 //! code      division codes and levels (区 / 街道 / 社区 / 网格)
 //! category  the national event/component classification, shipped as data
 //! case      the case record (案件/工单) and its audit trail
@@ -16,6 +17,7 @@
 //! ```
 //! `node/` wires this to RocksDB, openraft and gRPC; everything here is tested without sockets.
 
+pub mod access;
 pub mod bounds;
 pub mod calendar;
 pub mod case;

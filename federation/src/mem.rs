@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 
+use crate::access::AccessToken;
 use crate::case::Case;
 use crate::code::Code;
 use crate::link::Envelope;
@@ -23,6 +24,7 @@ pub struct Mem {
     pub inbox: BTreeMap<Code, u64>,
     pub fresh: BTreeMap<Code, Freshness>,
     pub departments: BTreeMap<String, Department>,
+    pub tokens: BTreeMap<String, AccessToken>,
     /// The apply index the next writes are made at (as the RocksDB overlay's `index`).
     pub index: u64,
     /// The apply index that last wrote each tally (the push index of rollups).
@@ -88,6 +90,9 @@ impl Store for Mem {
     fn department(&mut self, name: &str) -> Result<Option<Department>, Infallible> {
         Ok(self.departments.get(name).cloned())
     }
+    fn token(&mut self, id: &str) -> Result<Option<AccessToken>, Infallible> {
+        Ok(self.tokens.get(id).cloned())
+    }
     fn queued(&mut self, peer: &Code) -> Result<Vec<(u64, Envelope)>, Infallible> {
         Ok(Mem::queued(self, peer))
     }
@@ -130,6 +135,9 @@ impl Store for Mem {
             }
             Change::Department(d) => {
                 self.departments.insert(d.name.clone(), d);
+            }
+            Change::Token(t) => {
+                self.tokens.insert(t.id.clone(), *t);
             }
             Change::Restored { peer, link: Some(l) } => {
                 self.restored.insert(peer, l);

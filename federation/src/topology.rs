@@ -78,6 +78,10 @@ pub struct NodeSpec {
     /// A community's grids: 3-digit suffixes (`"001"`) or full 15-digit codes under the community.
     #[serde(default)]
     pub grids: Vec<String>,
+    /// The replicas' HTTP (console) addresses, one per replica in the same order; empty means each
+    /// replica's gRPC port + 1000 on the same IP.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub http: Vec<String>,
 }
 
 impl NodeSpec {
@@ -334,6 +338,39 @@ impl Topology {
             }
         }
 
+        // HTTP addresses, when given.
+        if !spec.http.is_empty() && spec.http.len() != n {
+            problems.push(Problem::new(
+                format!("{at}.http"),
+                format!(
+                    "has {} addresses for {n} replicas; give one per replica, or none{hint}",
+                    spec.http.len()
+                ),
+            ));
+        }
+        for (k, raw) in spec.http.iter().enumerate() {
+            let field = format!("{at}.http[{k}]");
+            match raw.trim().parse::<SocketAddr>() {
+                Ok(addr) if addr.port() != 0 => match addresses.get(&addr.to_string()) {
+                    Some(first) => problems.push(Problem::new(
+                        &field,
+                        format!(
+                            "{raw:?} is already used by {first}; every server needs its own address{hint}"
+                        ),
+                    )),
+                    None => {
+                        addresses.insert(addr.to_string(), format!("{field}{hint}"));
+                    }
+                },
+                _ => problems.push(Problem::new(
+                    &field,
+                    format!(
+                        "{raw:?} is not an ip:port address with a port, such as \"127.0.0.1:8101\"{hint}"
+                    ),
+                )),
+            }
+        }
+
         // Grids.
         let Some(code) = &p.code else { return };
         if code.level() != Level::Community {
@@ -504,6 +541,7 @@ grids = ["001", "002"]
             code: code.to_string(),
             name: name.to_string(),
             replicas: replicas.iter().map(|s| s.to_string()).collect(),
+            http: vec![],
             grids: grids.iter().map(|s| s.to_string()).collect(),
         }
     }

@@ -257,3 +257,88 @@ mod tests {
         assert!(issue(&ca_dir, &bad, dir.path()).unwrap_err().to_string().starts_with("days"));
     }
 }
+
+/// Writes `issued` (certificate and key) with the CA's certificate as a PKCS#12 file a browser can
+/// import (PBES2 with AES-256 and HMAC-SHA-256), protected by `password`; returns its path
+/// (`<cert stem>.p12`, mode 0600, never overwritten).
+pub fn write_p12(issued: &Issued, ca_cert: &Path, password: &str) -> Result<PathBuf, CertError> {
+    use p12_keystore::{
+        Certificate, EncryptionAlgorithm, KeyStore, KeyStoreEntry, MacAlgorithm, PrivateKey, PrivateKeyChain,
+    };
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |path: &Path, m: String| CertError::Invalid { field: path.display().to_string(), message: m };
+    let read_cert = |path: &Path| -> Result<Certificate, CertError> {
+        let pem = std::fs::read(path).map_err(io(path))?;
+        let der = CertificateDer::from_pem_slice(&pem)
+            .map_err(|e| bad(path, format!("not a PEM certificate: {e}")))?;
+        Certificate::from_der(der.as_ref()).map_err(|e| bad(path, format!("unusable certificate: {e}")))
+    };
+    let leaf = read_cert(&issued.cert)?;
+    let ca = read_cert(ca_cert)?;
+    let key_pem = std::fs::read(&issued.key).map_err(io(&issued.key))?;
+    let key_der = PrivateKeyDer::from_pem_slice(&key_pem)
+        .map_err(|e| bad(&issued.key, format!("not a PEM key: {e}")))?;
+    let key = PrivateKey::from_der(key_der.secret_der())
+        .map_err(|e| bad(&issued.key, format!("unusable key: {e}")))?;
+    let mut store = KeyStore::new();
+    let alias =
+        issued.cert.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "gridfed".into());
+    store.add_entry(
+        &alias,
+        KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(alias.as_str(), key, [leaf, ca])),
+    );
+    let bytes = store
+        .writer(password)
+        .encryption_algorithm(EncryptionAlgorithm::PbeWithHmacSha256AndAes256)
+        .mac_algorithm(MacAlgorithm::HmacSha256)
+        .write()
+        .map_err(|e| bad(&issued.cert, format!("cannot write PKCS#12: {e}")))?;
+    let path = issued.cert.with_extension("p12");
+    write_new_bytes(&path, &bytes)?;
+    Ok(path)
+}
+
+/// Writes `bytes` to a new file private to the owner (never overwriting).
+fn write_new_bytes(path: &Path, bytes: &[u8]) -> Result<(), CertError> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => CertError::Exists { path: path.display().to_string() },
+        _ => CertError::Io { path: path.display().to_string(), source: e },
+    })?;
+    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(io(path))
+}
+
+#[cfg(test)]
+mod p12_tests {
+    use super::*;
+
+    #[test]
+    fn an_operator_certificate_is_written_as_a_pkcs12_that_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = init_ca(&dir.path().join("ca"), "历下区").unwrap();
+        let identity = Identity {
+            code: federation::code::Code::parse_node("c", "370102").unwrap(),
+            role: federation::identity::Role::Operator,
+        };
+        let req = Request { identity: &identity, name: Some("wang"), hosts: &[], days: 30 };
+        let issued = issue(&dir.path().join("ca"), &req, dir.path()).unwrap();
+        let p12 = write_p12(&issued, &ca.cert, "pass-1234").unwrap();
+        let store = p12_keystore::KeyStore::from_pkcs12(
+            &std::fs::read(&p12).unwrap(),
+            "pass-1234",
+            p12_keystore::Pkcs12ImportPolicy::Relaxed,
+        )
+        .unwrap();
+        let (_, chain) = store.private_key_chain().unwrap();
+        assert_eq!(chain.certs().len(), 2);
+        assert!(matches!(write_p12(&issued, &ca.cert, "x"), Err(CertError::Exists { .. })));
+    }
+}

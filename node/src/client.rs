@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use proto::v1::access_service_client::AccessServiceClient;
 use proto::v1::case_service_client::CaseServiceClient;
 use proto::v1::cluster_service_client::ClusterServiceClient;
 use tonic::transport::Channel;
@@ -98,6 +99,14 @@ impl Client {
         F: AsyncFnMut(CaseServiceClient<Channel>, Duration) -> Result<Response<T>, Status>,
     {
         self.retry(CaseServiceClient::new, f).await
+    }
+
+    /// Calls the access-token service.
+    pub async fn access<T, F>(&self, f: F) -> Result<T, ClientError>
+    where
+        F: AsyncFnMut(AccessServiceClient<Channel>, Duration) -> Result<Response<T>, Status>,
+    {
+        self.retry(AccessServiceClient::new, f).await
     }
 
     /// Calls the cluster service.

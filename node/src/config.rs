@@ -179,6 +179,43 @@ impl Default for PeerLimits {
     }
 }
 
+/// The replica's HTTP side: the console's JSON API, live events, `/metrics`, `/healthz` and `/readyz`.
+/// HTTPS with the replica's `[tls]` certificate; plaintext only when the replica runs `--insecure`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Address the HTTP server binds (`ip:port`); `topology render` uses the gRPC port + 1000.
+    pub listen: String,
+    /// Live-event streams (`/api/v1/events`) open at once; more are refused with 503. A stream that
+    /// falls more than 1024 case changes behind is closed (the client reconnects and reloads).
+    #[serde(default = "default_event_clients")]
+    pub max_event_clients: usize,
+    /// Serve plain HTTP although the replica has TLS: allowed only on a loopback address, for
+    /// `gridnode demo` (a browser on the same machine, no certificate warning).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub plaintext_loopback: bool,
+}
+
+fn default_event_clients() -> usize {
+    64
+}
+
+impl HttpSettings {
+    /// The console on `listen` with default limits.
+    pub fn on(listen: impl Into<String>) -> HttpSettings {
+        HttpSettings {
+            listen: listen.into(),
+            max_event_clients: default_event_clients(),
+            plaintext_loopback: false,
+        }
+    }
+}
+
+/// The HTTP port `topology render` gives a replica whose gRPC port is `grpc_port`.
+pub fn http_port_for(grpc_port: u16) -> Option<u16> {
+    grpc_port.checked_add(1000)
+}
+
 /// Everything a replica needs to run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -229,6 +266,9 @@ pub struct Config {
     /// Deadline policy; "7123" by default.
     #[serde(default)]
     pub deadlines: DeadlinePolicy,
+    /// The HTTP side (console API, metrics, health); off without this section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpSettings>,
 }
 
 fn default_true() -> bool {
@@ -383,6 +423,21 @@ impl Config {
                 return Err(invalid(format!("peer {}", p.code), "needs at least one replica address"));
             }
         }
+        if let Some(h) = &self.http {
+            let http = check_addr("http.listen", &h.listen)?;
+            if http == listen {
+                return Err(invalid("http.listen", "must differ from listen (the gRPC address)"));
+            }
+            if h.max_event_clients == 0 || h.max_event_clients > 100_000 {
+                return Err(invalid("http.max_event_clients", "must be 1 to 100000"));
+            }
+            if h.plaintext_loopback && !http.ip().is_loopback() {
+                return Err(invalid(
+                    "http.plaintext_loopback",
+                    "only on a loopback address (127.0.0.1, ::1)",
+                ));
+            }
+        }
         self.deadlines.validate("deadlines").map_err(|m| {
             let (field, message) = m.split_once(": ").unwrap_or(("deadlines", m.as_str()));
             invalid(field, message)
@@ -418,6 +473,7 @@ mod tests {
             storage: StorageTuning::default(),
             tls: None,
             deadlines: DeadlinePolicy::default(),
+            http: Some(HttpSettings::on("127.0.0.1:8301")),
         }
     }
 
@@ -459,6 +515,15 @@ mod tests {
         let mut c = sample();
         c.raft.heartbeat_ms = 5000;
         assert!(c.validate().unwrap_err().to_string().contains("raft.heartbeat_ms"));
+        let mut c = sample();
+        c.http = Some(HttpSettings::on("127.0.0.1:7301"));
+        assert!(c.validate().unwrap_err().to_string().contains("http.listen"));
+        let mut c = sample();
+        c.http = Some(HttpSettings { plaintext_loopback: true, ..HttpSettings::on("10.0.0.1:8301") });
+        assert!(c.validate().unwrap_err().to_string().contains("http.plaintext_loopback"));
+        let mut c = sample();
+        c.http = Some(HttpSettings { max_event_clients: 0, ..HttpSettings::on("127.0.0.1:8301") });
+        assert!(c.validate().unwrap_err().to_string().contains("http.max_event_clients"));
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //!                                          storage::state_machine   storage::log_store   (RocksDB)
 //! links (outbox, rollup, supervise) ─▶ consensus::Writer, storage::reader, PeerService of neighbours
 //! ```
-//! `replica` wires them from a `config`; each part gets only the handles it needs (`local`,
+//! `http` serves the console's JSON API, live events, `/metrics` and the probes on each replica's HTTP
+//! address, through the same services and authorization. `replica` wires them from a `config`; each part gets only the handles it needs (`local`,
 //! `consensus::{Leadership, Writer}`, `storage::reader::CaseReader`, `clock::Clock`, `tasks::Tasks`).
 
 pub mod backup;
@@ -24,8 +25,10 @@ pub mod demo;
 pub mod demo_data;
 pub mod export;
 pub mod health;
+pub mod http;
 pub mod links;
 pub mod local;
+pub mod metrics;
 pub mod protocol;
 pub mod render;
 pub mod repair;

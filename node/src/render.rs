@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use federation::code::CodeError;
 use federation::topology::{NodeSpec, Topology};
 
-use crate::config::{Config, Neighbour, RaftTuning, ReplicaAddr};
+use crate::config::{http_port_for, Config, HttpSettings, Neighbour, RaftTuning, ReplicaAddr};
 
 fn peer(n: &NodeSpec) -> Neighbour {
     Neighbour { code: n.code.clone(), name: n.name.clone(), replicas: n.replicas.clone() }
@@ -21,6 +21,16 @@ fn known_grids(topo: &Topology, node: &NodeSpec) -> Result<Vec<String>, CodeErro
     }
     grids.sort();
     Ok(grids)
+}
+
+/// The HTTP address of replica `index` of `node`: as the topology gives it, or its gRPC port + 1000 on
+/// the same IP (None when that port does not exist or the gRPC address does not parse).
+pub fn http_addr(node: &NodeSpec, index: usize) -> Option<String> {
+    if let Some(a) = node.http.get(index) {
+        return Some(a.trim().to_string());
+    }
+    let grpc: std::net::SocketAddr = node.replicas.get(index)?.trim().parse().ok()?;
+    Some(std::net::SocketAddr::new(grpc.ip(), http_port_for(grpc.port())?).to_string())
 }
 
 /// The config of replica `index` (0-based) of `node`.
@@ -48,5 +58,6 @@ pub fn replica_config(topo: &Topology, node: &NodeSpec, index: usize) -> Result<
         storage: Default::default(),
         tls: None,
         deadlines: topo.defaults.deadlines.clone(),
+        http: http_addr(node, index).map(HttpSettings::on),
     })
 }

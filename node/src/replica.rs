@@ -7,7 +7,9 @@
 //!                                     │
 //!   services: CaseApi(Local, Writer, Leadership, CaseReader, Clock, ChannelPool)
 //!             ClusterApi(Local, Raft, CaseReader, LinkTable)  PeerApi(Local, Writer)  RaftApi(Raft)
-//!   tasks:    links::spawn(LinkCtx)  tls watch   proposer       (all tracked by Tasks)
+//!             AccessApi(Local, Writer, Leadership, CaseReader)  gRPC health and reflection
+//!   http:     the console API over CaseApi and ClusterApi, events, /metrics, probes ([http] listen)
+//!   tasks:    links::spawn(LinkCtx)  tls watch   proposer   http       (all tracked by Tasks)
 //! ```
 
 use std::collections::BTreeMap;
@@ -30,11 +32,13 @@ use crate::consensus::writer::ProtocolGate;
 use crate::consensus::{Leadership, Proposer, Writer};
 use crate::health::clock::{ClockCtx, ClockProbe};
 use crate::health::{self, Health};
+use crate::http::{HttpCtx, HttpParts};
 use crate::links::{LinkCtx, LinkTable};
 use crate::local::Local;
+use crate::metrics::Metrics;
 use crate::repair::Repair;
 use crate::rpc::ChannelPool;
-use crate::service::{BackupSource, CaseApi, ClusterApi, PeerApi, RaftApi};
+use crate::service::{AccessApi, BackupSource, CaseApi, ClusterApi, PeerApi, RaftApi};
 use crate::storage::log_store::LogStore;
 use crate::storage::state_machine::{NodeRules, Signals, StateMachine};
 use crate::storage::{self, Faults, StoreError};
@@ -131,14 +135,35 @@ fn local_of(cfg: &Config, node: Code) -> Local {
 }
 
 /// Starts the replica described by `cfg` on `listener` with `clock`, and serves until `shutdown`
-/// resolves.
+/// resolves. Its HTTP side, when configured, binds `cfg.http.listen`.
 pub async fn run(
     cfg: Config,
     listener: TcpListener,
     clock: Clock,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ReplicaError> {
+    run_with(cfg, listener, None, clock, shutdown).await
+}
+
+/// As [`run`], with the HTTP side on `http_listener` when given (a test or the demo bound it), else
+/// on `cfg.http.listen`.
+pub async fn run_with(
+    cfg: Config,
+    listener: TcpListener,
+    http_listener: Option<TcpListener>,
+    clock: Clock,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ReplicaError> {
     cfg.validate()?;
+    let http_listener = match (&cfg.http, http_listener) {
+        (None, _) => None,
+        (Some(_), Some(l)) => Some(l),
+        (Some(h), None) => Some(
+            crate::rpc::bind(&h.listen)
+                .await
+                .map_err(|source| ReplicaError::Bind { addr: h.listen.clone(), source })?,
+        ),
+    };
     let node = cfg.node_code()?;
     let local = Arc::new(local_of(&cfg, node.clone()));
     let data_dir = PathBuf::from(&cfg.data_dir);
@@ -188,7 +213,14 @@ pub async fn run(
     let tasks = Tasks::new();
     let pool = ChannelPool::new(tls.clone());
     let leadership = Leadership::new(raft.clone(), cfg.replica_id);
-    let proposer = Proposer::start(raft.clone(), clock.clone(), &tasks);
+    let metrics = Metrics::new(node.as_str(), cfg.replica_id, tls.as_ref().map(|t| t.refusals().clone()));
+    let observed = metrics.clone();
+    let proposer = Proposer::start_observed(
+        raft.clone(),
+        clock.clone(),
+        &tasks,
+        Arc::new(move |n, t| observed.observe_commit(n, t)),
+    );
     let writer = Writer::new(proposer, leadership.clone(), cfg.replica_id, health.clone())
         .with_gate(ProtocolGate::new(protocol.clone(), leadership.clone()));
     let table = Arc::new(LinkTable::default());
@@ -208,7 +240,7 @@ pub async fn run(
             writer: writer.clone(),
             table: table.clone(),
             clock: clock.clone(),
-            signals,
+            signals: signals.clone(),
             pool: pool.clone(),
             health: health.clone(),
             clock_probe: clock_probe.clone(),
@@ -228,22 +260,77 @@ pub async fn run(
     info!(node = %node, replica = cfg.replica_id, addr = ?listener.local_addr().ok(), tls = tls.is_some(), protocol = crate::protocol::announced(), "replica serving");
     let stopping = tasks.clone();
     let failed = faults.clone();
-    let served = crate::rpc::serve(
-        listener,
-        CaseApi::new(
+    let case_api = CaseApi::new(
+        local.clone(),
+        writer.clone(),
+        leadership.clone(),
+        reader.clone(),
+        clock.clone(),
+        pool.clone(),
+        health.clone(),
+    );
+    let cluster_api =
+        ClusterApi::new(local.clone(), raft.clone(), reader.clone(), table.clone(), pool.clone())
+            .with_backups(BackupSource::new(db.clone(), data_dir.clone(), clock.clone()));
+    if let (Some(settings), Some(http_listener)) = (&cfg.http, http_listener) {
+        let https = tls.is_some() && !settings.plaintext_loopback;
+        if tls.is_some() && !https {
+            warn!(node = %node, replica = cfg.replica_id, addr = %settings.listen,
+                "PLAINTEXT console on loopback (http.plaintext_loopback): only for a browser on this machine");
+        }
+        let ctx = HttpCtx::new(
+            HttpParts {
+                local: local.clone(),
+                case: case_api.clone(),
+                cluster: cluster_api.clone(),
+                reader: reader.clone(),
+                leadership: leadership.clone(),
+                health: health.clone(),
+                clock: clock.clone(),
+                signals,
+                links: table.clone(),
+                metrics: metrics.clone(),
+                stop: tasks.token(),
+            },
+            settings,
+            https,
+        );
+        let http_tls = if https { tls.clone() } else { None };
+        let stop = tasks.token();
+        let limits = cfg.limits.clone();
+        info!(node = %node, replica = cfg.replica_id, addr = ?http_listener.local_addr().ok(), https, "console serving");
+        tasks.spawn("http", async move {
+            if let Err(e) =
+                crate::http::serve(http_listener, ctx, http_tls, limits, stop.cancelled_owned()).await
+            {
+                tracing::error!(error = %e, "the HTTP server stopped");
+            }
+        });
+    }
+    let ready = {
+        let (leadership, health) = (leadership.clone(), health.clone());
+        Box::new(move || health::ready::readiness(&leadership, &health).ready)
+    };
+    let extras = crate::rpc::Extras {
+        access: AccessApi::new(
             local.clone(),
             writer.clone(),
             leadership,
-            reader.clone(),
+            reader,
             clock.clone(),
             pool.clone(),
-            health,
         ),
-        ClusterApi::new(local.clone(), raft.clone(), reader, table, pool.clone())
-            .with_backups(BackupSource::new(db.clone(), data_dir.clone(), clock.clone())),
+        metrics,
+        ready,
+    };
+    let served = crate::rpc::serve(
+        listener,
+        case_api,
+        cluster_api,
         PeerApi::new(local, writer, pool, clock.clone()).with_protocol(protocol.clone()),
         RaftApi::new(raft.clone(), node.as_str(), cfg.replica_id, tls.is_some(), repair, clock)
             .with_protocol(protocol),
+        extras,
         tls.clone(),
         cfg.limits.clone(),
         async move {

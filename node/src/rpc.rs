@@ -13,8 +13,50 @@ use tonic::transport::{Channel, Endpoint};
 use crate::config::PeerLimits;
 
 use crate::consensus::network::MAX_RAFT_MESSAGE;
-use crate::service::{CaseApi, ClusterApi, PeerApi, RaftApi};
+use crate::metrics::{Metrics, RequestLayer};
+use crate::service::{AccessApi, CaseApi, ClusterApi, PeerApi, RaftApi};
 use crate::tls::Tls;
+
+/// How often the standard gRPC health service's status is brought up to date.
+const HEALTH_EVERY: Duration = Duration::from_millis(200);
+
+/// What the gRPC server serves besides the four gridfed services: the access-token service, the
+/// standard health service (SERVING while `ready` says so) and server reflection, all counted in
+/// `metrics`.
+pub struct Extras {
+    pub access: AccessApi,
+    pub metrics: Metrics,
+    /// Whether the replica is ready (see `health::ready`).
+    pub ready: Box<dyn Fn() -> bool + Send + Sync>,
+}
+
+/// Keeps the health service's overall status ("") and each gridfed service's equal to `ready()`.
+async fn follow_health(
+    reporter: tonic_health::server::HealthReporter,
+    ready: Box<dyn Fn() -> bool + Send + Sync>,
+) -> std::convert::Infallible {
+    use tonic_health::ServingStatus;
+    let names = [
+        "",
+        "gridfed.v1.CaseService",
+        "gridfed.v1.ClusterService",
+        "gridfed.v1.AccessService",
+        "gridfed.v1.PeerService",
+        "gridfed.v1.RaftService",
+    ];
+    let mut last = None;
+    loop {
+        let now = ready();
+        if last != Some(now) {
+            let status = if now { ServingStatus::Serving } else { ServingStatus::NotServing };
+            for n in names {
+                reporter.set_service_status(n, status).await;
+            }
+            last = Some(now);
+        }
+        tokio::time::sleep(HEALTH_EVERY).await;
+    }
+}
 
 /// How long to wait for a TCP connection to a replica.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -82,21 +124,39 @@ pub async fn serve(
     cluster: ClusterApi,
     peer: PeerApi,
     raft: RaftApi,
+    extras: Extras,
     tls: Option<Arc<Tls>>,
     limits: PeerLimits,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
+    use proto::v1::access_service_server::AccessServiceServer;
     use proto::v1::case_service_server::CaseServiceServer;
     use proto::v1::cluster_service_server::ClusterServiceServer;
     use proto::v1::peer_service_server::PeerServiceServer;
     use proto::v1::raft_service_server::RaftServiceServer;
-    tonic::transport::Server::builder()
+    let reporter = tonic_health::server::HealthReporter::new();
+    let health = tonic_health::pb::health_server::HealthServer::new(
+        tonic_health::server::HealthService::from_health_reporter(reporter.clone()),
+    );
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| {
+            tracing::error!(error = %e, "gRPC reflection cannot start");
+            e
+        });
+    let server = tonic::transport::Server::builder()
         .timeout(Duration::from_secs(60))
         // Connections whose peer stopped answering are dropped instead of holding the peer's budget.
         .http2_keepalive_interval(Some(Duration::from_secs(20)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .layer(RequestLayer::grpc(extras.metrics.clone()))
         .layer(crate::tls::PerPeerLimitLayer)
         .layer(crate::service::StatusCodesLayer)
+        .add_service(health)
+        .add_service(AccessServiceServer::new(extras.access))
+        .add_optional_service(reflection.ok())
         .add_service(
             CaseServiceServer::new(case)
                 .max_decoding_message_size(MAX_CLIENT_MESSAGE)
@@ -115,6 +175,9 @@ pub async fn serve(
         )
         // `incoming` turns Nagle off on every accepted connection: gRPC writes headers, data and trailers
         // separately, and with Nagle each response would wait for the peer's delayed ACK (~40 ms).
-        .serve_with_incoming_shutdown(crate::tls::incoming(listener, tls, limits), shutdown)
-        .await
+        .serve_with_incoming_shutdown(crate::tls::incoming(listener, tls, limits), shutdown);
+    tokio::select! {
+        served = server => served,
+        never = follow_health(reporter, extras.ready) => match never {},
+    }
 }

@@ -420,6 +420,20 @@ pub fn categories_to_pb(catalog: &Catalog) -> Vec<pb::Category> {
         .collect()
 }
 
+/// An access token as listed (never its secret nor its hash).
+pub fn token_to_pb(t: &federation::access::AccessToken) -> pb::AccessToken {
+    pb::AccessToken {
+        id: t.id.clone(),
+        name: t.name.clone(),
+        scope: t.scope.to_string(),
+        role: t.role.as_str().to_string(),
+        created_at_ms: t.created_at,
+        expires_at_ms: t.expires_at,
+        created_by: t.created_by.clone(),
+        revoked_at_ms: t.revoked_at,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

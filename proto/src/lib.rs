@@ -10,3 +10,6 @@ pub mod v1 {
 }
 
 pub use convert::ConvertError;
+
+/// The encoded `FileDescriptorSet` of every gridfed.v1 file, for gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/gridfed_descriptor.bin"));

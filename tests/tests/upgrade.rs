@@ -61,6 +61,10 @@ fn a_store_written_by_storage_format_0_is_migrated_and_served() {
     let mut children = Vec::new();
     for node in ["370102", "370102001", "370102001001"] {
         let config = cfg.join(format!("{node}-r1.toml"));
+        common::edit_config(&config, |t| {
+            let storage = toml::map::Map::from_iter([("min_free_mb".to_string(), toml::Value::Integer(16))]);
+            t.insert("storage".into(), toml::Value::Table(storage));
+        });
         children.push(serve(&config, &dir.path().join(format!("{node}.log"))));
     }
     let community = format!("127.0.0.1:{}", ports[2]);

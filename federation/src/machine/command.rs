@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::access::{AccessRole, AccessToken};
 use crate::case::Case;
 use crate::code::Code;
 use crate::link::Envelope;
@@ -59,6 +60,31 @@ pub struct Rollup {
     pub fresh: Vec<Freshness>,
 }
 
+/// Create an access token (`gridnode access token create`). The secret never enters the log: only
+/// its SHA-256. The token expires `ttl_ms` after the leader-stamped time of the entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenCreate {
+    /// Public id, 4 to 32 lowercase hex digits, unique on the node.
+    pub id: String,
+    /// What it is for.
+    pub name: String,
+    /// The subtree it grants: this node or one above it.
+    pub scope: Code,
+    pub role: AccessRole,
+    /// SHA-256 of the secret, 64 lowercase hex digits.
+    pub hash: String,
+    /// Lifetime from the entry's time.
+    pub ttl_ms: i64,
+    /// The creator's certificate identity.
+    pub created_by: String,
+}
+
+/// Revoke an access token; revoking a revoked token changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRevoke {
+    pub id: String,
+}
+
 /// The neighbour `peer` has applied our messages up to `applied`, more than this node's own (older)
 /// state accounts for: after a restore from a backup, or when `applied` exceeds every sequence number
 /// this node ever gave the link. Every queued message for `peer` is numbered again from `applied + 1`,
@@ -88,6 +114,10 @@ pub enum Command {
     Rollup(Rollup),
     /// Register (or update) a department.
     Department(Department),
+    /// Create an access token.
+    TokenCreate(TokenCreate),
+    /// Revoke an access token.
+    TokenRevoke(TokenRevoke),
     /// Renumber a link's queued messages above the neighbour's high-water mark (protocol 2).
     Resequence(Resequence),
 }
@@ -102,7 +132,9 @@ impl Command {
             | Command::Receive(_)
             | Command::Acked(_)
             | Command::Rollup(_)
-            | Command::Department(_) => 1,
+            | Command::Department(_)
+            | Command::TokenCreate(_)
+            | Command::TokenRevoke(_) => 1,
             Command::Resequence(_) => 2,
         }
     }
@@ -143,6 +175,8 @@ pub enum Outcome {
     Received { hwm: u64 },
     /// Applied, nothing to return.
     Done,
+    /// The access token as stored (created or revoked).
+    Token(Box<AccessToken>),
     /// Refused; nothing changed.
     Refused(Refusal),
 }
@@ -267,6 +301,39 @@ impl Proposal for Department {
     type Output = ();
     fn output(o: Outcome) -> Result<Result<(), Refusal>, Outcome> {
         done(o)
+    }
+}
+
+fn token(o: Outcome) -> Result<Result<AccessToken, Refusal>, Outcome> {
+    refused_or(o, |o| match o {
+        Outcome::Token(t) => Ok(*t),
+        other => Err(other),
+    })
+}
+
+impl From<TokenCreate> for Command {
+    fn from(v: TokenCreate) -> Command {
+        Command::TokenCreate(v)
+    }
+}
+
+impl Proposal for TokenCreate {
+    type Output = AccessToken;
+    fn output(o: Outcome) -> Result<Result<AccessToken, Refusal>, Outcome> {
+        token(o)
+    }
+}
+
+impl From<TokenRevoke> for Command {
+    fn from(v: TokenRevoke) -> Command {
+        Command::TokenRevoke(v)
+    }
+}
+
+impl Proposal for TokenRevoke {
+    type Output = AccessToken;
+    fn output(o: Outcome) -> Result<Result<AccessToken, Refusal>, Outcome> {
+        token(o)
     }
 }
 

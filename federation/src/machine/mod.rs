@@ -13,8 +13,10 @@
 //! outbox    routing, queueing for a neighbour, status updates to watchers (反馈), resequencing a
 //!           link after a restore
 //! rollup    a child's statistics       cases    writing a case with its tallies and deadline index
+//! access    access tokens: created with their secret's hash, revoked
 //! ```
 
+mod access;
 mod act;
 mod cases;
 pub mod command;
@@ -32,6 +34,7 @@ pub mod validate;
 pub(crate) use command::invalid;
 pub use command::{
     Acked, Act, Command, Department, Outcome, Proposal, Receive, Refusal, Reported, Resequence, Rollup,
+    TokenCreate, TokenRevoke,
 };
 pub use outbox::route;
 pub use store::{Change, Ctx, RestoredLink, Rules, Store, RESTORED_SEQ_GAP};
@@ -64,6 +67,8 @@ pub fn apply<S: Store>(
             store.write(Change::Department(d.clone()))?;
             Ok(Outcome::Done)
         }
+        Command::TokenCreate(t) => access::create(store, rules, ctx, t),
+        Command::TokenRevoke(t) => access::revoke(store, ctx, t),
         Command::Resequence(r) => outbox::resequence(store, rules, &r.peer, r.applied),
     }
 }

@@ -1,6 +1,7 @@
 //! What the state machine reads and writes (the `Store` trait, the `Change`s one apply call makes), the
 //! node's rules every replica applies by, and the context of one applied entry.
 
+use crate::access::AccessToken;
 use crate::case::Case;
 use crate::category::Catalog;
 use crate::code::Code;
@@ -75,6 +76,8 @@ pub enum Change {
     },
     Fresh(Freshness),
     Department(Department),
+    /// An access token, created or revoked.
+    Token(Box<AccessToken>),
     /// Mark (or, with None, unmark) the link to `peer` as restored.
     Restored {
         peer: Code,
@@ -95,6 +98,7 @@ pub trait Store {
     fn inbox_hwm(&mut self, from: &Code) -> Result<u64, Self::Error>;
     fn fresh(&mut self, node: &Code) -> Result<Option<Freshness>, Self::Error>;
     fn department(&mut self, name: &str) -> Result<Option<Department>, Self::Error>;
+    fn token(&mut self, id: &str) -> Result<Option<AccessToken>, Self::Error>;
     /// The messages queued for `peer`, in sequence order.
     fn queued(&mut self, peer: &Code) -> Result<Vec<(u64, Envelope)>, Self::Error>;
     /// Whether the link to `peer` was restored from a backup, and what remains to resynchronise.

@@ -104,6 +104,9 @@ pub struct ListArgs {
     /// may then hold fewer cases (use --all for every match).
     #[arg(long, default_value = "")]
     light: String,
+    /// Only cases whose title or address contains this text (ignoring case and spaces).
+    #[arg(long, default_value = "")]
+    search: String,
     #[arg(long)]
     local: bool,
     #[arg(long)]
@@ -247,6 +250,7 @@ pub async fn run(cmd: CaseCmd) -> anyhow::Result<ExitCode> {
                 local: a.local,
                 owned: a.owned,
                 light: a.light,
+                text: a.search,
                 ..Default::default()
             };
             let mut all = Vec::new();

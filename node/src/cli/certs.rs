@@ -46,6 +46,13 @@ pub enum CertsCmd {
         days: i64,
         #[arg(long)]
         out: PathBuf,
+        /// Also write a PKCS#12 file (certificate, key and CA; for a browser to import). Its password
+        /// is generated and printed once unless given with --p12-password.
+        #[arg(long)]
+        p12: bool,
+        /// The PKCS#12 file's password (with --p12).
+        #[arg(long, env = "GRIDNODE_P12_PASSWORD", requires = "p12")]
+        p12_password: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -71,14 +78,43 @@ pub fn run(cmd: CertsCmd) -> anyhow::Result<ExitCode> {
                 );
             }
         }
-        CertsCmd::Issue { ca, code, role, name, hosts, days, out, json } => {
+        CertsCmd::Issue { ca, code, role, name, hosts, days, out, p12, p12_password, json } => {
             let identity =
                 Identity { code: Code::parse_node("--code", &code)?, role: Role::parse("--role", &role)? };
             let req = certs::Request { identity: &identity, name: name.as_deref(), hosts: &hosts, days };
             let issued = certs::issue(&ca, &req, &out)?;
-            if json {
-                say!("{}", json!({"identity": identity.uri(), "cert": issued.cert, "key": issued.key}));
+            let p12 = if p12 {
+                let (password, generated) = match p12_password {
+                    Some(p) => (p, false),
+                    None => {
+                        use rand::Rng;
+                        let p: String = rand::thread_rng()
+                            .sample_iter(&rand::distributions::Alphanumeric)
+                            .take(16)
+                            .map(char::from)
+                            .collect();
+                        (p, true)
+                    }
+                };
+                let path = certs::write_p12(&issued, &ca.join("ca.pem"), &password)?;
+                Some((path, generated.then_some(password)))
             } else {
+                None
+            };
+            if json {
+                let mut v = json!({"identity": identity.uri(), "cert": issued.cert, "key": issued.key});
+                if let Some((path, password)) = &p12 {
+                    v["p12"] = json!(path);
+                    v["p12_password"] = json!(password);
+                }
+                say!("{v}");
+            } else {
+                if let Some((path, password)) = &p12 {
+                    say!("PKCS#12 for a browser: {}", path.display());
+                    if let Some(p) = password {
+                        say!("its password (shown once): {p}");
+                    }
+                }
                 say!(
                     "issued {} ({}): {} and {}",
                     identity.uri(),

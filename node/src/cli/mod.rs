@@ -10,6 +10,7 @@ macro_rules! say_raw {
     ($($t:tt)*) => { $crate::cli::output::emit(&format!($($t)*)) };
 }
 
+mod access;
 mod backup;
 mod case;
 mod certs;
@@ -111,6 +112,9 @@ enum Command {
         /// Allow running without TLS when the config has no [tls] section (local experiments only).
         #[arg(long)]
         insecure: bool,
+        /// Log lines as text, or as JSON objects (one a line) for log collectors. RUST_LOG filters.
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
         /// Fault injection for tests: run this replica's clock this many milliseconds ahead (negative:
         /// behind) of the machine's. Never in production.
         #[arg(long, hide = true, default_value_t = 0, allow_negative_numbers = true)]
@@ -138,6 +142,9 @@ enum Command {
     /// The node's links to its parent and children.
     #[command(subcommand)]
     Federation(links::FederationCmd),
+    /// Access tokens of the node's console, for wall screens and browsers without a certificate.
+    #[command(subcommand)]
+    Access(access::AccessCmd),
     /// Functional departments cases can be dispatched to (吹哨).
     #[command(subcommand)]
     Department(links::DepartmentCmd),
@@ -159,6 +166,27 @@ enum Command {
     Man(install::ManArgs),
 }
 
+/// How `serve` writes its log.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines (coloured on a terminal).
+    Text,
+    /// One JSON object a line, with the current span's fields (node, replica, case, peer).
+    Json,
+}
+
+fn init_json_tracing(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_span_list(true)
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
@@ -173,8 +201,18 @@ fn init_tracing(default: &str) {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { config, insecure, clock_offset_ms, clock_offset_file, protocol_version } => {
-            init_tracing("info,openraft=warn");
+        Command::Serve {
+            config,
+            insecure,
+            log_format,
+            clock_offset_ms,
+            clock_offset_file,
+            protocol_version,
+        } => {
+            match log_format {
+                LogFormat::Text => init_tracing("info,openraft=warn"),
+                LogFormat::Json => init_json_tracing("info,openraft=warn"),
+            }
             if let Some(v) = protocol_version {
                 crate::protocol::announce(v);
             }
@@ -234,6 +272,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(cmd) => {
             init_tracing("warn");
             export::run(cmd).await
+        }
+        Command::Access(cmd) => {
+            init_tracing("warn");
+            access::run(cmd).await
         }
     }
 }

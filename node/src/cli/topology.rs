@@ -30,7 +30,39 @@ pub enum TopologyCmd {
         /// copy the CA's certificate there (never its key), and configure mutual TLS.
         #[arg(long)]
         ca: Option<PathBuf>,
+        /// Also write a Prometheus scrape config of every replica's /metrics to this file.
+        #[arg(long)]
+        prometheus: Option<PathBuf>,
     },
+}
+
+/// A Prometheus scrape config of every replica's `/metrics` (HTTPS with the district CA when `ca`).
+pub fn scrape_config(t: &Topology, ca: Option<&Path>) -> String {
+    let mut out = String::from(
+        "# Prometheus scrape config for gridnode, written by `gridnode topology render --prometheus`.\n\
+         # Every series carries node and replica labels of its own; targets add node_name.\n\
+         scrape_configs:\n  - job_name: gridnode\n    scrape_interval: 15s\n    metrics_path: /metrics\n",
+    );
+    match ca {
+        Some(ca) => out.push_str(&format!(
+            "    scheme: https\n    tls_config:\n      ca_file: {:?}\n",
+            ca.join("ca.pem").display().to_string()
+        )),
+        None => out.push_str("    scheme: http\n"),
+    }
+    out.push_str("    static_configs:\n");
+    for node in &t.nodes {
+        let targets: Vec<String> = (0..node.replicas.len())
+            .filter_map(|i| crate::render::http_addr(node, i))
+            .map(|a| format!("{a:?}"))
+            .collect();
+        out.push_str(&format!(
+            "      - targets: [{}]\n        labels:\n          node_name: {:?}\n",
+            targets.join(", "),
+            node.name
+        ));
+    }
+    out
 }
 
 fn load(path: &Path) -> anyhow::Result<Result<Topology, TopologyError>> {
@@ -56,7 +88,7 @@ pub fn run(cmd: TopologyCmd) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         },
-        TopologyCmd::Render { topology, out, json, ca } => {
+        TopologyCmd::Render { topology, out, json, ca, prometheus } => {
             let t = match load(&topology)? {
                 Ok(t) => t,
                 Err(e) => {
@@ -88,10 +120,14 @@ pub fn run(cmd: TopologyCmd) -> anyhow::Result<ExitCode> {
                             role: Role::Replica,
                         };
                         let name = format!("r{}", i + 1);
+                        // The console is served with the same certificate on the HTTP address.
+                        let hosts: Vec<String> = std::iter::once(addr.clone())
+                            .chain(cfg.http.as_ref().map(|h| h.listen.clone()))
+                            .collect();
                         let req = certs::Request {
                             identity: &identity,
                             name: Some(&name),
-                            hosts: std::slice::from_ref(addr),
+                            hosts: &hosts,
                             days: 365,
                         };
                         let issued = certs::issue(ca_dir, &req, &out.join("certs"))?;
@@ -108,8 +144,13 @@ pub fn run(cmd: TopologyCmd) -> anyhow::Result<ExitCode> {
                     );
                     std::fs::write(&path, text)
                         .with_context(|| format!("cannot write {}", path.display()))?;
-                    rendered.push(json!({"node": node.code, "name": node.name, "replica": i + 1, "config": path, "addr": addr}));
+                    rendered.push(json!({"node": node.code, "name": node.name, "replica": i + 1, "config": path, "addr": addr,
+                        "http": cfg.http.as_ref().map(|h| h.listen.clone())}));
                 }
+            }
+            if let Some(path) = &prometheus {
+                std::fs::write(path, scrape_config(&t, ca.as_deref()))
+                    .with_context(|| format!("cannot write {}", path.display()))?;
             }
             if json {
                 say!("{}", serde_json::Value::Array(rendered));
@@ -133,4 +174,22 @@ fn copy_ca(ca_dir: &Path, certs: &Path) -> anyhow::Result<PathBuf> {
     std::fs::write(&tmp, pem).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, &to).with_context(|| format!("cannot write {}", to.display()))?;
     Ok(to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scrape_config_lists_every_replica_console_over_https_with_the_ca() {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/lixia.toml")).unwrap();
+        let t = Topology::load(&text).unwrap();
+        let yaml = scrape_config(&t, Some(Path::new("/etc/gridnode/ca")));
+        assert!(yaml.contains("scheme: https"), "{yaml}");
+        assert!(yaml.contains("ca_file: \"/etc/gridnode/ca/ca.pem\""), "{yaml}");
+        assert!(yaml.contains("\"10.10.0.11:8101\", \"10.10.0.12:8101\", \"10.10.0.13:8101\""), "{yaml}");
+        assert!(yaml.contains("node_name: \"历下区\""), "{yaml}");
+        assert!(scrape_config(&t, None).contains("scheme: http\n"));
+    }
 }

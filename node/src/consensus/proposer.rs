@@ -70,11 +70,25 @@ pub struct Proposer {
     tx: mpsc::Sender<Pending>,
 }
 
+/// Told of every committed batch: how many commands it held and how long it took from proposal to
+/// commit and apply here (the replica's metrics).
+pub type CommitObserver = Arc<dyn Fn(usize, std::time::Duration) + Send + Sync>;
+
 impl Proposer {
     /// Starts the batching task (tracked by `tasks`) submitting to `target`, stamping with `clock`.
     pub fn start<S: Submit>(target: S, clock: Clock, tasks: &Tasks) -> Proposer {
+        Proposer::start_observed(target, clock, tasks, Arc::new(|_, _| {}))
+    }
+
+    /// As `start`, telling `observe` of every committed batch.
+    pub fn start_observed<S: Submit>(
+        target: S,
+        clock: Clock,
+        tasks: &Tasks,
+        observe: CommitObserver,
+    ) -> Proposer {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tasks.spawn("proposer", run(target, clock, rx));
+        tasks.spawn("proposer", run(target, clock, rx, observe));
         Proposer { tx }
     }
 
@@ -95,7 +109,7 @@ fn drain(rx: &mut mpsc::Receiver<Pending>, batch: &mut Vec<Pending>) {
     }
 }
 
-async fn run<S: Submit>(target: S, clock: Clock, mut rx: mpsc::Receiver<Pending>) {
+async fn run<S: Submit>(target: S, clock: Clock, mut rx: mpsc::Receiver<Pending>, observe: CommitObserver) {
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut last_at = 0i64;
     while let Some(first) = rx.recv().await {
@@ -109,13 +123,16 @@ async fn run<S: Submit>(target: S, clock: Clock, mut rx: mpsc::Receiver<Pending>
         last_at = last_at.max(clock.now_ms());
         let at = last_at;
         let target = target.clone();
+        let observe = observe.clone();
         tokio::spawn(async move {
             let _permit = permit;
             let (cmds, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|p| (p.cmd, p.reply)).unzip();
             let proposed = cmds.len();
             debug!(commands = proposed, "proposing batch");
+            let started = std::time::Instant::now();
             match target.submit(Request { at, commands: cmds }).await {
                 Ok(resp) if resp.outcomes.len() == proposed => {
+                    observe(proposed, started.elapsed());
                     for (reply, outcome) in replies.into_iter().zip(resp.outcomes) {
                         let _ = reply.send(Ok(outcome));
                     }

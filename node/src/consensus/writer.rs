@@ -146,6 +146,8 @@ fn command_name(c: &federation::machine::Command) -> &'static str {
         Command::Acked(_) => "acked",
         Command::Rollup(_) => "rollup",
         Command::Department(_) => "department",
+        Command::TokenCreate(_) => "token create",
+        Command::TokenRevoke(_) => "token revoke",
         Command::Resequence(_) => "resequence",
     }
 }

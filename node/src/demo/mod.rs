@@ -18,11 +18,12 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::client::{with_deadline, Client};
+use crate::config::HttpSettings;
 use crate::demo_data::{DISTRICT, STREETS};
 use crate::tls::{Tls, TlsFiles};
 use federation::code::Code;
 use federation::identity::{Identity, Role};
-use proto::v1::StatusRequest;
+use proto::v1::{CreateTokenRequest, StatusRequest};
 
 /// Options of `gridnode demo`.
 #[derive(clap::Args, Debug)]
@@ -68,8 +69,13 @@ async fn build(dir: &std::path::Path) -> anyhow::Result<(Topology, HashMap<Strin
         Ok(addrs)
     };
     let (dcode, dname) = DISTRICT;
-    let mut nodes =
-        vec![NodeSpec { code: dcode.into(), name: dname.into(), replicas: bind(3).await?, grids: vec![] }];
+    let mut nodes = vec![NodeSpec {
+        code: dcode.into(),
+        name: dname.into(),
+        replicas: bind(3).await?,
+        grids: vec![],
+        http: vec![],
+    }];
     for (s, sname, communities) in STREETS {
         let scode = format!("{dcode}{s}");
         nodes.push(NodeSpec {
@@ -77,6 +83,7 @@ async fn build(dir: &std::path::Path) -> anyhow::Result<(Topology, HashMap<Strin
             name: sname.to_string(),
             replicas: bind(3).await?,
             grids: vec![],
+            http: vec![],
         });
         for (c, cname, grids) in communities.iter() {
             nodes.push(NodeSpec {
@@ -84,6 +91,7 @@ async fn build(dir: &std::path::Path) -> anyhow::Result<(Topology, HashMap<Strin
                 name: cname.to_string(),
                 replicas: bind(1).await?,
                 grids: (1..=grids.len()).map(|i| format!("{i:03}")).collect(),
+                http: vec![],
             });
         }
     }
@@ -132,6 +140,26 @@ fn demo_certs(dir: &std::path::Path, topo: &Topology) -> anyhow::Result<DemoCert
     Ok(DemoCerts { replicas, operator })
 }
 
+/// The district's console URL with a fresh operator token (created over gRPC as the district's
+/// operator, as `gridnode access token create` does).
+async fn demo_console(
+    topo: &Topology,
+    operator: &std::sync::Arc<Tls>,
+    consoles: &HashMap<(String, usize), String>,
+) -> anyhow::Result<String> {
+    let district = &topo.nodes[0];
+    let client = Client::new(&district.replicas.join(","), Duration::from_secs(10), Some(operator))?;
+    let msg = CreateTokenRequest {
+        scope: String::new(),
+        role: "operator".into(),
+        expires: "24h".into(),
+        name: "gridnode demo".into(),
+    };
+    let r = client.access(async |mut c, d| c.create_token(with_deadline(msg.clone(), d)).await).await?;
+    let http = consoles.get(&(district.code.clone(), 0)).context("the district's console address")?;
+    Ok(format!("http://{http}/login?token={}", r.secret))
+}
+
 async fn wait_for_leader(node: &NodeSpec, tls: &std::sync::Arc<Tls>) -> anyhow::Result<()> {
     let client = Client::new(&node.replicas.join(","), Duration::from_secs(2), Some(tls))?;
     let start = Instant::now();
@@ -161,17 +189,29 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut replicas = JoinSet::new();
+    // Each replica's console, plain HTTP on loopback (no certificate warning for a browser here).
+    let mut consoles: HashMap<(String, usize), String> = HashMap::new();
     for node in &topo.nodes {
         for (i, addr) in node.replicas.iter().enumerate() {
             let mut cfg = crate::render::replica_config(&topo, node, i)?;
             cfg.deadlines.default = demo_limits();
             cfg.federation.supervise_ms = 5_000;
             cfg.tls = Some(tls.replicas[&(node.code.clone(), i)].clone());
+            let http = TcpListener::bind("127.0.0.1:0").await.context("bind a loopback port")?;
+            let http_addr = http.local_addr()?.to_string();
+            cfg.http = Some(HttpSettings { plaintext_loopback: true, ..HttpSettings::on(http_addr.clone()) });
+            consoles.insert((node.code.clone(), i), http_addr);
             let listener = listeners.remove(addr).context("listener")?;
             let mut stop = stop_rx.clone();
-            replicas.spawn(crate::replica::run(cfg, listener, crate::clock::Clock::system(), async move {
-                let _ = stop.wait_for(|s| *s).await;
-            }));
+            replicas.spawn(crate::replica::run_with(
+                cfg,
+                listener,
+                Some(http),
+                crate::clock::Clock::system(),
+                async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                },
+            ));
         }
     }
     for node in &topo.nodes {
@@ -198,6 +238,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         tls.operator.key.display().to_string(),
     );
     std::fs::write(&profile, text).with_context(|| format!("write {}", profile.display()))?;
+    let console = demo_console(&topo, &operator, &consoles).await?;
+    println!("The district's console (an operator token valid 24h is in the link; no login step):");
+    println!("  {console}");
+    println!(
+        "  PLAINTEXT HTTP on loopback only: the demo's consoles skip HTTPS so a browser here needs no certificate."
+    );
+    println!("  A real deployment serves HTTPS with the district CA's certificates (see README, Console).\n");
     println!("Every link is mutual TLS with a demo CA. Try, as the district's operator:");
     println!("  export GRIDNODE_PROFILE={}", profile.display());
     println!("  gridnode stats --subtree          gridnode case list --owned    (Ctrl-C stops the demo)\n");

@@ -2,11 +2,13 @@
 //! disk has room (`disk`), its clock agrees with its peers' (`clock`), and it is not repairing a
 //! damaged store from its peers (`crate::repair`). `govern` applies the verdict to Raft: a replica unfit
 //! to lead does not campaign, and a leader that becomes unfit stops its heartbeats and refuses writes so
-//! another replica takes over.
+//! another replica takes over. `ready` says whether the replica is ready to serve (`/readyz`, gRPC
+//! health).
 
 pub mod clock;
 pub mod disk;
 pub mod govern;
+pub mod ready;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use federation::access::Need;
 use federation::bounds::check_case_id;
 use federation::category::Catalog;
 use federation::code::{Code, Level};
@@ -29,6 +30,10 @@ use crate::rpc::ChannelPool;
 use crate::storage::reader::{CaseReader, ListFilter};
 
 const DEFAULT_PAGE: u32 = 50;
+/// Stored cases a text search examines per call (a short page with a token continues it).
+pub const SEARCH_BUDGET: usize = 10_000;
+/// Longest search text, in characters.
+const MAX_SEARCH_CHARS: usize = 100;
 const MAX_PAGE: u32 = 500;
 
 /// The client-facing case service of a replica.
@@ -61,8 +66,8 @@ impl CaseApi {
         Ok(CaseServiceClient::new(super::commit::leader_channel(&self.pool, addr)?))
     }
 
-    fn authorize<T>(&self, req: &Request<T>) -> Result<(), Status> {
-        super::authz::operator_of(self.local.authenticated, &self.local.node, req)
+    fn authorize<T>(&self, req: &Request<T>, need: Need) -> Result<(), Status> {
+        super::authz::operator_of(self.local.authenticated, &self.local.node, need, req)
     }
 
     /// Where a read is served: here (None), or the leader's address. A replica repairing its store
@@ -104,9 +109,9 @@ impl CaseApi {
 
 #[tonic::async_trait]
 impl CaseService for CaseApi {
-    #[instrument(skip_all, fields(node = %self.local.node, grid = %req.get_ref().grid))]
+    #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica, grid = %req.get_ref().grid))]
     async fn report(&self, req: Request<ReportRequest>) -> Result<Response<ReportResponse>, Status> {
-        self.authorize(&req)?;
+        self.authorize(&req, Need::Act)?;
         let fwd = is_forwarded(&req);
         let by = super::authz::who(self.local.authenticated, &self.local.node, &req);
         let msg = req.into_inner();
@@ -122,9 +127,9 @@ impl CaseService for CaseApi {
         commit_or_forward(&self.writer, &self.pool, new, fwd, here, there).await
     }
 
-    #[instrument(skip_all, fields(node = %self.local.node, case = %req.get_ref().case_id))]
+    #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica, case = %req.get_ref().case_id))]
     async fn get(&self, req: Request<GetRequest>) -> Result<Response<GetResponse>, Status> {
-        self.authorize(&req)?;
+        self.authorize(&req, Need::Read)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         check_case_id("case_id", &msg.case_id).map_err(refusal_status)?;
@@ -140,9 +145,9 @@ impl CaseService for CaseApi {
         }
     }
 
-    #[instrument(skip_all, fields(node = %self.local.node))]
+    #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica))]
     async fn list(&self, req: Request<ListRequest>) -> Result<Response<ListResponse>, Status> {
-        self.authorize(&req)?;
+        self.authorize(&req, Need::Read)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         let limit = match msg.page_size {
@@ -195,14 +200,27 @@ impl CaseService for CaseApi {
                 "" => None,
                 w => Some(Code::parse("within", w).map_err(|e| Status::invalid_argument(e.to_string()))?),
             },
+            text: crate::storage::reader::normalize(&msg.text),
         };
+        if msg.text.chars().count() > MAX_SEARCH_CHARS {
+            return Err(Status::invalid_argument(format!("text: longer than {MAX_SEARCH_CHARS} characters")));
+        }
         if let Some(addr) = self.read_here(msg.local, fwd).await? {
             return self.client(&addr)?.list(forwarded(msg, WRITE_TIMEOUT)).await;
         }
-        let (cases, more) =
-            self.reader.list(&filter, &msg.page_token, limit as usize).map_err(store_status)?;
-        let next_page_token =
-            if more { cases.last().map(|c| c.id.clone()).unwrap_or_default() } else { String::new() };
+        let (cases, next_page_token) = if filter.text.is_empty() {
+            let (cases, more) =
+                self.reader.list(&filter, &msg.page_token, limit as usize).map_err(store_status)?;
+            let next =
+                if more { cases.last().map(|c| c.id.clone()).unwrap_or_default() } else { String::new() };
+            (cases, next)
+        } else {
+            let (cases, resume) = self
+                .reader
+                .search(&filter, &msg.page_token, limit as usize, SEARCH_BUDGET)
+                .map_err(store_status)?;
+            (cases, resume.unwrap_or_default())
+        };
         let cases = cases
             .iter()
             .map(|c| self.case_pb(c))
@@ -211,9 +229,9 @@ impl CaseService for CaseApi {
         Ok(Response::new(ListResponse { cases, next_page_token }))
     }
 
-    #[instrument(skip_all, fields(node = %self.local.node, case = %req.get_ref().case_id, action = %req.get_ref().action))]
+    #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica, case = %req.get_ref().case_id, action = %req.get_ref().action))]
     async fn act(&self, req: Request<ActRequest>) -> Result<Response<ActResponse>, Status> {
-        self.authorize(&req)?;
+        self.authorize(&req, Need::Act)?;
         let fwd = is_forwarded(&req);
         let by = super::authz::who(self.local.authenticated, &self.local.node, &req);
         let msg = req.into_inner();
@@ -230,9 +248,9 @@ impl CaseService for CaseApi {
         commit_or_forward(&self.writer, &self.pool, Act { case_id, step }, fwd, here, there).await
     }
 
-    #[instrument(skip_all, fields(node = %self.local.node))]
+    #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica))]
     async fn stats(&self, req: Request<StatsRequest>) -> Result<Response<StatsResponse>, Status> {
-        self.authorize(&req)?;
+        self.authorize(&req, Need::Read)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         let now = self.clock.now_ms();
@@ -284,12 +302,12 @@ impl CaseService for CaseApi {
         }))
     }
 
-    #[instrument(skip_all, fields(node = %self.local.node, department = %req.get_ref().name))]
+    #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica, department = %req.get_ref().name))]
     async fn register_department(
         &self,
         req: Request<Department>,
     ) -> Result<Response<DepartmentsResponse>, Status> {
-        self.authorize(&req)?;
+        self.authorize(&req, Need::Act)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         if self.local.node.level() == Level::Community {
@@ -313,7 +331,7 @@ impl CaseService for CaseApi {
         &self,
         req: Request<DepartmentsRequest>,
     ) -> Result<Response<DepartmentsResponse>, Status> {
-        self.authorize(&req)?;
+        self.authorize(&req, Need::Read)?;
         let fwd = is_forwarded(&req);
         if let Some(addr) = self.read_here(false, fwd).await? {
             return self.client(&addr)?.departments(forwarded(req.into_inner(), WRITE_TIMEOUT)).await;
@@ -325,7 +343,7 @@ impl CaseService for CaseApi {
         &self,
         req: Request<CategoriesRequest>,
     ) -> Result<Response<CategoriesResponse>, Status> {
-        self.authorize(&req)?;
+        self.authorize(&req, Need::Read)?;
         Ok(Response::new(CategoriesResponse { categories: convert::categories_to_pb(Catalog::standard()) }))
     }
 }

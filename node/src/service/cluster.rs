@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use federation::access::Need;
 use openraft::{BasicNode, ServerState};
 use proto::v1::cluster_service_client::ClusterServiceClient;
 use proto::v1::cluster_service_server::ClusterService;
@@ -70,8 +71,8 @@ impl ClusterApi {
         Ok(ClusterServiceClient::new(leader_channel(&self.pool, addr)?))
     }
 
-    fn authorize<T>(&self, req: &Request<T>) -> Result<(), Status> {
-        super::authz::operator_of(self.local.authenticated, &self.local.node, req)
+    fn authorize<T>(&self, req: &Request<T>, need: Need) -> Result<(), Status> {
+        super::authz::operator_of(self.local.authenticated, &self.local.node, need, req)
     }
 
     fn local_status(&self) -> StatusResponse {
@@ -130,15 +131,16 @@ impl ClusterService for ClusterApi {
 
     #[instrument(skip_all, fields(node = %self.local.node))]
     async fn backup(&self, req: Request<BackupRequest>) -> Result<Response<Self::BackupStream>, Status> {
-        self.authorize(&req)?;
+        // A copy of everything the node holds: operator certificates only, never a token.
+        self.authorize(&req, Need::Manage)?;
         let source =
             self.store.clone().ok_or_else(|| Status::unimplemented("this replica offers no backups"))?;
         source.start(&self.local).await.map(Response::new)
     }
 
-    #[instrument(skip_all, fields(node = %self.local.node))]
+    #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica))]
     async fn status(&self, req: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
-        self.authorize(&req)?;
+        self.authorize(&req, Need::Read)?;
         let fwd = is_forwarded(&req);
         let local = req.get_ref().local;
         let here = self.local_status();
@@ -156,9 +158,9 @@ impl ClusterService for ClusterApi {
         Ok(Response::new(here))
     }
 
-    #[instrument(skip_all, fields(node = %self.local.node))]
+    #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica))]
     async fn links(&self, req: Request<LinksRequest>) -> Result<Response<LinksResponse>, Status> {
-        self.authorize(&req)?;
+        self.authorize(&req, Need::Read)?;
         let fwd = is_forwarded(&req);
         if let Some(addr) = self.leader(fwd).await? {
             return self.client(&addr)?.links(forwarded(LinksRequest {}, Duration::from_secs(10))).await;
@@ -191,12 +193,12 @@ impl ClusterService for ClusterApi {
         Ok(Response::new(LinksResponse { node: self.local.node.to_string(), links }))
     }
 
-    #[instrument(skip_all, fields(node = %self.local.node, replica = req.get_ref().id))]
+    #[instrument(skip_all, fields(node = %self.local.node, at = self.local.replica, replica = req.get_ref().id))]
     async fn add_replica(
         &self,
         req: Request<AddReplicaRequest>,
     ) -> Result<Response<MembershipResponse>, Status> {
-        self.authorize(&req)?;
+        self.authorize(&req, Need::Act)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         if msg.id == 0 {
@@ -231,12 +233,12 @@ impl ClusterService for ClusterApi {
         Ok(Response::new(self.change_voters(voters).await?))
     }
 
-    #[instrument(skip_all, fields(node = %self.local.node, replica = req.get_ref().id))]
+    #[instrument(skip_all, fields(node = %self.local.node, at = self.local.replica, replica = req.get_ref().id))]
     async fn remove_replica(
         &self,
         req: Request<RemoveReplicaRequest>,
     ) -> Result<Response<MembershipResponse>, Status> {
-        self.authorize(&req)?;
+        self.authorize(&req, Need::Act)?;
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         if let Some(addr) = self.leader(fwd).await? {

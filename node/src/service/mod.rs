@@ -6,11 +6,13 @@
 //! cluster  ClusterService  operators: Raft status, links, membership changes, backups (backup)
 //! peer     PeerService     neighbour nodes: handshake, deliveries, rollups
 //! raft     RaftService     the node's other replicas: openraft's messages
-//! authz    who may call what, by certificate identity
+//! access   AccessService   operators: the console's access tokens
+//! authz    who may call what: one rule for certificates and tokens, gRPC and HTTP
 //! commit   commit here or forward once to the leader; errors to statuses
 //! ```
 
-mod authz;
+mod access;
+pub mod authz;
 mod backup;
 mod case;
 mod cluster;
@@ -19,6 +21,7 @@ pub(crate) mod commit;
 mod peer;
 mod raft;
 
+pub use access::AccessApi;
 pub use backup::{BackupSource, BackupStream};
 pub use case::CaseApi;
 pub use cluster::ClusterApi;

@@ -84,7 +84,7 @@ impl PeerApi {
 
 #[tonic::async_trait]
 impl PeerService for PeerApi {
-    #[instrument(skip_all, fields(node = %self.local.node, caller = %req.get_ref().code))]
+    #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica, caller = %req.get_ref().code))]
     async fn hello(&self, req: Request<HelloRequest>) -> Result<Response<HelloResponse>, Status> {
         let caller = self.neighbour("code", &req.get_ref().code)?;
         self.authorize(&caller, &req)?;
@@ -112,7 +112,7 @@ impl PeerService for PeerApi {
         })))
     }
 
-    #[instrument(skip_all, fields(node = %self.local.node, from = %req.get_ref().from, n = req.get_ref().messages.len()))]
+    #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica, from = %req.get_ref().from, n = req.get_ref().messages.len()))]
     async fn deliver(&self, req: Request<DeliverRequest>) -> Result<Response<DeliverResponse>, Status> {
         let fwd = is_forwarded(&req);
         let from = self.neighbour("from", &req.get_ref().from)?;
@@ -150,7 +150,7 @@ impl PeerService for PeerApi {
             .map(stamped)
     }
 
-    #[instrument(skip_all, fields(node = %self.local.node, from = %req.get_ref().from, n = req.get_ref().entries.len()))]
+    #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica, from = %req.get_ref().from, n = req.get_ref().entries.len()))]
     async fn push_rollup(&self, req: Request<RollupRequest>) -> Result<Response<RollupResponse>, Status> {
         let fwd = is_forwarded(&req);
         let from = self.neighbour("from", &req.get_ref().from)?;

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use federation::access::AccessToken;
 use federation::case::Case;
 use federation::code::Code;
 use federation::link::Envelope;
@@ -23,11 +24,24 @@ pub(crate) struct StoredTally {
     pub local: u64,
 }
 
-/// What an apply call changed that background tasks care about.
-#[derive(Debug, Default, Clone, Copy)]
+/// What an apply call changed that background tasks (and the console's live events) care about.
+#[derive(Debug, Default, Clone)]
 pub struct Touched {
     pub outbox: bool,
     pub tally: bool,
+    /// The cases written, in order (a case written twice appears twice).
+    pub cases: Vec<CaseChanged>,
+}
+
+/// A case written by an applied entry, for live updates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseChanged {
+    pub id: String,
+    pub state: &'static str,
+    pub version: u64,
+    pub owner: String,
+    /// The log index of the entry that wrote it.
+    pub index: u64,
 }
 
 /// One pending write: column family, key, value (None deletes).
@@ -157,6 +171,10 @@ impl machine::Store for Overlay<'_> {
         self.get_as(CF_FED, "department", &keys::fed("dept", name))
     }
 
+    fn token(&mut self, id: &str) -> Result<Option<AccessToken>, StoreError> {
+        self.get_as(CF_FED, "access token", &keys::fed("token", id))
+    }
+
     fn queued(&mut self, peer: &Code) -> Result<Vec<(u64, Envelope)>, StoreError> {
         let start = keys::outbox(peer, 0);
         let prefix = &start[..start.len() - 8];
@@ -188,7 +206,16 @@ impl machine::Store for Overlay<'_> {
 
     fn write(&mut self, change: Change) -> Result<(), StoreError> {
         match change {
-            Change::Case(case) => self.put(CF_CASES, "case", case.id.as_bytes().to_vec(), &*case)?,
+            Change::Case(case) => {
+                self.touched.cases.push(CaseChanged {
+                    id: case.id.clone(),
+                    state: case.state.as_str(),
+                    version: case.version,
+                    owner: case.owner.to_string(),
+                    index: self.index,
+                });
+                self.put(CF_CASES, "case", case.id.as_bytes().to_vec(), &*case)?
+            }
             Change::DueAdd { due, case_id, day, grid } => {
                 let mut v = day.to_be_bytes().to_vec();
                 v.extend_from_slice(grid.as_str().as_bytes());
@@ -224,6 +251,7 @@ impl machine::Store for Overlay<'_> {
                 self.touched.tally = true;
             }
             Change::Department(d) => self.put(CF_FED, "department", keys::fed("dept", &d.name), &d)?,
+            Change::Token(t) => self.put(CF_FED, "access token", keys::fed("token", &t.id), &*t)?,
             Change::Restored { peer, link: Some(l) } => {
                 self.put(CF_FED, "restored link", keys::fed("restored", peer.as_str()), &l)?;
                 self.touched.outbox = true;

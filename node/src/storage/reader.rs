@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use federation::access::AccessToken;
 use federation::case::Case;
 use federation::code::{Code, Level};
 use federation::link::Envelope;
@@ -47,6 +48,19 @@ pub struct ListFilter {
     pub reported: Option<(i64, i64)>,
     /// Only cases whose grid lies within this node or grid.
     pub within: Option<Code>,
+    /// Only cases whose title or address contains this, normalized by [`normalize`] (empty: any).
+    pub text: String,
+}
+
+/// Search text as compared: lowercase, without white space.
+pub fn normalize(s: &str) -> String {
+    s.chars().filter(|c| !c.is_whitespace()).flat_map(char::to_lowercase).collect()
+}
+
+fn text_matches(case: &Case, needle: &str) -> bool {
+    needle.is_empty()
+        || normalize(&case.title).contains(needle)
+        || case.location.as_ref().is_some_and(|l| normalize(&l.address).contains(needle))
 }
 
 /// Statistics of a subtree, and how fresh each part is.
@@ -80,6 +94,9 @@ reads! {
     fn case(&self, id: &str) -> Option<Case>;
     /// Up to `limit` cases after `after` (exclusive) matching `filter`, and whether more remain.
     fn list(&self, filter: &ListFilter, after: &str, limit: usize) -> (Vec<Case>, bool);
+    /// As `list`, examining at most `budget` stored cases; returns the key to resume after when it
+    /// stopped before the end (with a full page or an exhausted budget).
+    fn search(&self, filter: &ListFilter, after: &str, limit: usize, budget: usize) -> (Vec<Case>, Option<String>);
     /// This node's open cases past their deadline at `now`.
     fn overdue_count(&self, now: i64) -> i64;
     /// Up to `limit` ids of this node's open cases past their deadline at `now`, oldest deadline first.
@@ -88,10 +105,16 @@ reads! {
     fn stats(&self, from: i64, to: i64, now: i64) -> Report;
     /// The figures of the subtree under `code`, from this node's own store, with each part's freshness.
     fn subtree(&self, code: &Code, from: i64, to: i64, now: i64) -> SubtreeReport;
+    /// Counters per report day in `from..=to` of the subtree under `code` (a node or a grid).
+    fn daily(&self, code: &Code, from: i64, to: i64) -> std::collections::BTreeMap<i64, Counters>;
     /// The freshness of every node below that has reported.
     fn fresh_all(&self) -> Vec<Freshness>;
     /// The departments registered here.
     fn departments(&self) -> Vec<Department>;
+    /// The access token with `id`.
+    fn token(&self, id: &str) -> Option<AccessToken>;
+    /// Every access token of this node, revoked and expired ones included.
+    fn tokens(&self) -> Vec<AccessToken>;
     /// Up to `limit` queued messages for `peer`, in order.
     fn outbox(&self, peer: &Code, limit: usize) -> Vec<(u64, Envelope)>;
     /// How many messages wait for `peer`, and when the oldest was queued.
@@ -137,13 +160,7 @@ impl Raw {
                 continue;
             }
             let case: Case = decode("case", &v)?;
-            let keep = filter.state.as_deref().is_none_or(|s| case.state.as_str() == s)
-                && filter.grid.as_deref().is_none_or(|g| case.grid.as_str() == g)
-                && filter.category.as_deref().is_none_or(|c| case.category == c)
-                && (!filter.owned_only || case.owner == self.node)
-                && filter.reported.is_none_or(|(from, before)| (from..before).contains(&case.reported_at))
-                && filter.within.as_ref().is_none_or(|w| case.grid.is_within(w));
-            if keep {
+            if self.keeps(filter, &case) {
                 if out.len() == limit {
                     return Ok((out, true));
                 }
@@ -151,6 +168,49 @@ impl Raw {
             }
         }
         Ok((out, false))
+    }
+
+    pub fn search(
+        &self,
+        filter: &ListFilter,
+        after: &str,
+        limit: usize,
+        budget: usize,
+    ) -> Result<(Vec<Case>, Option<String>), StoreError> {
+        let mode = if after.is_empty() {
+            IteratorMode::Start
+        } else {
+            IteratorMode::From(after.as_bytes(), Direction::Forward)
+        };
+        let mut out = Vec::new();
+        let mut seen = 0;
+        let mut last = String::new();
+        for item in self.db.iterator_cf(cf(&self.db, CF_CASES)?, mode) {
+            let (k, v) = item?;
+            if k.as_ref() == after.as_bytes() {
+                continue;
+            }
+            if out.len() == limit || seen == budget {
+                return Ok((out, Some(last)));
+            }
+            seen += 1;
+            last = String::from_utf8_lossy(&k).into_owned();
+            let case: Case = decode("case", &v)?;
+            if self.keeps(filter, &case) {
+                out.push(case);
+            }
+        }
+        Ok((out, None))
+    }
+
+    fn keeps(&self, filter: &ListFilter, case: &Case) -> bool {
+        filter.state.as_deref().is_none_or(|s| case.state.as_str() == s)
+            && filter.grid.as_deref().is_none_or(|g| case.grid.as_str() == g)
+            && filter.category.as_deref().is_none_or(|c| case.category == c)
+            && (!filter.owned_only || case.owner == self.node)
+            && text_matches(case, &filter.text)
+            && filter.reported.is_none_or(|(from, before)| (from..before).contains(&case.reported_at))
+            && filter.within.as_ref().is_none_or(|w| case.grid.is_within(w))
     }
 
     /// Sums the tallies whose owner lies within `code` (exactly `code` if `exact`), for days `from..=to`,
@@ -183,6 +243,37 @@ impl Raw {
             sum.add(&decode::<StoredTally>("tally", &v)?.tally.counters);
         }
         Ok(sum)
+    }
+
+    /// Counters per report day of the subtree (or grid) at `code`, one pass over its tallies.
+    pub fn daily(
+        &self,
+        code: &Code,
+        from: i64,
+        to: i64,
+    ) -> Result<std::collections::BTreeMap<i64, Counters>, StoreError> {
+        let grid = (code.level() == Level::Grid).then_some(code);
+        let prefix = match grid {
+            Some(_) => self.node.as_str().as_bytes().to_vec(),
+            None => code.as_str().as_bytes().to_vec(),
+        };
+        let mut days = std::collections::BTreeMap::new();
+        for item in
+            self.db.iterator_cf(cf(&self.db, CF_TALLY)?, IteratorMode::From(&prefix, Direction::Forward))
+        {
+            let (k, v) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let Some(key) = keys::parse_tally(&k) else { continue };
+            if key.day < from || key.day > to || grid.is_some_and(|g| *g != key.grid) {
+                continue;
+            }
+            days.entry(key.day)
+                .or_insert_with(Counters::default)
+                .add(&decode::<StoredTally>("tally", &v)?.tally.counters);
+        }
+        Ok(days)
     }
 
     /// This node's overdue open cases at `now`, reported on days `from..=to` (only overdue entries of
@@ -274,6 +365,17 @@ impl Raw {
 
     pub fn departments(&self) -> Result<Vec<Department>, StoreError> {
         self.fed_values(b"dept/", "department")
+    }
+
+    pub fn token(&self, id: &str) -> Result<Option<AccessToken>, StoreError> {
+        match self.db.get_cf(cf(&self.db, CF_FED)?, keys::fed("token", id))? {
+            Some(b) => Ok(Some(decode("access token", &b)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn tokens(&self) -> Result<Vec<AccessToken>, StoreError> {
+        self.fed_values(b"token/", "access token")
     }
 
     /// Up to `limit` queued messages for `peer`, in order.

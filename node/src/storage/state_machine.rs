@@ -20,8 +20,9 @@ use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, RaftSnapshotBuilder, StorageIOError};
 use rocksdb::{IteratorMode, WriteBatch, DB};
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
+pub use super::overlay::CaseChanged;
 use super::overlay::Overlay;
 use super::reader::CaseReader;
 use super::{cf, decode, encode, synced, Faults, StoreError, CF_SM, SM_CFS};
@@ -55,16 +56,26 @@ impl NodeRules {
     }
 }
 
-/// Signals for background tasks: bumped whenever an applied entry queued a message or moved a tally.
+/// Signals for background tasks: bumped whenever an applied entry queued a message or moved a tally;
+/// every case written is announced on `cases` (bounded: a receiver that falls behind loses the oldest
+/// and is told so).
 #[derive(Clone)]
 pub struct Signals {
     pub outbox: watch::Sender<u64>,
     pub tally: watch::Sender<u64>,
+    pub cases: broadcast::Sender<CaseChanged>,
 }
+
+/// Case changes kept for slow receivers of `Signals::cases`.
+const CASE_SIGNALS: usize = 1024;
 
 impl Default for Signals {
     fn default() -> Self {
-        Signals { outbox: watch::channel(0).0, tally: watch::channel(0).0 }
+        Signals {
+            outbox: watch::channel(0).0,
+            tally: watch::channel(0).0,
+            cases: broadcast::channel(CASE_SIGNALS).0,
+        }
     }
 }
 
@@ -154,7 +165,7 @@ impl StateMachine {
             }
             responses.push(Response { outcomes });
         }
-        let touched = overlay.touched;
+        let touched = std::mem::take(&mut overlay.touched);
         let sm_cf = cf(&self.db, CF_SM)?;
         let mut batch = overlay.into_batch()?;
         batch.put_cf(sm_cf, KEY_APPLIED, encode("applied log id", &applied)?);
@@ -168,6 +179,10 @@ impl StateMachine {
         }
         if touched.tally {
             self.signals.tally.send_modify(|n| *n += 1);
+        }
+        for change in touched.cases {
+            // No receiver is not an error: nobody is watching.
+            let _ = self.signals.cases.send(change);
         }
         Ok(responses)
     }

@@ -124,6 +124,11 @@ pub struct Conn {
 }
 
 impl Conn {
+    /// What we know of the peer.
+    pub fn info(&self) -> &PeerInfo {
+        &self.info
+    }
+
     fn check_revoked(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
         let revoked = self.revoked.as_mut().is_some_and(|r| r.poll_unpin(cx).is_ready());
         if revoked {
@@ -200,12 +205,40 @@ fn identify(certs: Option<&[CertificateDer<'_>]>) -> Peer {
     }
 }
 
+/// Which server a listener feeds: its TLS configuration differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Door {
+    /// gRPC: a client certificate is required.
+    Grpc,
+    /// The HTTP console: a client certificate is optional; HTTP/1.1 and h2.
+    Http,
+}
+
 /// Accepts connections on `listener` until the returned stream is dropped: TLS handshakes when `tls`
 /// is given (each checked against the newest files), plaintext otherwise.
 pub fn incoming(
     listener: TcpListener,
     tls: Option<Arc<Tls>>,
     limits: PeerLimits,
+) -> ReceiverStream<io::Result<Conn>> {
+    accept_on(listener, tls, limits, Door::Grpc)
+}
+
+/// As [`incoming`], for the HTTP console: clients without a certificate are let through (as
+/// `Peer::Unrecognised`, "no client certificate") and authenticate with a token instead.
+pub fn incoming_http(
+    listener: TcpListener,
+    tls: Option<Arc<Tls>>,
+    limits: PeerLimits,
+) -> ReceiverStream<io::Result<Conn>> {
+    accept_on(listener, tls, limits, Door::Http)
+}
+
+fn accept_on(
+    listener: TcpListener,
+    tls: Option<Arc<Tls>>,
+    limits: PeerLimits,
+    door: Door,
 ) -> ReceiverStream<io::Result<Conn>> {
     let (tx, rx) = mpsc::channel(64);
     let handshakes = Arc::new(Semaphore::new(limits.max_handshakes));
@@ -227,12 +260,15 @@ pub fn incoming(
             };
             let _ = tcp.set_nodelay(true);
             let Ok(permit) = handshakes.clone().try_acquire_owned() else {
+                if let Some(t) = &tls {
+                    t.refused("too_many_handshakes");
+                }
                 warn!(%remote, "too many TLS handshakes in progress: connection dropped");
                 continue;
             };
             let (tx, tls, peers) = (tx.clone(), tls.clone(), peers.clone());
             tokio::spawn(async move {
-                let conn = establish(tcp, remote, tls.as_deref(), &peers).await;
+                let conn = establish(tcp, remote, tls.as_deref(), &peers, door).await;
                 drop(permit);
                 if let Some(conn) = conn {
                     let _ = tx.send(Ok(conn)).await;
@@ -243,20 +279,52 @@ pub fn incoming(
     ReceiverStream::new(rx)
 }
 
+/// The metric label of a refused handshake.
+fn refusal_reason(e: &io::Error) -> &'static str {
+    use rustls::{CertificateError, Error};
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<Error>()) {
+        Some(Error::InvalidCertificate(c)) => match c {
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => "certificate_expired",
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                "certificate_not_valid_yet"
+            }
+            CertificateError::UnknownIssuer => "unknown_issuer",
+            CertificateError::BadSignature => "bad_signature",
+            CertificateError::Revoked => "revoked",
+            _ => "bad_certificate",
+        },
+        Some(Error::NoCertificatesPresented) => "no_client_certificate",
+        Some(Error::PeerIncompatible(_)) | Some(Error::NoApplicationProtocol) => "incompatible",
+        Some(_) => "protocol_error",
+        None => "io_error",
+    }
+}
+
 /// Handshakes (with a deadline) and admits a connection under its peer's limits.
-async fn establish(tcp: TcpStream, remote: SocketAddr, tls: Option<&Tls>, peers: &Peers) -> Option<Conn> {
+async fn establish(
+    tcp: TcpStream,
+    remote: SocketAddr,
+    tls: Option<&Tls>,
+    peers: &Peers,
+    door: Door,
+) -> Option<Conn> {
     let (io, peer, revoked) = match tls {
         None => (Either::Left(tcp), Peer::Plain, None),
         Some(tls) => {
-            let (config, roots) = tls.server();
+            let (config, roots) = match door {
+                Door::Grpc => tls.server(),
+                Door::Http => tls.http_server(),
+            };
             let timeout = Duration::from_millis(peers.limits.handshake_timeout_ms);
             let stream = match tokio::time::timeout(timeout, TlsAcceptor::from(config).accept(tcp)).await {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
+                    tls.refused(refusal_reason(&e));
                     warn!(%remote, reason = %e, "TLS handshake refused");
                     return None;
                 }
                 Err(_) => {
+                    tls.refused("timeout");
                     warn!(%remote, "TLS handshake took longer than {timeout:?}: connection dropped");
                     return None;
                 }

@@ -19,7 +19,7 @@ mod connect;
 mod peer_limits;
 mod reload;
 
-pub use accept::{incoming, Conn, Peer, PeerInfo};
+pub use accept::{incoming, incoming_http, Conn, Peer, PeerInfo};
 pub use connect::channel;
 pub use peer_limits::PerPeerLimitLayer;
 pub use reload::Tls;

@@ -25,6 +25,8 @@ const EXPIRY_WARNING_DAYS: i64 = 30;
 struct Current {
     pems: Pems,
     server: Arc<ServerConfig>,
+    /// For the HTTP console: a client certificate is optional (browsers without one use a token).
+    http: Arc<ServerConfig>,
     client: Arc<ClientConfig>,
     /// Cancelled when the trust roots change: connections accepted under them close.
     roots: CancellationToken,
@@ -33,6 +35,8 @@ struct Current {
 /// Mutual TLS for servers and clients, reloadable.
 pub struct Tls {
     files: TlsFiles,
+    /// Handshakes refused, by reason (exported as a metric).
+    refusals: crate::metrics::TlsRefusals,
     prefix: String,
     current: RwLock<Arc<Current>>,
     /// Why the files last could not be used, so each reason is reported once.
@@ -53,8 +57,11 @@ fn unusable(field: String, path: &std::path::Path, message: impl std::fmt::Displ
     TlsError::Unusable { field, path: path.display().to_string(), message: message.to_string() }
 }
 
+/// The server (gRPC), HTTP server and client configurations built from one reading.
+type Built = (ServerConfig, ServerConfig, ClientConfig);
+
 /// Builds the server and client configurations from PEM contents.
-fn build(files: &TlsFiles, prefix: &str, pems: &Pems) -> Result<(ServerConfig, ClientConfig), TlsError> {
+fn build(files: &TlsFiles, prefix: &str, pems: &Pems) -> Result<Built, TlsError> {
     let ca_field = format!("{prefix}ca");
     let cert_field = format!("{prefix}cert");
     let key_field = format!("{prefix}key");
@@ -82,6 +89,19 @@ fn build(files: &TlsFiles, prefix: &str, pems: &Pems) -> Result<(ServerConfig, C
         .map_err(|e| unusable(key_field.clone(), &files.key, format!("does not fit {cert_field}: {e}")))?;
     server.alpn_protocols = vec![b"h2".to_vec()];
 
+    // The console: the same certificate and CA; a client certificate is checked when given.
+    let optional = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider())
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| unusable(ca_field.clone(), &files.ca, e))?;
+    let mut http = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| unusable(ca_field.clone(), &files.ca, e))?
+        .with_client_cert_verifier(optional)
+        .with_single_cert(chain.clone(), key.clone_key())
+        .map_err(|e| unusable(key_field.clone(), &files.key, format!("does not fit {cert_field}: {e}")))?;
+    http.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+
     let mut client = ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(versions)
         .map_err(|e| unusable(ca_field.clone(), &files.ca, e))?
@@ -89,22 +109,24 @@ fn build(files: &TlsFiles, prefix: &str, pems: &Pems) -> Result<(ServerConfig, C
         .with_client_auth_cert(chain, key)
         .map_err(|e| unusable(key_field.clone(), &files.key, format!("does not fit {cert_field}: {e}")))?;
     client.alpn_protocols = vec![b"h2".to_vec()];
-    Ok((server, client))
+    Ok((server, http, client))
 }
 
 impl Tls {
     /// Reads the files and builds the configurations; errors name the field (`{prefix}ca` ...).
     pub(super) fn new(files: TlsFiles, prefix: &str) -> Result<Tls, TlsError> {
         let pems = files.read(prefix)?;
-        let (server, client) = build(&files, prefix, &pems)?;
+        let (server, http, client) = build(&files, prefix, &pems)?;
         let current = Current {
             pems,
             server: Arc::new(server),
+            http: Arc::new(http),
             client: Arc::new(client),
             roots: CancellationToken::new(),
         };
         Ok(Tls {
             files,
+            refusals: Default::default(),
             prefix: prefix.to_string(),
             current: RwLock::new(Arc::new(current)),
             refused: Default::default(),
@@ -124,6 +146,23 @@ impl Tls {
         (c.server.clone(), c.roots.clone())
     }
 
+    /// The HTTP console's server configuration (client certificate optional), and the token cancelled
+    /// when its roots change.
+    pub fn http_server(&self) -> (Arc<ServerConfig>, CancellationToken) {
+        let c = self.current();
+        (c.http.clone(), c.roots.clone())
+    }
+
+    /// Handshakes refused, by reason.
+    pub fn refusals(&self) -> &crate::metrics::TlsRefusals {
+        &self.refusals
+    }
+
+    /// Counts a refused handshake.
+    pub(super) fn refused(&self, reason: &str) {
+        self.refusals.get_or_create(&crate::metrics::Reason { reason: reason.to_string() }).inc();
+    }
+
     /// The client configuration for a new outbound connection.
     pub fn client(&self) -> Arc<ClientConfig> {
         self.current().client.clone()
@@ -137,11 +176,12 @@ impl Tls {
         if pems == old.pems {
             return Ok(false);
         }
-        let (server, client) = build(&self.files, &self.prefix, &pems)?;
+        let (server, http, client) = build(&self.files, &self.prefix, &pems)?;
         let roots_changed = pems.ca != old.pems.ca;
         let next = Current {
             pems,
             server: Arc::new(server),
+            http: Arc::new(http),
             client: Arc::new(client),
             roots: if roots_changed { CancellationToken::new() } else { old.roots.clone() },
         };

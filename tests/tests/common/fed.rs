@@ -169,6 +169,9 @@ impl Federation {
             let mut v: toml::Value = toml::from_str(&text).unwrap();
             let t = v.as_table_mut().unwrap();
             super::fast_raft(t);
+            // Tests run on shared machines whose disks may be fuller than the 256 MiB default allows.
+            let storage = toml::map::Map::from_iter([("min_free_mb".to_string(), toml::Value::Integer(16))]);
+            t.insert("storage".into(), toml::Value::Table(storage));
             let fed = toml::map::Map::from_iter([
                 ("rollup_ms".to_string(), toml::Value::Integer(100)),
                 ("supervise_ms".to_string(), toml::Value::Integer(600_000)),

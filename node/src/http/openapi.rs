@@ -1,0 +1,44 @@
+//! The OpenAPI document of every route (`/api/openapi.json`), generated from the handlers' and JSON
+//! types' annotations (utoipa).
+
+use axum::Json;
+use utoipa::OpenApi;
+
+use super::{auth, cases, cluster, dto, error, events, figures, probe};
+
+/// Every route of the console's API.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "gridfed console API", version = "1",
+        description = "The JSON API of a gridfed replica: cases, figures, links and cluster status, with the same authorization as gRPC (operator certificates, or access tokens as a session cookie or Authorization: Bearer). Errors are { code, field, message }."),
+    paths(
+        auth::session, auth::sign_in, auth::sign_out, auth::login,
+        cases::list, cases::detail, cases::act, cases::report,
+        figures::own, figures::subtree, figures::series, figures::departments, figures::categories,
+        cluster::links, cluster::status,
+        events::events,
+        probe::healthz, probe::readyz, probe::metrics,
+        document, super::page::index,
+    ),
+    components(schemas(
+        error::ApiError, dto::CaseJson, dto::CaseDetail, dto::CasePage, dto::AuditJson, dto::OwnershipStep,
+        dto::HandlerJson, dto::ActBody, cases::ReportBody, dto::StatsJson, dto::CountersJson, dto::FreshnessJson,
+        dto::SeriesJson, dto::DayJson, dto::DepartmentJson, dto::CategoryJson, dto::LinksJson, dto::LinkJson,
+        dto::ClusterJson, dto::ReplicaJson, dto::SessionBody, dto::WhoAmI, dto::ProbeJson,
+    )),
+    tags(
+        (name = "session", description = "signing in with an access token"),
+        (name = "cases", description = "案件: list, search, detail, report, act"),
+        (name = "figures", description = "statistics with freshness, daily series, departments, categories"),
+        (name = "cluster", description = "federation links and the Raft group"),
+        (name = "events", description = "server-sent events"),
+        (name = "probes", description = "health, readiness, Prometheus metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+/// This document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "probes", responses((status = 200, description = "OpenAPI 3.1 JSON")))]
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
