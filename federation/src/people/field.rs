@@ -1,0 +1,101 @@
+//! Checks shared by every record of the people module: short text fields (names, addresses, units,
+//! notes) and coordinates. A refusal names the field it came from (`workers[3].name`, `route[17].lat`).
+
+use crate::Millis;
+
+/// Longest name of a person, unit or place, in characters (Chinese characters count as one).
+pub const MAX_NAME_CHARS: usize = 40;
+/// Longest address or note, in characters.
+pub const MAX_TEXT_CHARS: usize = 200;
+
+/// A field whose value is not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct FieldError {
+    /// The field, as the client named it (`name`, `places[2]`, `route[17].lat`).
+    pub field: String,
+    /// What is wrong with it, for the operator.
+    pub reason: String,
+}
+
+impl FieldError {
+    /// A refusal of `field` for `reason`.
+    pub fn new(field: &str, reason: impl Into<String>) -> FieldError {
+        FieldError { field: field.to_string(), reason: reason.into() }
+    }
+}
+
+/// Checks free text: at most `max` characters, no control characters but tab, and not blank when
+/// `required`.
+pub fn check_text(field: &str, value: &str, max: usize, required: bool) -> Result<(), FieldError> {
+    if required && value.trim().is_empty() {
+        return Err(FieldError::new(field, "must not be empty"));
+    }
+    let n = value.chars().count();
+    if n > max {
+        return Err(FieldError::new(field, format!("is {n} characters long; at most {max} are allowed")));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(FieldError::new(field, "contains control characters"));
+    }
+    Ok(())
+}
+
+/// Checks a required name (of a person, a unit, a dedicated grid).
+pub fn check_name(field: &str, value: &str) -> Result<(), FieldError> {
+    check_text(field, value, MAX_NAME_CHARS, true)
+}
+
+/// A point reported by a worker's phone: latitude and longitude in degrees, GCJ-02 as Chinese map
+/// apps report them (the map converts when it compares; see `geo::crs`).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Point {
+    /// Latitude, -90 to 90.
+    pub lat: f64,
+    /// Longitude, -180 to 180.
+    pub lon: f64,
+}
+
+impl Point {
+    /// Checks that both coordinates are finite and in range, naming `field.lat` or `field.lon`.
+    pub fn check(&self, field: &str) -> Result<(), FieldError> {
+        for (name, v, max) in [("lat", self.lat, 90.0), ("lon", self.lon, 180.0)] {
+            if !v.is_finite() || v.abs() > max {
+                return Err(FieldError::new(&format!("{field}.{name}"), format!("{v} is not within ±{max}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks that `to` is after `from`, naming `field` (an end, a check-out).
+pub fn check_after(field: &str, from: Millis, to: Millis) -> Result<(), FieldError> {
+    if to <= from {
+        return Err(FieldError::new(field, format!("{to} is not after {from}")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_checks_name_the_field() {
+        check_name("name", "刘晓燕").unwrap();
+        assert_eq!(check_name("workers[2].name", " ").unwrap_err().field, "workers[2].name");
+        let long = "张".repeat(MAX_NAME_CHARS + 1);
+        assert!(check_name("name", &long).unwrap_err().to_string().starts_with("name: is 41 characters"));
+        assert!(check_text("note", "a\u{7}b", MAX_TEXT_CHARS, false).is_err());
+        check_text("note", "", MAX_TEXT_CHARS, false).unwrap();
+    }
+
+    #[test]
+    fn points_are_checked_per_coordinate() {
+        Point { lat: 36.66, lon: 117.05 }.check("point").unwrap();
+        let err = Point { lat: 36.66, lon: f64::NAN }.check("route[4]").unwrap_err();
+        assert_eq!(err.field, "route[4].lon");
+        assert_eq!(Point { lat: 91.0, lon: 0.0 }.check("p").unwrap_err().field, "p.lat");
+        assert!(check_after("end", 10, 10).is_err());
+    }
+}

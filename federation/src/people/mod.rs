@@ -1,0 +1,34 @@
+//! People and places of the grid (网格): who works where, and the daily work that is theirs.
+//!
+//! ```text
+//!  community node 370102001001 (the street node for its own staff)
+//!  ├── roster      Worker W370102001001-007 刘晓燕 专职网格员 138****1234
+//!  │                 └── places: 370102001001001 (grid), 370102001001001-03 (micro-grid)
+//!  ├── dedicated   专属网格 Z370102001-01 世纪联华 商场 ── overlaps grids / micro-grids
+//!  ├── dispatch    place of a case ──► micro-grid worker ► grid worker ► grid leader (+ why)
+//!  ├── patrol      日巡查: worker, grid, start/end, route ──► cases found carry the patrol id
+//!  │                 └── figures: patrols per grid per day, unpatrolled grids, patrol vs public
+//!  ├── household   爱心敲门 register: 独居老人, 残疾人, 留守儿童 … with a visit interval
+//!  ├── visits      check-in by scanned QR ──► last visit ──► missed visits ──► overdue list / case
+//!  ├── token       the QR: base64url(node|household|key|issued|serial) + HMAC-SHA256; replay guard
+//!  └── privacy     what may leave the community: counts up, reporter data only when allowed,
+//!                  phones masked for all but the keeper's own operators
+//!          │ rollups: counts only
+//!          ▼
+//!  street / district nodes
+//! ```
+//! Everything here is pure: the state machine (`machine`) applies these checks to replicated
+//! commands, and `node/` wires files, QR images and the CLI to them.
+//!
+//! - `field`, `phone`: shared checks (named fields, points) and mainland mobile numbers with masking.
+//! - `worker`, `roster`: worker ids, roles and the roster a node keeps.
+
+pub mod field;
+pub mod phone;
+pub mod roster;
+pub mod worker;
+
+pub use field::{FieldError, Point};
+pub use phone::{mask_phone, Phone};
+pub use roster::{KnownPlaces, Roster, RosterError};
+pub use worker::{Role, Worker, WorkerId};
