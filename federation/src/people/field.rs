@@ -1,6 +1,7 @@
 //! Checks shared by every record of the people module: short text fields (names, addresses, units,
 //! notes) and coordinates. A refusal names the field it came from (`workers[3].name`, `route[17].lat`).
 
+use crate::code::{Code, Level};
 use crate::Millis;
 
 /// Longest name of a person, unit or place, in characters (Chinese characters count as one).
@@ -44,6 +45,32 @@ pub fn check_text(field: &str, value: &str, max: usize, required: bool) -> Resul
 /// Checks a required name (of a person, a unit, a dedicated grid).
 pub fn check_name(field: &str, value: &str) -> Result<(), FieldError> {
     check_text(field, value, MAX_NAME_CHARS, true)
+}
+
+/// Parses an id of the form `{prefix}{node code}-{number}` (`W370102001001-007`, `Z370102001-01`):
+/// the node that keeps the record, at one of `levels`, then a number of exactly `digits` digits from 1.
+/// `example` is quoted in the refusal, which names `field`.
+pub fn parse_keyed_id(
+    field: &str,
+    value: &str,
+    (prefix, digits, example): (char, usize, &str),
+    levels: &[Level],
+) -> Result<(Code, u32), FieldError> {
+    let bad = |why: String| FieldError::new(field, format!("{value:?} is not an id: {why}, e.g. {example}"));
+    let rest = value.strip_prefix(prefix).ok_or_else(|| bad(format!("it begins with {prefix}")))?;
+    let (code, number) = rest.split_once('-').ok_or_else(|| bad("a hyphen precedes the number".into()))?;
+    let keeper = Code::parse(field, code).map_err(|_| bad("the keeper is a division code".into()))?;
+    if !levels.contains(&keeper.level()) {
+        let names: Vec<&str> = levels.iter().map(|l| l.zh()).collect();
+        return Err(bad(format!("the keeper is a {} code", names.join(" or "))));
+    }
+    if number.len() != digits || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad(format!("the number is {digits} digits")));
+    }
+    match number.parse::<u32>() {
+        Ok(n) if n > 0 => Ok((keeper, n)),
+        _ => Err(bad("numbers run from 1".into())),
+    }
 }
 
 /// A point reported by a worker's phone: latitude and longitude in degrees, GCJ-02 as Chinese map
@@ -97,5 +124,19 @@ mod tests {
         assert_eq!(err.field, "route[4].lon");
         assert_eq!(Point { lat: 91.0, lon: 0.0 }.check("p").unwrap_err().field, "p.lat");
         assert!(check_after("end", 10, 10).is_err());
+    }
+
+    #[test]
+    fn keyed_ids_name_keeper_and_number() {
+        let shape = ('H', 4, "H370102001001-0042");
+        let (code, n) = parse_keyed_id("id", "H370102001001-0042", shape, &[Level::Community]).unwrap();
+        assert_eq!((code.as_str(), n), ("370102001001", 42));
+        for bad in
+            ["370102001001-0042", "H370102001-0042", "H370102001001-042", "H370102001001-0000", "H3701-0001"]
+        {
+            let err = parse_keyed_id("households[2].id", bad, shape, &[Level::Community]).unwrap_err();
+            assert_eq!(err.field, "households[2].id", "{bad}");
+            assert!(err.reason.ends_with("e.g. H370102001001-0042"), "{err}");
+        }
     }
 }

@@ -22,12 +22,18 @@
 //!
 //! - `field`, `phone`: shared checks (named fields, points) and mainland mobile numbers with masking.
 //! - `worker`, `roster`: worker ids, roles and the roster a node keeps.
+//! - `dedicated`: dedicated grids (专属网格) over ordinary grids and micro-grids.
+//! - `dispatch`: the worker who owns a place, and why.
 
+pub mod dedicated;
+pub mod dispatch;
 pub mod field;
 pub mod phone;
 pub mod roster;
 pub mod worker;
 
+pub use dedicated::{DedicatedError, DedicatedGrid, DedicatedGrids, DedicatedId, DedicatedKind};
+pub use dispatch::{choose_worker, Choice, DispatchError, Rule};
 pub use field::{FieldError, Point};
 pub use phone::{mask_phone, Phone};
 pub use roster::{KnownPlaces, Roster, RosterError};

@@ -13,13 +13,16 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::field::{check_name, FieldError};
+use super::field::{check_name, parse_keyed_id, FieldError};
 use super::phone::Phone;
 use crate::code::{Code, Level};
 use crate::geo::PlaceCode;
 
 /// Most places (grids and micro-grids) one worker may be assigned.
 pub const MAX_PLACES: usize = 64;
+
+/// The levels that keep workers: a community, or a street for its own staff.
+pub const KEEPERS: &[Level] = &[Level::Street, Level::Community];
 
 /// A worker id: `W`, the keeping node's code (community or street), a hyphen, 3 digits 001-999.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -32,22 +35,9 @@ pub struct WorkerId {
 impl WorkerId {
     /// Parses `value`, naming `field` in the error.
     pub fn parse(field: &str, value: &str) -> Result<WorkerId, FieldError> {
-        let bad = |why: &str| {
-            FieldError::new(field, format!("{value:?} is not a worker id: {why}, e.g. W370102001001-007"))
-        };
-        let rest = value.strip_prefix('W').ok_or_else(|| bad("it begins with W"))?;
-        let (code, number) = rest.split_once('-').ok_or_else(|| bad("a hyphen precedes the number"))?;
-        let keeper = Code::parse(field, code).map_err(|_| bad("the keeper is a 9 or 12 digit code"))?;
-        if !matches!(keeper.level(), Level::Street | Level::Community) {
-            return Err(bad("the keeper is a street (9 digits) or a community (12 digits)"));
-        }
-        if number.len() != 3 || !number.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad("the number is 3 digits"));
-        }
-        match number.parse::<u16>() {
-            Ok(n) if n > 0 => Ok(WorkerId { keeper, number: n }),
-            _ => Err(bad("numbers run from 001")),
-        }
+        let (keeper, number) = parse_keyed_id(field, value, ('W', 3, "W370102001001-007"), KEEPERS)?;
+        // Three digits: at most 999.
+        Ok(WorkerId { keeper, number: number as u16 })
     }
 
     /// The id of worker `number` (1-999) of `keeper` (a street or a community).
@@ -249,7 +239,7 @@ mod tests {
         ] {
             let err = WorkerId::parse("workers[3].id", bad).unwrap_err();
             assert_eq!(err.field, "workers[3].id", "{bad}");
-            assert!(err.reason.contains("e.g. W370102001001-007"), "{err}");
+            assert!(err.reason.ends_with("e.g. W370102001001-007"), "{err}");
         }
     }
 
