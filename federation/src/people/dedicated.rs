@@ -13,7 +13,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::field::{check_name, parse_keyed_id, FieldError};
+use super::field::{check_name, parse_keyed_id, parse_label, FieldError};
 use super::roster::KnownPlaces;
 use super::worker::KEEPERS;
 use crate::code::Code;
@@ -87,15 +87,7 @@ impl DedicatedKind {
 
     /// Parses the snake_case name or the Chinese label, naming `field` in the error.
     pub fn parse(field: &str, s: &str) -> Result<DedicatedKind, FieldError> {
-        let s = s.trim();
-        DedicatedKind::ALL.into_iter().find(|k| k.as_str() == s || k.zh() == s).ok_or_else(|| {
-            let names: Vec<String> =
-                DedicatedKind::ALL.iter().map(|k| format!("{} ({})", k.zh(), k.as_str())).collect();
-            FieldError::new(
-                field,
-                format!("{s:?} is not a kind of dedicated grid; expected one of {}", names.join(", ")),
-            )
-        })
+        parse_label(field, s, "kind of dedicated grid", &DedicatedKind::ALL, |k| (k.as_str(), k.zh()))
     }
 }
 

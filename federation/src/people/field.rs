@@ -47,6 +47,22 @@ pub fn check_name(field: &str, value: &str) -> Result<(), FieldError> {
     check_text(field, value, MAX_NAME_CHARS, true)
 }
 
+/// Parses one of `all` by its snake_case name or its Chinese label (`names` gives both), trimmed;
+/// the refusal names `field` and lists every choice as `网格长 (grid_leader)`. `what` is the noun.
+pub fn parse_label<T: Copy>(
+    field: &str,
+    s: &str,
+    what: &str,
+    all: &[T],
+    names: impl Fn(T) -> (&'static str, &'static str),
+) -> Result<T, FieldError> {
+    let s = s.trim();
+    all.iter().copied().find(|&t| names(t).0 == s || names(t).1 == s).ok_or_else(|| {
+        let choices: Vec<String> = all.iter().map(|&t| format!("{} ({})", names(t).1, names(t).0)).collect();
+        FieldError::new(field, format!("{s:?} is not a {what}; expected one of {}", choices.join(", ")))
+    })
+}
+
 /// Parses an id of the form `{prefix}{node code}-{number}` (`W370102001001-007`, `Z370102001-01`):
 /// the node that keeps the record, at one of `levels`, then a number of exactly `digits` digits from 1.
 /// `example` is quoted in the refusal, which names `field`.

@@ -13,7 +13,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::field::{check_name, parse_keyed_id, FieldError};
+use super::field::{check_name, parse_keyed_id, parse_label, FieldError};
 use super::phone::Phone;
 use crate::code::{Code, Level};
 use crate::geo::PlaceCode;
@@ -127,12 +127,7 @@ impl Role {
 
     /// Parses the snake_case name or the Chinese label, naming `field` in the error.
     pub fn parse(field: &str, s: &str) -> Result<Role, FieldError> {
-        let s = s.trim();
-        Role::ALL.into_iter().find(|r| r.as_str() == s || r.zh() == s).ok_or_else(|| {
-            let names: Vec<String> =
-                Role::ALL.iter().map(|r| format!("{} ({})", r.zh(), r.as_str())).collect();
-            FieldError::new(field, format!("{s:?} is not a role; expected one of {}", names.join(", ")))
-        })
+        parse_label(field, s, "role", &Role::ALL, |r| (r.as_str(), r.zh()))
     }
 
     /// Order among workers of the same place for automatic dispatch (lower first): a full-time worker
