@@ -13,7 +13,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::field::{check_name, parse_keyed_id, parse_label, FieldError};
+use super::field::{check_name, id_as_string, parse_keyed_id, parse_label, FieldError};
 use super::roster::KnownPlaces;
 use super::worker::KEEPERS;
 use crate::code::Code;
@@ -119,18 +119,7 @@ impl fmt::Display for DedicatedId {
     }
 }
 
-impl TryFrom<String> for DedicatedId {
-    type Error = FieldError;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        DedicatedId::parse("id", &s)
-    }
-}
-
-impl From<DedicatedId> for String {
-    fn from(id: DedicatedId) -> String {
-        id.to_string()
-    }
-}
+id_as_string!(DedicatedId, "id");
 
 /// A dedicated grid (专属网格).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

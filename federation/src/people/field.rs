@@ -47,6 +47,26 @@ pub fn check_name(field: &str, value: &str) -> Result<(), FieldError> {
     check_text(field, value, MAX_NAME_CHARS, true)
 }
 
+/// Serializes an id type as its text: `TryFrom<String>` by its `parse`, naming `$field`, and
+/// `From<$t> for String` by its `Display`.
+macro_rules! id_as_string {
+    ($t:ty, $field:literal) => {
+        impl TryFrom<String> for $t {
+            type Error = $crate::people::field::FieldError;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                <$t>::parse($field, &s)
+            }
+        }
+
+        impl From<$t> for String {
+            fn from(id: $t) -> String {
+                id.to_string()
+            }
+        }
+    };
+}
+pub(crate) use id_as_string;
+
 /// Parses one of `all` by its snake_case name or its Chinese label (`names` gives both), trimmed;
 /// the refusal names `field` and lists every choice as `网格长 (grid_leader)`. `what` is the noun.
 pub fn parse_label<T: Copy>(

@@ -24,10 +24,12 @@
 //! - `worker`, `roster`: worker ids, roles and the roster a node keeps.
 //! - `dedicated`: dedicated grids (专属网格) over ordinary grids and micro-grids.
 //! - `dispatch`: the worker who owns a place, and why.
+//! - `patrol`: the patrol log (日巡查) and its figures.
 
 pub mod dedicated;
 pub mod dispatch;
 pub mod field;
+pub mod patrol;
 pub mod phone;
 pub mod roster;
 pub mod worker;
@@ -35,6 +37,10 @@ pub mod worker;
 pub use dedicated::{DedicatedError, DedicatedGrid, DedicatedGrids, DedicatedId, DedicatedKind};
 pub use dispatch::{choose_worker, Choice, DispatchError, Rule};
 pub use field::{FieldError, Point};
+pub use patrol::{
+    coverage, found_by, patrols_per_grid_per_day, Coverage, Found, FoundBy, Patrol, PatrolError, PatrolId,
+    RoutePoint,
+};
 pub use phone::{mask_phone, Phone};
 pub use roster::{KnownPlaces, Roster, RosterError};
 pub use worker::{Role, Worker, WorkerId};

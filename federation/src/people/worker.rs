@@ -13,7 +13,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::field::{check_name, parse_keyed_id, parse_label, FieldError};
+use super::field::{check_name, id_as_string, parse_keyed_id, parse_label, FieldError};
 use super::phone::Phone;
 use crate::code::{Code, Level};
 use crate::geo::PlaceCode;
@@ -69,18 +69,7 @@ impl FromStr for WorkerId {
     }
 }
 
-impl TryFrom<String> for WorkerId {
-    type Error = FieldError;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        WorkerId::parse("worker", &s)
-    }
-}
-
-impl From<WorkerId> for String {
-    fn from(id: WorkerId) -> String {
-        id.to_string()
-    }
-}
+id_as_string!(WorkerId, "worker");
 
 /// A worker's post in the grid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
