@@ -25,10 +25,12 @@
 //! - `dedicated`: dedicated grids (专属网格) over ordinary grids and micro-grids.
 //! - `dispatch`: the worker who owns a place, and why.
 //! - `patrol`: the patrol log (日巡查) and its figures.
+//! - `household`: the caring-visit register's entries, categories and visit intervals.
 
 pub mod dedicated;
 pub mod dispatch;
 pub mod field;
+pub mod household;
 pub mod patrol;
 pub mod phone;
 pub mod roster;
@@ -37,6 +39,7 @@ pub mod worker;
 pub use dedicated::{DedicatedError, DedicatedGrid, DedicatedGrids, DedicatedId, DedicatedKind};
 pub use dispatch::{choose_worker, Choice, DispatchError, Rule};
 pub use field::{FieldError, Point};
+pub use household::{Basis, Category, Household, HouseholdId, Interval};
 pub use patrol::{
     coverage, found_by, patrols_per_grid_per_day, Coverage, Found, FoundBy, Patrol, PatrolError, PatrolId,
     RoutePoint,
