@@ -26,6 +26,7 @@
 //! - `dispatch`: the worker who owns a place, and why.
 //! - `patrol`: the patrol log (日巡查) and its figures.
 //! - `household`: the caring-visit register's entries, categories and visit intervals.
+//! - `token`: the signed QR token of a household's door.
 
 pub mod dedicated;
 pub mod dispatch;
@@ -34,6 +35,7 @@ pub mod household;
 pub mod patrol;
 pub mod phone;
 pub mod roster;
+pub mod token;
 pub mod worker;
 
 pub use dedicated::{DedicatedError, DedicatedGrid, DedicatedGrids, DedicatedId, DedicatedKind};
@@ -46,4 +48,5 @@ pub use patrol::{
 };
 pub use phone::{mask_phone, Phone};
 pub use roster::{KnownPlaces, Roster, RosterError};
+pub use token::{Claims, KeyRing, TokenError};
 pub use worker::{Role, Worker, WorkerId};
