@@ -26,7 +26,7 @@
 //! - `dispatch`: the worker who owns a place, and why.
 //! - `patrol`: the patrol log (日巡查) and its figures.
 //! - `household`: the caring-visit register's entries, categories and visit intervals.
-//! - `token`: the signed QR token of a household's door.
+//! - `token`: the signed QR token of a household's door; `replay`: each scan counts once.
 
 pub mod dedicated;
 pub mod dispatch;
@@ -34,6 +34,7 @@ pub mod field;
 pub mod household;
 pub mod patrol;
 pub mod phone;
+pub mod replay;
 pub mod roster;
 pub mod token;
 pub mod worker;
@@ -47,6 +48,7 @@ pub use patrol::{
     RoutePoint,
 };
 pub use phone::{mask_phone, Phone};
+pub use replay::{ReplayError, ReplayGuard, Scan, ScanPolicy};
 pub use roster::{KnownPlaces, Roster, RosterError};
 pub use token::{Claims, KeyRing, TokenError};
 pub use worker::{Role, Worker, WorkerId};
