@@ -26,6 +26,7 @@
 //! - `dispatch`: the worker who owns a place, and why.
 //! - `patrol`: the patrol log (日巡查) and its figures.
 //! - `household`: the caring-visit register's entries, categories and visit intervals.
+//! - `visits`: the register a community keeps and visits checked in by scanning the door's code.
 //! - `token`: the signed QR token of a household's door; `replay`: each scan counts once.
 
 pub mod dedicated;
@@ -37,6 +38,7 @@ pub mod phone;
 pub mod replay;
 pub mod roster;
 pub mod token;
+pub mod visits;
 pub mod worker;
 
 pub use dedicated::{DedicatedError, DedicatedGrid, DedicatedGrids, DedicatedId, DedicatedKind};
@@ -51,4 +53,5 @@ pub use phone::{mask_phone, Phone};
 pub use replay::{ReplayError, ReplayGuard, Scan, ScanPolicy};
 pub use roster::{KnownPlaces, Roster, RosterError};
 pub use token::{Claims, KeyRing, TokenError};
+pub use visits::{CheckIn, Register, Visit, VisitError, MIN_GAP_MS};
 pub use worker::{Role, Worker, WorkerId};

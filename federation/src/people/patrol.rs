@@ -113,9 +113,7 @@ impl Patrol {
         grid: &Code,
         at: Millis,
     ) -> Result<Patrol, PatrolError> {
-        if !roster.lookup(worker)?.active {
-            return Err(RosterError::Inactive { field: "worker".into(), id: worker.clone() }.into());
-        }
+        roster.active("worker", worker)?;
         if grid.level() != Level::Grid {
             return Err(FieldError::new("grid", format!("{grid} is not a 15-digit grid code")).into());
         }

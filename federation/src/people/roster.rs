@@ -126,7 +126,7 @@ impl Roster {
         places: &[PlaceCode],
         known: KnownPlaces<'_>,
     ) -> Result<(), RosterError> {
-        let worker = self.active_worker(id)?;
+        let worker = self.active("id", id)?;
         for (i, place) in places.iter().enumerate() {
             let field = format!("places[{i}]");
             self.check_place(&field, place, known)?;
@@ -153,7 +153,7 @@ impl Roster {
     /// Deactivates worker `id` (left, long leave): kept with their places for history, never
     /// dispatched to again until reactivated. Deactivating twice is refused.
     pub fn deactivate(&mut self, id: &WorkerId) -> Result<(), RosterError> {
-        self.active_worker(id)?;
+        self.active("id", id)?;
         self.lookup_mut(id)?.active = false;
         Ok(())
     }
@@ -168,26 +168,27 @@ impl Roster {
         Ok(())
     }
 
-    fn active_worker(&self, id: &WorkerId) -> Result<&Worker, RosterError> {
-        let worker = self.lookup(id)?;
+    /// The active worker `id`, or a refusal naming `field` (unknown, or deactivated).
+    pub fn active(&self, field: &str, id: &WorkerId) -> Result<&Worker, RosterError> {
+        let worker = self.lookup(field, id)?;
         if !worker.active {
-            return Err(RosterError::Inactive { field: "id".into(), id: id.clone() });
+            return Err(RosterError::Inactive { field: field.into(), id: id.clone() });
         }
         Ok(worker)
     }
 
-    /// The worker `id`, or a refusal naming the `id` field.
-    pub fn lookup(&self, id: &WorkerId) -> Result<&Worker, RosterError> {
-        self.workers.get(id).ok_or_else(|| self.not_found(id))
+    /// The worker `id`, active or not, or a refusal naming `field`.
+    pub fn lookup(&self, field: &str, id: &WorkerId) -> Result<&Worker, RosterError> {
+        self.workers.get(id).ok_or_else(|| self.not_found(field, id))
     }
 
     fn lookup_mut(&mut self, id: &WorkerId) -> Result<&mut Worker, RosterError> {
-        let err = self.not_found(id);
+        let err = self.not_found("id", id);
         self.workers.get_mut(id).ok_or(err)
     }
 
-    fn not_found(&self, id: &WorkerId) -> RosterError {
-        RosterError::NotFound { field: "id".into(), id: id.clone(), keeper: self.keeper.clone() }
+    fn not_found(&self, field: &str, id: &WorkerId) -> RosterError {
+        RosterError::NotFound { field: field.into(), id: id.clone(), keeper: self.keeper.clone() }
     }
 
     fn check_own(&self, field: &str, id: &WorkerId) -> Result<(), RosterError> {
