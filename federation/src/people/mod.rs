@@ -27,12 +27,14 @@
 //! - `patrol`: the patrol log (日巡查) and its figures.
 //! - `household`: the caring-visit register's entries, categories and visit intervals.
 //! - `visits`: the register a community keeps and visits checked in by scanning the door's code.
+//! - `missed`: missed visits, the policy that makes them cases, visit figures (counts only).
 //! - `token`: the signed QR token of a household's door; `replay`: each scan counts once.
 
 pub mod dedicated;
 pub mod dispatch;
 pub mod field;
 pub mod household;
+pub mod missed;
 pub mod patrol;
 pub mod phone;
 pub mod replay;
@@ -45,6 +47,7 @@ pub use dedicated::{DedicatedError, DedicatedGrid, DedicatedGrids, DedicatedId, 
 pub use dispatch::{choose_worker, Choice, DispatchError, Rule};
 pub use field::{FieldError, Point};
 pub use household::{Basis, Category, Household, HouseholdId, Interval};
+pub use missed::{cases, figures, missed, visits_per_grid, Missed, MissedCase, MissedPolicy, VisitFigures};
 pub use patrol::{
     coverage, found_by, patrols_per_grid_per_day, Coverage, Found, FoundBy, Patrol, PatrolError, PatrolId,
     RoutePoint,
