@@ -29,6 +29,7 @@
 //! - `visits`: the register a community keeps and visits checked in by scanning the door's code.
 //! - `missed`: missed visits, the policy that makes them cases, visit figures (counts only).
 //! - `token`: the signed QR token of a household's door; `replay`: each scan counts once.
+//! - `privacy`: the rule of what may leave a community, and phone masking.
 
 pub mod dedicated;
 pub mod dispatch;
@@ -37,6 +38,7 @@ pub mod household;
 pub mod missed;
 pub mod patrol;
 pub mod phone;
+pub mod privacy;
 pub mod replay;
 pub mod roster;
 pub mod token;
@@ -53,6 +55,10 @@ pub use patrol::{
     RoutePoint,
 };
 pub use phone::{mask_phone, Phone};
+pub use privacy::{
+    mask_phones_in, phone_for, redact_reporter, reporter_may_travel, rollup_may_carry, Datum, Need,
+    PrivacyPolicy, Withheld,
+};
 pub use replay::{ReplayError, ReplayGuard, Scan, ScanPolicy};
 pub use roster::{KnownPlaces, Roster, RosterError};
 pub use token::{Claims, KeyRing, TokenError};
