@@ -40,7 +40,7 @@ pub struct Missed {
 }
 
 /// Every active household of `register` whose visit is overdue at `now`, by due day then id.
-pub fn missed(register: &Register, calendar: &Calendar, now: Millis) -> Vec<Missed> {
+pub fn missed_visits(register: &Register, calendar: &Calendar, now: Millis) -> Vec<Missed> {
     let today = day_of(now);
     let mut out: Vec<Missed> = register
         .households()
@@ -98,7 +98,7 @@ pub struct MissedCase {
 }
 
 /// The cases `policy` asks for among `missed`.
-pub fn cases(missed: &[Missed], policy: &MissedPolicy) -> Vec<MissedCase> {
+pub fn missed_cases(missed: &[Missed], policy: &MissedPolicy) -> Vec<MissedCase> {
     let Some(after) = policy.case_after_late_days else {
         return vec![];
     };
@@ -149,9 +149,9 @@ impl VisitFigures {
 }
 
 /// Visit figures per unit grid of `register` at `now`.
-pub fn figures(register: &Register, calendar: &Calendar, now: Millis) -> BTreeMap<Code, VisitFigures> {
+pub fn visit_figures(register: &Register, calendar: &Calendar, now: Millis) -> BTreeMap<Code, VisitFigures> {
     let late: BTreeMap<HouseholdId, ()> =
-        missed(register, calendar, now).into_iter().map(|m| (m.household, ())).collect();
+        missed_visits(register, calendar, now).into_iter().map(|m| (m.household, ())).collect();
     let mut out: BTreeMap<Code, VisitFigures> = BTreeMap::new();
     for h in register.households().filter(|h| h.active) {
         let f = out.entry(h.place.grid().clone()).or_default();
@@ -224,16 +224,16 @@ mod tests {
             .unwrap();
 
         let cal = workweek();
-        assert!(missed(&reg, &cal, at("2026-11-29", 20)).is_empty(), "Sunday: not yet due");
-        assert!(missed(&reg, &cal, at("2026-11-30", 23)).is_empty(), "due by the end of Monday");
-        let m = missed(&reg, &cal, at("2026-12-01", 8));
+        assert!(missed_visits(&reg, &cal, at("2026-11-29", 20)).is_empty(), "Sunday: not yet due");
+        assert!(missed_visits(&reg, &cal, at("2026-11-30", 23)).is_empty(), "due by the end of Monday");
+        let m = missed_visits(&reg, &cal, at("2026-12-01", 8));
         assert_eq!(m.len(), 1);
         assert_eq!(
             (format_day(m[0].due_day).as_str(), m[0].late_days, m[0].last_visit),
             ("2026-11-30", 1, Some(friday))
         );
         // With every day counted (the default calendar), it was due Saturday.
-        let m = missed(&reg, &Calendar::default(), at("2026-11-29", 8));
+        let m = missed_visits(&reg, &Calendar::default(), at("2026-11-29", 8));
         assert_eq!((format_day(m[0].due_day).as_str(), m[0].late_days), ("2026-11-28", 1));
     }
 
@@ -253,19 +253,19 @@ mod tests {
             ),
         ]);
         let cal = workweek();
-        let m = missed(&reg, &cal, at("2027-01-05", 20));
+        let m = missed_visits(&reg, &cal, at("2027-01-05", 20));
         assert_eq!(
             m.iter().map(|m| m.household.number()).collect::<Vec<_>>(),
             vec![2],
             "only the twice-weekly one is late"
         );
-        let m = missed(&reg, &cal, at("2027-01-08", 9));
+        let m = missed_visits(&reg, &cal, at("2027-01-08", 9));
         assert_eq!(
             m.iter().map(|m| (m.household.number(), m.late_days)).collect::<Vec<_>>(),
             vec![(2, 4), (1, 2)]
         );
 
-        let c = cases(&m, &MissedPolicy::default());
+        let c = missed_cases(&m, &MissedPolicy::default());
         assert_eq!(c.len(), 2);
         assert_eq!(c[1].request_id, "visit-missed-H370102001001-0001-2027-01-06");
         assert_eq!((c[1].category, c[1].grid.as_str()), ("2303", "370102001001002"));
@@ -274,8 +274,8 @@ mod tests {
             !c[0].description.contains("周桂兰") && !c[0].description.contains("山大路"),
             "no personal data"
         );
-        assert_eq!(cases(&m, &MissedPolicy { case_after_late_days: Some(3) }).len(), 1);
-        assert!(cases(&m, &MissedPolicy { case_after_late_days: None }).is_empty());
+        assert_eq!(missed_cases(&m, &MissedPolicy { case_after_late_days: Some(3) }).len(), 1);
+        assert!(missed_cases(&m, &MissedPolicy { case_after_late_days: None }).is_empty());
     }
 
     #[test]
@@ -289,7 +289,7 @@ mod tests {
         ]);
         let fourth = reg.households().nth(3).unwrap().id.clone();
         reg.deactivate(&fourth).unwrap();
-        let f = figures(&reg, &Calendar::default(), at("2026-11-26", 9));
+        let f = visit_figures(&reg, &Calendar::default(), at("2026-11-26", 9));
         let g1 = f[&Code::parse("c", "370102001001001").unwrap()];
         assert_eq!(g1, VisitFigures { households: 2, up_to_date: 1, missed: 1 });
         let mut all = VisitFigures::default();

@@ -9,8 +9,9 @@
 //!  ├── patrol      日巡查: worker, grid, start/end, route ──► cases found carry the patrol id
 //!  │                 └── figures: patrols per grid per day, unpatrolled grids, patrol vs public
 //!  ├── household   爱心敲门 register: 独居老人, 残疾人, 留守儿童 … with a visit interval
-//!  ├── visits      check-in by scanned QR ──► last visit ──► missed visits ──► overdue list / case
-//!  ├── token       the QR: base64url(node|household|key|issued|serial) + HMAC-SHA256; replay guard
+//!  ├── visits      check-in: scanned QR (token) ─► each scan once (replay) ─► last visit moves on
+//!  ├── missed      no visit within the interval ─► overdue list ─► per policy, a case; figures
+//!  ├── token       the QR: base64url("v1|household|key|issued|serial") + HMAC-SHA256, node secret
 //!  └── privacy     what may leave the community: counts up, reporter data only when allowed,
 //!                  phones masked for all but the keeper's own operators
 //!          │ rollups: counts only
@@ -49,7 +50,10 @@ pub use dedicated::{DedicatedError, DedicatedGrid, DedicatedGrids, DedicatedId, 
 pub use dispatch::{choose_worker, Choice, DispatchError, Rule};
 pub use field::{FieldError, Point};
 pub use household::{Basis, Category, Household, HouseholdId, Interval};
-pub use missed::{cases, figures, missed, visits_per_grid, Missed, MissedCase, MissedPolicy, VisitFigures};
+pub use missed::{
+    missed_cases, missed_visits, visit_figures, visits_per_grid, Missed, MissedCase, MissedPolicy,
+    VisitFigures,
+};
 pub use patrol::{
     coverage, found_by, patrols_per_grid_per_day, Coverage, Found, FoundBy, Patrol, PatrolError, PatrolId,
     RoutePoint,
