@@ -7,7 +7,7 @@
 //! node's [`MissedPolicy`], a visit missed long enough becomes a case for the responsible worker, with
 //! a request id that makes it once per missed period (the state machine's deduplication).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -150,13 +150,13 @@ impl VisitFigures {
 
 /// Visit figures per unit grid of `register` at `now`.
 pub fn visit_figures(register: &Register, calendar: &Calendar, now: Millis) -> BTreeMap<Code, VisitFigures> {
-    let late: BTreeMap<HouseholdId, ()> =
-        missed_visits(register, calendar, now).into_iter().map(|m| (m.household, ())).collect();
+    let late: BTreeSet<HouseholdId> =
+        missed_visits(register, calendar, now).into_iter().map(|m| m.household).collect();
     let mut out: BTreeMap<Code, VisitFigures> = BTreeMap::new();
     for h in register.households().filter(|h| h.active) {
         let f = out.entry(h.place.grid().clone()).or_default();
         f.households += 1;
-        if late.contains_key(&h.id) {
+        if late.contains(&h.id) {
             f.missed += 1;
         } else {
             f.up_to_date += 1;

@@ -49,6 +49,9 @@ pub struct Visit {
 pub struct CheckIn {
     /// The scan of the door's code.
     pub scan: Scan,
+    /// The household the worker means to check in, when the client names one (`gridnode visits
+    /// checkin H370102001001-0042 --token …`): a code of another household is then refused.
+    pub household: Option<HouseholdId>,
     /// Who is at the door.
     pub worker: WorkerId,
     /// A short note (optional).
@@ -250,7 +253,8 @@ impl Register {
         policy: &ScanPolicy,
     ) -> Result<Visit, VisitError> {
         let scan = &check_in.scan;
-        let claims = ring.verify(&scan.token, &self.community, None, now, policy.validity_ms)?;
+        let expected = check_in.household.as_ref();
+        let claims = ring.verify(&scan.token, &self.community, expected, now, policy.validity_ms)?;
         self.check_visit(roster, &claims, &check_in, scan.scanned_at)?;
         guard.admit(&claims.household, &scan.nonce, scan.scanned_at, now, policy)?;
         let at = scan.scanned_at;
@@ -312,6 +316,7 @@ pub(crate) mod tests {
     pub(crate) fn by(n: u16, token: &str, nonce: &str, at: Millis) -> CheckIn {
         CheckIn {
             scan: Scan { token: token.into(), nonce: nonce.into(), scanned_at: at },
+            household: None,
             worker: worker(n, "", Role::FullTime, &[]).id,
             note: "血压正常,精神很好".into(),
             point: None,
@@ -345,6 +350,12 @@ pub(crate) mod tests {
             .scan_in(&ring, &mut guard, &staff, by(3, &token, "Tq9vB4nXe2Hs7RkM", day2), day2, &p)
             .unwrap();
         assert!(!visit.by_responsible);
+
+        // The code of this door, checked in as another household's: refused.
+        let mut elsewhere = by(2, &token, "Wm5tL0aZ3bHc8QeR", day2 + 60 * MIN);
+        elsewhere.household = Some(HouseholdId::parse("h", "H370102001001-0043").unwrap());
+        let err = reg.scan_in(&ring, &mut guard, &staff, elsewhere, day2 + 60 * MIN, &p).unwrap_err();
+        assert!(matches!(err, VisitError::Token(TokenError::WrongHousehold { .. })), "{err}");
 
         // A forged code changes nothing.
         let forged = format!("{}x", &token[..token.len() - 1]);
