@@ -343,6 +343,21 @@ mod tests {
         assert_eq!(every_day.late_days(&cal, due, day("2026-12-01")), 4);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn a_working_day_interval_ends_on_its_nth_working_day(start in 20_000i64..21_000, days in 1u16..=20) {
+            let cal = workweek();
+            let due = Interval { days, basis: Basis::WorkingDays }.due_day(&cal, start);
+            proptest::prop_assert!(cal.is_working(due));
+            let counted = (start + 1..=due).filter(|&d| cal.is_working(d)).count();
+            proptest::prop_assert_eq!(counted, usize::from(days));
+            let interval = Interval { days, basis: Basis::WorkingDays };
+            proptest::prop_assert_eq!(interval.late_days(&cal, due, due), 0);
+            // A week after: five working days, give or take the holidays and make-up day of the calendar.
+            proptest::prop_assert!((2..=6).contains(&interval.late_days(&cal, due, due + 7)));
+        }
+    }
+
     #[test]
     fn ids_and_categories() {
         let id = HouseholdId::parse("id", "H370102001001-0042").unwrap();

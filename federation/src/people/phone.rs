@@ -106,6 +106,14 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn every_mobile_masks_to_its_head_and_tail(n in "1[3-9][0-9]{9}") {
+            let masked = Phone::parse("phone", &n).unwrap().masked();
+            proptest::prop_assert_eq!(masked, format!("{}****{}", &n[..3], &n[7..]));
+        }
+    }
+
     #[test]
     fn serde_keeps_the_full_number_for_the_community_store() {
         let p = Phone::parse("phone", "15953101234").unwrap();

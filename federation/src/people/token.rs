@@ -317,6 +317,29 @@ mod tests {
         assert!(matches!(verify(&not_v1, None, NOW), Err(TokenError::Malformed { .. })));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_token_roundtrips_and_any_altered_character_is_refused(
+            number in 1u16..=9999,
+            serial in 1u32..1000,
+            age in 0i64..DEFAULT_VALIDITY_MS,
+            at in 0usize..200,
+            with in proptest::sample::select(vec!['A', 'z', '0', '-', '_', '.']),
+        ) {
+            let ring = KeyRing::new("k2026a", SECRET).unwrap();
+            let hh = HouseholdId::new("h", &node(), number).unwrap();
+            let token = ring.sign(&hh, serial, NOW - age).unwrap();
+            let claims = ring.verify(&token, &node(), Some(&hh), NOW, DEFAULT_VALIDITY_MS).unwrap();
+            proptest::prop_assert_eq!((claims.household, claims.serial), (hh, serial));
+            let mut chars: Vec<char> = token.chars().collect();
+            let i = at % chars.len();
+            proptest::prop_assume!(chars[i] != with);
+            chars[i] = with;
+            let altered: String = chars.into_iter().collect();
+            proptest::prop_assert!(ring.verify(&altered, &node(), None, NOW, DEFAULT_VALIDITY_MS).is_err());
+        }
+    }
+
     #[test]
     fn keys_rotate_and_weak_keys_are_refused() {
         let old = KeyRing::new("k2025", SECRET).unwrap();
