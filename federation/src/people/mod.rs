@@ -31,6 +31,7 @@
 //! - `missed`: missed visits, the policy that makes them cases, visit figures (counts only).
 //! - `token`: the signed QR token of a household's door; `replay`: each scan counts once.
 //! - `privacy`: the rule of what may leave a community, and phone masking.
+//! - `sheet`: the offices' spreadsheets as rows: import all-or-nothing with a row report, export.
 
 pub mod dedicated;
 pub mod dispatch;
@@ -42,6 +43,7 @@ pub mod phone;
 pub mod privacy;
 pub mod replay;
 pub mod roster;
+pub mod sheet;
 pub mod token;
 pub mod visits;
 pub mod worker;
@@ -65,6 +67,7 @@ pub use privacy::{
 };
 pub use replay::{ReplayError, ReplayGuard, Scan, ScanPolicy};
 pub use roster::{KnownPlaces, Roster, RosterError};
+pub use sheet::{export_households, export_workers, import_households, import_workers, Row, RowError};
 pub use token::{Claims, KeyRing, TokenError};
 pub use visits::{CheckIn, Register, Visit, VisitError, MIN_GAP_MS};
 pub use worker::{Role, Worker, WorkerId};
