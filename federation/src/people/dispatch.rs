@@ -15,6 +15,7 @@ use std::fmt;
 
 use super::roster::Roster;
 use super::worker::{Role, Worker, WorkerId};
+use crate::case::{Handler, HandlerKind};
 use crate::geo::{PlaceCode, PlaceError};
 
 /// Which rule picked the worker.
@@ -54,6 +55,11 @@ pub struct Choice {
 }
 
 impl Choice {
+    /// The case's handler: a grid worker named by the worker's id (what `workload` counts by).
+    pub fn handler(&self) -> Handler {
+        Handler { kind: HandlerKind::GridWorker, name: self.worker.to_string() }
+    }
+
     /// The reason, as recorded in the case's audit note: `自动派单: 微网格 … 的网格员 (…); 1 of 2 by role, then id`.
     pub fn reason(&self) -> String {
         let tie = if self.candidates > 1 {
@@ -147,6 +153,7 @@ mod tests {
         let micro = place("370102001001001-03");
         let c = choose_worker(&r, &micro).unwrap();
         assert_eq!((c.worker.number(), &c.rule), (3, &Rule::MicroGrid { place: micro.clone() }));
+        assert_eq!(c.handler().name, "W370102001001-003");
         assert!(
             c.reason().starts_with("自动派单 W370102001001-003 兼职网格员: 微网格 370102001001001-03"),
             "{}",

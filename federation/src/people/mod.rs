@@ -24,7 +24,7 @@
 //! - `field`, `phone`: shared checks (named fields, points) and mainland mobile numbers with masking.
 //! - `worker`, `roster`: worker ids, roles and the roster a node keeps.
 //! - `dedicated`: dedicated grids (专属网格) over ordinary grids and micro-grids.
-//! - `dispatch`: the worker who owns a place, and why.
+//! - `dispatch`: the worker who owns a place, and why; `workload`: figures per worker.
 //! - `patrol`: the patrol log (日巡查) and its figures.
 //! - `household`: the caring-visit register's entries, categories and visit intervals.
 //! - `visits`: the register a community keeps and visits checked in by scanning the door's code.
@@ -47,6 +47,7 @@ pub mod sheet;
 pub mod token;
 pub mod visits;
 pub mod worker;
+pub mod workload;
 
 pub use dedicated::{DedicatedError, DedicatedGrid, DedicatedGrids, DedicatedId, DedicatedKind};
 pub use dispatch::{choose_worker, Choice, DispatchError, Rule};
@@ -71,3 +72,4 @@ pub use sheet::{export_households, export_workers, import_households, import_wor
 pub use token::{Claims, KeyRing, TokenError};
 pub use visits::{CheckIn, Register, Visit, VisitError, MIN_GAP_MS};
 pub use worker::{Role, Worker, WorkerId};
+pub use workload::{per_worker, worker_of, WorkerFigures};
