@@ -20,7 +20,7 @@ use super::roster::{KnownPlaces, Roster, RosterError};
 use super::worker::{WorkerId, KEEPERS};
 use crate::case::Source;
 use crate::code::{Code, Level};
-use crate::geo::{BBox, PlaceCode};
+use crate::geo::{gcj02_to_wgs84, BBox, Crs, PlaceCode};
 use crate::stats::day_of;
 use crate::Millis;
 
@@ -31,6 +31,8 @@ pub const MAX_PATROL_MS: Millis = 16 * 3_600_000;
 /// How far a route point may stray outside the grid's bounding box, in degrees (about 500 m): the
 /// streets on a grid's edge, and phone positioning.
 pub const ROUTE_MARGIN_DEG: f64 = 0.005;
+/// How far a route point's time (by the phone's clock) may lie outside the patrol (by the node's).
+pub const ROUTE_CLOCK_SKEW_MS: Millis = 5 * 60_000;
 
 /// A patrol's id: `P`, the keeping node's code, a hyphen, 6 digits.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -129,13 +131,16 @@ impl Patrol {
         })
     }
 
-    /// Ends the patrol at `at` with its `route`, checked against the grid's `bounds` when the node has
-    /// a map: points in time order within the patrol, inside the box widened by [`ROUTE_MARGIN_DEG`].
+    /// Ends the patrol at `at` with its `route` (points in `crs`, GCJ-02 from map apps), checked against
+    /// the grid's `bounds` (WGS-84, from the node's map) when there is a map: points in time order
+    /// within the patrol (give or take [`ROUTE_CLOCK_SKEW_MS`] of the phone's clock), inside the box
+    /// widened by [`ROUTE_MARGIN_DEG`]. The route is kept as sent.
     pub fn end(
         &mut self,
         at: Millis,
         route: Vec<RoutePoint>,
         bounds: Option<&BBox>,
+        crs: Crs,
     ) -> Result<(), PatrolError> {
         if let Some(ended_at) = self.ended_at {
             return Err(PatrolError::Ended { id: self.id.clone(), ended_at });
@@ -147,11 +152,11 @@ impl Patrol {
         if route.len() > MAX_ROUTE_POINTS {
             return Err(FieldError::new("route", format!("at most {MAX_ROUTE_POINTS} points")).into());
         }
-        let mut last = self.started_at;
+        let mut last = self.started_at - ROUTE_CLOCK_SKEW_MS;
         for (i, p) in route.iter().enumerate() {
             let field = format!("route[{i}]");
             p.point.check(&field)?;
-            if p.at < last || p.at > at {
+            if p.at < last || p.at > at + ROUTE_CLOCK_SKEW_MS {
                 return Err(FieldError::new(
                     &format!("{field}.at"),
                     "points are in time order within the patrol",
@@ -160,9 +165,13 @@ impl Patrol {
             }
             last = p.at;
             if let Some(b) = bounds {
+                let (lat, lon) = match crs {
+                    Crs::Wgs84 => (p.point.lat, p.point.lon),
+                    Crs::Gcj02 => gcj02_to_wgs84(p.point.lat, p.point.lon),
+                };
                 let m = ROUTE_MARGIN_DEG;
-                let inside = (b.min_lat - m..=b.max_lat + m).contains(&p.point.lat)
-                    && (b.min_lon - m..=b.max_lon + m).contains(&p.point.lon);
+                let inside = (b.min_lat - m..=b.max_lat + m).contains(&lat)
+                    && (b.min_lon - m..=b.max_lon + m).contains(&lon);
                 if !inside {
                     return Err(FieldError::new(&field, format!("is outside grid {}", self.grid)).into());
                 }
@@ -301,13 +310,26 @@ mod tests {
         assert_eq!(p.id.to_string(), "P370102001001-000123");
         let bounds = BBox { min_lat: 36.660, min_lon: 117.040, max_lat: 36.668, max_lon: 117.052 };
         let route = vec![pt(36.661, 117.041, t0 + MIN), pt(36.6695, 117.050, t0 + 20 * MIN)];
-        p.end(t0 + 45 * MIN, route, Some(&bounds)).unwrap();
+        p.end(t0 + 45 * MIN, route, Some(&bounds), Crs::Wgs84).unwrap();
         assert_eq!(p.route.len(), 2);
-        assert!(matches!(p.end(t0 + 50 * MIN, vec![], None), Err(PatrolError::Ended { .. })));
+        assert!(matches!(p.end(t0 + 50 * MIN, vec![], None, Crs::Wgs84), Err(PatrolError::Ended { .. })));
         p.admits_case(&code("370102001001001"), t0 + 30 * MIN).unwrap();
         assert!(p.admits_case(&code("370102001001002"), t0 + 30 * MIN).is_err());
         let err = p.admits_case(&code("370102001001001"), t0 + 60 * MIN).unwrap_err();
         assert!(err.to_string().contains("outside the patrol's time"), "{err}");
+    }
+
+    #[test]
+    fn routes_from_map_apps_are_compared_in_wgs84() {
+        let t0 = at("2026-11-25", 9);
+        let bounds = BBox { min_lat: 36.660, min_lon: 117.040, max_lat: 36.668, max_lon: 117.052 };
+        // 400 m east of the box's edge, as a map app (GCJ-02) reports it: some 500 m further east.
+        let (lat, lon) = crate::geo::wgs84_to_gcj02(36.664, 117.056);
+        assert!(lon - 117.056 > 0.004, "{lon}");
+        let route = vec![pt(lat, lon, t0 + MIN)];
+        let mut p = started(1, "370102001001001", t0);
+        assert!(p.end(t0 + 30 * MIN, route.clone(), Some(&bounds), Crs::Wgs84).is_err());
+        p.end(t0 + 30 * MIN, route, Some(&bounds), Crs::Gcj02).unwrap();
     }
 
     #[test]
@@ -318,6 +340,7 @@ mod tests {
             (t0, vec![], "ended_at: "),
             (t0 + 17 * 60 * MIN, vec![], "ended_at: a patrol lasts at most 16 hours"),
             (t0 + 30 * MIN, vec![pt(36.661, 117.041, t0 + 40 * MIN)], "route[0].at: "),
+            (t0 + 30 * MIN, vec![pt(36.661, 117.041, t0 - 6 * MIN)], "route[0].at: "),
             (
                 t0 + 30 * MIN,
                 vec![pt(36.661, 117.041, t0 + 5 * MIN), pt(36.661, 117.041, t0 + MIN)],
@@ -329,7 +352,7 @@ mod tests {
         ];
         for (end, route, expected) in cases {
             let mut p = started(1, "370102001001001", t0);
-            let err = p.end(end, route, Some(&bounds)).unwrap_err().to_string();
+            let err = p.end(end, route, Some(&bounds), Crs::Wgs84).unwrap_err().to_string();
             assert!(err.starts_with(expected), "{err} / {expected}");
             assert_eq!(p.ended_at, None);
         }
@@ -353,12 +376,12 @@ mod tests {
         let grids: BTreeSet<Code> =
             ["370102001001001", "370102001001002", "370102001001003"].into_iter().map(code).collect();
         let mut a = started(1, "370102001001001", at("2026-11-25", 8));
-        a.end(at("2026-11-25", 10), vec![], None).unwrap();
+        a.end(at("2026-11-25", 10), vec![], None, Crs::Gcj02).unwrap();
         let mut b = started(2, "370102001001001", at("2026-11-25", 14));
-        b.end(at("2026-11-25", 15), vec![], None).unwrap();
+        b.end(at("2026-11-25", 15), vec![], None, Crs::Gcj02).unwrap();
         // Started just before midnight Beijing time: counts for the 24th.
         let mut c = started(3, "370102001001002", at("2026-11-24", 23));
-        c.end(at("2026-11-25", 1), vec![], None).unwrap();
+        c.end(at("2026-11-25", 1), vec![], None, Crs::Gcj02).unwrap();
         let open = started(4, "370102001001003", at("2026-11-25", 9));
         let log = [a, b, c, open];
 
