@@ -5,7 +5,7 @@
 //! ```text
 //! H370102001001-0042   household 42 of community 370102001001 (4 digits, never reused)
 //! interval   daily = 1 working day · twice_weekly = 3 working days · weekly = 5 working days
-//!            "4wd" = every 4 working days · "1d" = every calendar day, rest days included
+//!            "4wd" / 每4个工作日 = every 4 working days · "1d" / 每1天 = every calendar day, rest days included
 //! ```
 //! Intervals count working days of the node's calendar (`calendar::Calendar`) by default: visits are
 //! work done on duty, and a daily visit falls due on each working day, so a visit on Friday covers
@@ -168,8 +168,8 @@ impl Interval {
     /// 每周一次: at most 5 working days apart.
     pub const WEEKLY: Interval = Interval { days: 5, basis: Basis::WorkingDays };
 
-    /// Parses `daily`/`每天`, `twice_weekly`/`每周两次`, `weekly`/`每周`, `Nwd` (N working days) or `Nd`
-    /// (N calendar days), naming `field` in the error.
+    /// Parses `daily`/`每天`, `twice_weekly`/`每周两次`, `weekly`/`每周`, `Nwd`/`每N个工作日` (N working
+    /// days) or `Nd`/`每N天` (N calendar days), naming `field` in the error.
     pub fn parse(field: &str, s: &str) -> Result<Interval, FieldError> {
         let s = s.trim();
         match s {
@@ -178,9 +178,12 @@ impl Interval {
             "weekly" | "每周" | "每周一次" => return Ok(Interval::WEEKLY),
             _ => {}
         }
-        let (n, basis) = match s.strip_suffix("wd") {
-            Some(n) => (n, Basis::WorkingDays),
-            None => (s.strip_suffix('d').unwrap_or("x"), Basis::CalendarDays),
+        let bare = s.strip_prefix('每').unwrap_or(s);
+        let (n, basis) = if let Some(n) = bare.strip_suffix("wd").or_else(|| bare.strip_suffix("个工作日"))
+        {
+            (n, Basis::WorkingDays)
+        } else {
+            (bare.strip_suffix('d').or_else(|| bare.strip_suffix('天')).unwrap_or("x"), Basis::CalendarDays)
         };
         let interval = n.parse::<u16>().ok().map(|days| Interval { days, basis });
         match interval {
@@ -188,10 +191,21 @@ impl Interval {
             _ => Err(FieldError::new(
                 field,
                 format!(
-                    "{s:?} is not a visit interval; expected daily, twice_weekly, weekly, \
-                     Nwd (N working days) or Nd (N calendar days), N from 1 to {MAX_INTERVAL_DAYS}"
+                    "{s:?} is not a visit interval; expected 每天 (daily), 每周两次 (twice_weekly), 每周 \
+                     (weekly), 每N个工作日 (Nwd) or 每N天 (Nd), N from 1 to {MAX_INTERVAL_DAYS}"
                 ),
             )),
+        }
+    }
+
+    /// The Chinese label, as the register's sheet shows it (parsed back by [`Interval::parse`]).
+    pub fn zh(self) -> String {
+        match (self, self.basis) {
+            (Interval::DAILY, _) => "每个工作日".into(),
+            (Interval::TWICE_WEEKLY, _) => "每周两次".into(),
+            (Interval::WEEKLY, _) => "每周一次".into(),
+            (_, Basis::WorkingDays) => format!("每{}个工作日", self.days),
+            (_, Basis::CalendarDays) => format!("每{}天", self.days),
         }
     }
 
@@ -301,7 +315,19 @@ mod tests {
             Interval { days: 1, basis: Basis::CalendarDays }
         );
         assert_eq!(Interval::parse("interval", "7d").unwrap().to_string(), "7d");
-        for bad in ["", "0d", "93d", "d", "wd", "weekly2", "-1wd"] {
+        assert_eq!(
+            Interval::parse("interval", "每4个工作日").unwrap(),
+            Interval { days: 4, basis: Basis::WorkingDays }
+        );
+        assert_eq!(
+            Interval::parse("interval", "每2天").unwrap(),
+            Interval { days: 2, basis: Basis::CalendarDays }
+        );
+        for text in ["每个工作日", "每周两次", "每周一次", "每4个工作日", "每1天", "每30天"]
+        {
+            assert_eq!(Interval::parse("interval", text).unwrap().zh(), text);
+        }
+        for bad in ["", "0d", "93d", "d", "wd", "weekly2", "-1wd", "每年", "每天两次"] {
             assert_eq!(
                 Interval::parse("households[0].interval", bad).unwrap_err().field,
                 "households[0].interval"

@@ -289,7 +289,7 @@ pub fn export_households(register: &Register, phone: impl Fn(&Phone) -> String) 
             h.address.clone(),
             h.phone.as_ref().map(&phone).unwrap_or_default(),
             h.place.to_string(),
-            h.interval.to_string(),
+            h.interval.zh(),
             h.worker.to_string(),
         ]);
     }
@@ -387,7 +387,9 @@ mod tests {
         assert_eq!((hs[1].interval, hs[1].worker.number()), (Interval::WEEKLY, 3));
         let out = export_households(&reg, Phone::masked);
         assert_eq!(out[2][4], "136****7788");
-        assert_eq!(out[1][6], "1wd");
+        assert_eq!(out[1][6], "每个工作日");
+        let again = export_households(&reg, |p| p.full().to_string());
+        assert_eq!(import_households(&register(vec![]), &staff(), &again, KnownPlaces::Any, T).unwrap(), reg);
 
         let bad = sheet(&[
             &["编号", "类别", "姓名", "地址", "联系电话", "所在网格", "走访周期", "责任网格员"],

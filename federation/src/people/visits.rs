@@ -271,7 +271,7 @@ pub(crate) mod tests {
     use crate::people::worker::Role;
 
     pub(crate) const SECRET: &[u8] = b"a community secret, 32 bytes min";
-    pub(crate) const T: Millis = 1_764_028_800_000; // 2026-11-25 08:00 Beijing time
+    pub(crate) const T: Millis = 1_764_028_800_000; // 2025-11-25 08:00 Beijing time
     const MIN: Millis = 60_000;
 
     pub(crate) fn staff() -> Roster {
