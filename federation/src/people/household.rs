@@ -306,23 +306,12 @@ mod tests {
     fn intervals_parse_from_presets_and_counts() {
         assert_eq!(Interval::parse("interval", "每天").unwrap(), Interval::DAILY);
         assert_eq!(Interval::parse("interval", "twice_weekly").unwrap().days, 3);
-        assert_eq!(
-            Interval::parse("interval", "4wd").unwrap(),
-            Interval { days: 4, basis: Basis::WorkingDays }
-        );
-        assert_eq!(
-            Interval::parse("interval", "1d").unwrap(),
-            Interval { days: 1, basis: Basis::CalendarDays }
-        );
+        let (wd, d) = (Basis::WorkingDays, Basis::CalendarDays);
+        for (text, days, basis) in [("4wd", 4, wd), ("1d", 1, d), ("每4个工作日", 4, wd), ("每2天", 2, d)]
+        {
+            assert_eq!(Interval::parse("interval", text).unwrap(), Interval { days, basis }, "{text}");
+        }
         assert_eq!(Interval::parse("interval", "7d").unwrap().to_string(), "7d");
-        assert_eq!(
-            Interval::parse("interval", "每4个工作日").unwrap(),
-            Interval { days: 4, basis: Basis::WorkingDays }
-        );
-        assert_eq!(
-            Interval::parse("interval", "每2天").unwrap(),
-            Interval { days: 2, basis: Basis::CalendarDays }
-        );
         for text in ["每个工作日", "每周两次", "每周一次", "每4个工作日", "每1天", "每30天"]
         {
             assert_eq!(Interval::parse("interval", text).unwrap().zh(), text);
