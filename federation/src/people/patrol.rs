@@ -99,16 +99,21 @@ pub enum PatrolError {
     /// The patrol has ended already.
     #[error("patrol: {id} ended at {ended_at}; start a new one")]
     Ended { id: PatrolId, ended_at: Millis },
+    /// The worker is on another patrol.
+    #[error("worker: {worker} is on patrol {id} since {started_at}; end it first")]
+    OnPatrol { worker: WorkerId, id: PatrolId, started_at: Millis },
     /// A case claims a patrol it cannot have been found on.
     #[error("patrol: a case in {grid} at {at} was not found on {id} ({reason})")]
     NotOnPatrol { id: PatrolId, grid: Code, at: Millis, reason: &'static str },
 }
 
 impl Patrol {
-    /// Starts patrol `id` of `grid` by `worker` at `at`: the worker is active on `roster`, the grid a
-    /// known unit grid of its keeper.
-    pub fn start(
+    /// Starts patrol `id` of `grid` by `worker` at `at`: the worker is active on `roster` and not on
+    /// another patrol (one of `open`, under way and less than [`MAX_PATROL_MS`] old: an abandoned
+    /// patrol does not block the next day's), the grid a known unit grid of the keeper.
+    pub fn start<'a>(
         roster: &Roster,
+        open: impl IntoIterator<Item = &'a Patrol>,
         known: KnownPlaces<'_>,
         id: PatrolId,
         worker: &WorkerId,
@@ -116,6 +121,16 @@ impl Patrol {
         at: Millis,
     ) -> Result<Patrol, PatrolError> {
         roster.active("worker", worker)?;
+        let busy = open.into_iter().find(|p| {
+            &p.worker == worker && p.ended_at.is_none() && (0..MAX_PATROL_MS).contains(&(at - p.started_at))
+        });
+        if let Some(p) = busy {
+            return Err(PatrolError::OnPatrol {
+                worker: worker.clone(),
+                id: p.id.clone(),
+                started_at: p.started_at,
+            });
+        }
         if grid.level() != Level::Grid {
             return Err(FieldError::new("grid", format!("{grid} is not a 15-digit grid code")).into());
         }
@@ -300,7 +315,7 @@ mod tests {
         let r = roster(vec![worker(2, "孙雅琴", Role::FullTime, &["370102001001001"])]);
         let id = PatrolId::new("id", r.keeper(), n).unwrap();
         let w = r.workers().next().unwrap().id.clone();
-        Patrol::start(&r, KnownPlaces::Any, id, &w, &code(grid), at).unwrap()
+        Patrol::start(&r, [], KnownPlaces::Any, id, &w, &code(grid), at).unwrap()
     }
 
     #[test]
@@ -313,6 +328,19 @@ mod tests {
         p.end(t0 + 45 * MIN, route, Some(&bounds), Crs::Wgs84).unwrap();
         assert_eq!(p.route.len(), 2);
         assert!(matches!(p.end(t0 + 50 * MIN, vec![], None, Crs::Wgs84), Err(PatrolError::Ended { .. })));
+
+        // One patrol at a time; an abandoned one does not block the next day's.
+        let (r, open) =
+            (roster(vec![worker(2, "孙雅琴", Role::FullTime, &[])]), started(124, "370102001001001", t0));
+        let (w, g) = (open.worker.clone(), code("370102001001002"));
+        let next = PatrolId::new("id", r.keeper(), 125).unwrap();
+        let err =
+            Patrol::start(&r, [&open, &p], KnownPlaces::Any, next.clone(), &w, &g, t0 + MIN).unwrap_err();
+        assert!(
+            err.to_string().starts_with("worker: W370102001001-002 is on patrol P370102001001-000124"),
+            "{err}"
+        );
+        Patrol::start(&r, [&open], KnownPlaces::Any, next, &w, &g, t0 + MAX_PATROL_MS).unwrap();
         p.admits_case(&code("370102001001001"), t0 + 30 * MIN).unwrap();
         assert!(p.admits_case(&code("370102001001002"), t0 + 30 * MIN).is_err());
         let err = p.admits_case(&code("370102001001001"), t0 + 60 * MIN).unwrap_err();
@@ -360,13 +388,13 @@ mod tests {
         let mut r = roster(vec![worker(2, "孙雅琴", Role::FullTime, &[])]);
         let id = PatrolId::new("id", r.keeper(), 1).unwrap();
         let w = worker(2, "孙雅琴", Role::FullTime, &[]).id;
-        let err =
-            Patrol::start(&r, KnownPlaces::Any, id.clone(), &w, &code("370102001002001"), t0).unwrap_err();
+        let err = Patrol::start(&r, [], KnownPlaces::Any, id.clone(), &w, &code("370102001002001"), t0)
+            .unwrap_err();
         assert!(err.to_string().starts_with("grid: 370102001002001 is not within"), "{err}");
-        let err = Patrol::start(&r, KnownPlaces::Any, id.clone(), &w, &code(COMMUNITY), t0).unwrap_err();
+        let err = Patrol::start(&r, [], KnownPlaces::Any, id.clone(), &w, &code(COMMUNITY), t0).unwrap_err();
         assert!(err.to_string().starts_with("grid: "), "{err}");
         r.deactivate(&w).unwrap();
-        let err = Patrol::start(&r, KnownPlaces::Any, id, &w, &code("370102001001001"), t0).unwrap_err();
+        let err = Patrol::start(&r, [], KnownPlaces::Any, id, &w, &code("370102001001001"), t0).unwrap_err();
         assert!(err.to_string().starts_with("worker: worker W370102001001-002 is not active"), "{err}");
         assert_eq!(PatrolId::parse("patrol_id", "P370102001001-123").unwrap_err().field, "patrol_id");
     }
