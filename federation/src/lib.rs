@@ -33,6 +33,7 @@ pub mod link;
 pub mod machine;
 #[cfg(test)]
 pub(crate) mod mem;
+pub mod people;
 pub mod protocol;
 #[cfg(test)]
 mod sim;
