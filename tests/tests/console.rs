@@ -27,6 +27,7 @@ const ROUTES: &[&str] = &[
     "/api/v1/stats",
     "/api/v1/stats/subtree",
     "/api/v1/stats/series",
+    "/api/v1/stats/tree",
     "/api/v1/departments",
     "/api/v1/categories",
     "/api/v1/links",
@@ -436,6 +437,10 @@ fn an_insecure_replica_serves_its_console_in_plaintext_to_anyone() {
     // `/` is the placeholder that links the API.
     let page = h.get("/", &[]);
     assert!(page.body.contains("/api/openapi.json"));
+    // The tree of a lone community: itself, live.
+    let tree = h.get("/api/v1/stats/tree", &[]).json();
+    assert_eq!(tree["nodes"][0]["node"], COMMUNITY);
+    assert!(tree["nodes"][0]["freshness"].is_null());
     let missing = h.get("/api/v1/nothing", &[]);
     assert_eq!((missing.status, missing.json()["code"].as_str()), (404, Some("not_found")));
 }

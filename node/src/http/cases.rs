@@ -63,6 +63,7 @@ fn ownership(c: &pb::Case) -> Vec<OwnershipStep> {
                     from: String::new(),
                     to: c.origin.clone(),
                     actor: e.actor.clone(),
+                    by: e.by.clone(),
                     note: e.note.clone(),
                 });
                 continue;
@@ -80,6 +81,7 @@ fn ownership(c: &pb::Case) -> Vec<OwnershipStep> {
             from: owner.as_ref().map(|o| o.to_string()).unwrap_or_default(),
             to: next.as_ref().map(|o| o.to_string()).unwrap_or_default(),
             actor: e.actor.clone(),
+            by: e.by.clone(),
             note: e.note.clone(),
         });
         owner = next;
@@ -127,6 +129,7 @@ fn detail_of(ctx: &HttpCtx, c: &pb::Case) -> CaseDetail {
                 from_state: e.from_state.clone(),
                 to_state: e.to_state.clone(),
                 note: e.note.clone(),
+                by: e.by.clone(),
             })
             .collect(),
         ownership: ownership(c),

@@ -13,6 +13,7 @@
 //! auth      certificate, bearer token or session cookie -> Caller; sign in and out
 //! cases     list, search, detail (audit, ownership, allowed actions), report, act
 //! figures   statistics (own, subtree with freshness), daily series, departments, categories
+//! tree      every node of the subtree with its figures, in one answer
 //! cluster   links with backlog, Raft status
 //! events    server-sent events: case, stats, links
 //! probe     /healthz, /readyz, /metrics
@@ -31,6 +32,7 @@ mod listener;
 mod openapi;
 mod page;
 mod probe;
+mod tree;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -149,6 +151,7 @@ pub fn router(ctx: HttpCtx) -> Router {
         .route("/api/v1/stats", get(figures::own))
         .route("/api/v1/stats/subtree", get(figures::subtree))
         .route("/api/v1/stats/series", get(figures::series))
+        .route("/api/v1/stats/tree", get(tree::tree))
         .route("/api/v1/departments", get(figures::departments))
         .route("/api/v1/categories", get(figures::categories))
         .route("/api/v1/links", get(cluster::links))
