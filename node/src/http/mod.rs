@@ -1,5 +1,5 @@
 //! The HTTP side of a replica: the console's JSON API under `/api/v1/`, its OpenAPI document, live
-//! events, `/metrics`, `/healthz` and `/readyz`, and the page at `/`. axum on the replica's runtime;
+//! events, `/metrics`, `/healthz` and `/readyz`, and the console's pages (`/`, `/screen`) and files. axum on the replica's runtime;
 //! HTTPS with the replica's certificate through the node's own acceptor (`tls::incoming_http`: reload
 //! on rotation, handshake limits, identity at the handshake, client certificate optional); plaintext
 //! only when the replica runs without TLS, or on loopback for the demo (`http.plaintext_loopback`).
@@ -17,10 +17,11 @@
 //! cluster   links with backlog, Raft status
 //! events    server-sent events: case, stats, links
 //! probe     /healthz, /readyz, /metrics
-//! openapi   /api/openapi.json          page   the placeholder at /
+//! openapi   /api/openapi.json          assets the pages and their embedded files
 //! dto       JSON shapes                error  { code, field, message } and HTTP statuses
 //! ```
 
+mod assets;
 mod auth;
 mod cases;
 mod cluster;
@@ -30,7 +31,6 @@ mod events;
 mod figures;
 mod listener;
 mod openapi;
-mod page;
 mod probe;
 mod tree;
 
@@ -138,7 +138,9 @@ impl HttpCtx {
 pub fn router(ctx: HttpCtx) -> Router {
     let metrics = ctx.metrics.clone();
     Router::new()
-        .route("/", get(page::index))
+        .route("/", get(assets::index))
+        .route("/screen", get(assets::screen))
+        .route("/assets/{*path}", get(assets::asset))
         .route("/login", get(auth::login))
         .route("/healthz", get(probe::healthz))
         .route("/readyz", get(probe::readyz))

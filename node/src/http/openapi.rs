@@ -4,7 +4,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{auth, cases, cluster, dto, error, events, figures, probe, tree};
+use super::{assets, auth, cases, cluster, dto, error, events, figures, probe, tree};
 
 /// Every route of the console's API.
 #[derive(OpenApi)]
@@ -18,7 +18,7 @@ use super::{auth, cases, cluster, dto, error, events, figures, probe, tree};
         cluster::links, cluster::status,
         events::events,
         probe::healthz, probe::readyz, probe::metrics,
-        document, super::page::index,
+        document, assets::index, assets::screen, assets::asset,
     ),
     components(schemas(
         error::ApiError, dto::CaseJson, dto::CaseDetail, dto::CasePage, dto::AuditJson, dto::OwnershipStep,
@@ -33,6 +33,7 @@ use super::{auth, cases, cluster, dto, error, events, figures, probe, tree};
         (name = "cluster", description = "federation links and the Raft group"),
         (name = "events", description = "server-sent events"),
         (name = "probes", description = "health, readiness, Prometheus metrics"),
+        (name = "console", description = "the console's pages (/, /screen) and their embedded files"),
     )
 )]
 pub struct ApiDoc;
