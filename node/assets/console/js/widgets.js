@@ -5,6 +5,9 @@ import { h } from './dom.js';
 import { t, has } from './i18n.js';
 import { pct, num } from './format.js';
 
+/** Every case state, in workflow order. */
+export const STATES = ['reported', 'registered', 'dispatched', 'handling', 'handled', 'suspended', 'closed', 'cancelled'];
+
 /** The translated name of case state `s`. */
 export function stateName(s) {
   return has(`state.${s}`) ? t(`state.${s}`) : s;
@@ -40,11 +43,17 @@ export function countFig(tag, node, name, n) {
   return figure(tag, node, name, n, num(n));
 }
 
-/** How to call a node: its name where known, else its street's name and number, else its code. */
-export function nodeName(n, byCode) {
+/**
+ * How to call a node: its name where known (itself and its neighbours), else its parent's name and
+ * its number ("解放路街道·001"; `short` drops the parent's 街道 for narrow columns), else its code.
+ */
+export function nodeName(n, byCode, short) {
   if (n.name) return n.name;
   const parent = n.parent && byCode && byCode.get(n.parent);
-  if (parent && parent.name) return t('node.unnamed', { parent: parent.name, n: n.node.slice(-3) });
+  if (parent && parent.name) {
+    const p = short ? parent.name.replace(/街道$/, '') : parent.name;
+    return t('node.unnamed', { parent: p, n: n.node.slice(-3) });
+  }
   return n.node;
 }
 

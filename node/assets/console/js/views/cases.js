@@ -6,9 +6,8 @@ import { h, mount, debounce } from '../dom.js';
 import { t } from '../i18n.js';
 import { api, query } from '../api.js';
 import { dateTime } from '../format.js';
-import { stateBadge, lightDot, errorBox, loading } from '../widgets.js';
+import { stateBadge, lightDot, errorBox, loading, STATES } from '../widgets.js';
 
-export const STATES = ['reported', 'registered', 'dispatched', 'handling', 'handled', 'suspended', 'closed', 'cancelled'];
 const LIGHTS = ['green', 'yellow', 'red'];
 
 function select(name, value, options) {
@@ -48,7 +47,7 @@ export function render(ctx, el, params) {
       t('cases.category'),
       select('category', f.category, [['', t('cases.any')], ...[...ctx.categories.entries()].map(([code, label]) => [code, `${code} ${label}`])]),
     ),
-    field(t('cases.grid'), h('input', { name: 'grid', value: f.grid, inputmode: 'numeric', maxlength: '15', placeholder: '370102001001001', id: 'f-grid' })),
+    field(t('cases.grid'), h('input', { name: 'grid', value: f.grid, inputmode: 'numeric', maxlength: '15', placeholder: t('cases.grid_hint'), id: 'f-grid' })),
     field(t('cases.light'), select('light', f.light, [['', t('cases.any')], ...LIGHTS.map((l) => [l, t(`light.${l}`)])])),
     h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'owned', checked: f.owned, id: 'f-owned' }), t('cases.owned')),
     field(t('cases.page_size'), select('page_size', f.page_size, [['20', '20'], ['50', '50'], ['100', '100']])),

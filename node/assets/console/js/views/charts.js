@@ -32,11 +32,12 @@ function barsOption(map, name) {
     .slice(0, TOP)
     .reverse();
   return {
+    animation: false,
     grid: { left: 8, right: 40, top: 8, bottom: 8, containLabel: true },
     tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
     xAxis: { type: 'value', minInterval: 1 },
     yAxis: { type: 'category', data: entries.map(([k]) => name(k)), axisLabel: { width: 180, overflow: 'truncate' } },
-    series: [{ type: 'bar', data: entries.map(([, v]) => v), itemStyle: { color: '#2f6fb3' }, label: { show: true, position: 'right' } }],
+    series: [{ type: 'bar', data: entries.map(([, v]) => v), barMaxWidth: 22, itemStyle: { color: '#2f6fb3' }, label: { show: true, position: 'right' } }],
   };
 }
 
@@ -122,6 +123,7 @@ export function render(ctx, el, params) {
       const c = stats.counters;
       const catName = (k) => (ctx.categories.has(k) ? ctx.categories.get(k) : k);
       parts.daily.chart.chart.setOption({
+        animation: false,
         grid: { left: 8, right: 16, top: 40, bottom: 8, containLabel: true },
         tooltip: { trigger: 'axis' },
         legend: { top: 0 },

@@ -19,6 +19,8 @@ function kpi(node, label, fig) {
 function kpis(root) {
   const c = root.counters;
   const l = root.lights || { green: 0, yellow: 0, red: 0 };
+  const overdueFig = countFig('div', root.node, 'overdue', root.overdue);
+  if (root.overdue > 0) overdueFig.classList.add('bad');
   return h(
     'section',
     { class: 'kpis', 'aria-label': t('tree.kpis') },
@@ -31,7 +33,7 @@ function kpis(root) {
       rateFig('div', root.node, 'on_time_closure_rate', root.on_time_closure_rate, c.closed_on_time, c.registered),
     ),
     kpi(root.node, t('fig.rework_rate'), rateFig('div', root.node, 'rework_rate', root.rework_rate, c.returned, c.closed)),
-    kpi(root.node, t('fig.overdue'), countFig('div', root.node, 'overdue', root.overdue)),
+    kpi(root.node, t('fig.overdue'), overdueFig),
     kpi(
       root.node,
       t('fig.lights_own'),
@@ -49,7 +51,7 @@ function kpis(root) {
 }
 
 function freshness(n, rootCode) {
-  if (n.node === rootCode || !n.freshness) return h('span', { class: 'fresh live' }, t('tree.live'));
+  if (n.node === rootCode || !n.freshness) return h('span', { class: 'fresh fresh-live' }, t('tree.live'));
   const age = n.freshness.age_ms;
   const cls = age > STALE_MS ? 'fresh stale' : 'fresh';
   return h(
@@ -104,7 +106,8 @@ export function render(ctx, el) {
       if (!children.has(p)) children.set(p, []);
       children.get(p).push(n);
     }
-    if (expanded.size === 0) expanded.add(root.node);
+    // At first the whole tree when it is small (a street, a district of a few streets), else the root.
+    if (expanded.size === 0) (nodes.length <= 40 ? nodes : [root]).forEach((n) => expanded.add(n.node));
     const rows = [];
     const walk = (n, depth) => {
       const kids = children.get(n.node) || [];
@@ -122,7 +125,7 @@ export function render(ctx, el) {
         ' · ',
         t('tree.nodes', { n: nodes.length }),
         ' · ',
-        h('button', { class: 'linkish', onclick: expandAll }, t('tree.expand_all')),
+        h('button', { class: 'linkish', id: 'expand-all', onclick: expandAll }, t('tree.expand_all')),
       ),
       h(
         'div',
