@@ -488,3 +488,4 @@ impl Drop for Cluster {
 pub mod fed;
 pub mod http;
 pub mod proxy;
+pub mod webdriver;
