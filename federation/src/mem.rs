@@ -7,7 +7,7 @@ use crate::access::AccessToken;
 use crate::case::Case;
 use crate::code::Code;
 use crate::link::Envelope;
-use crate::machine::{Change, Department, Store};
+use crate::machine::{Change, Department, RestoredLink, Store};
 use crate::stats::Counters;
 use crate::tally::{Freshness, Tally, TallyKey};
 use crate::Millis;
@@ -29,6 +29,8 @@ pub struct Mem {
     pub index: u64,
     /// The apply index that last wrote each tally (the push index of rollups).
     pub tally_local: BTreeMap<TallyKey, u64>,
+    /// Links restored from a backup.
+    pub restored: BTreeMap<Code, RestoredLink>,
 }
 
 impl Mem {
@@ -91,6 +93,12 @@ impl Store for Mem {
     fn token(&mut self, id: &str) -> Result<Option<AccessToken>, Infallible> {
         Ok(self.tokens.get(id).cloned())
     }
+    fn queued(&mut self, peer: &Code) -> Result<Vec<(u64, Envelope)>, Infallible> {
+        Ok(Mem::queued(self, peer))
+    }
+    fn restored(&mut self, peer: &Code) -> Result<Option<RestoredLink>, Infallible> {
+        Ok(self.restored.get(peer).copied())
+    }
     fn write(&mut self, c: Change) -> Result<(), Infallible> {
         match c {
             Change::Case(case) => {
@@ -130,6 +138,12 @@ impl Store for Mem {
             }
             Change::Token(t) => {
                 self.tokens.insert(t.id.clone(), *t);
+            }
+            Change::Restored { peer, link: Some(l) } => {
+                self.restored.insert(peer, l);
+            }
+            Change::Restored { peer, link: None } => {
+                self.restored.remove(&peer);
             }
         }
         Ok(())

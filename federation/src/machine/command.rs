@@ -85,6 +85,19 @@ pub struct TokenRevoke {
     pub id: String,
 }
 
+/// The neighbour `peer` has applied our messages up to `applied`, more than this node's own (older)
+/// state accounts for: after a restore from a backup, or when `applied` exceeds every sequence number
+/// this node ever gave the link. Every queued message for `peer` is numbered again from `applied + 1`,
+/// in order, so none is skipped as a resend (a message the neighbour already had is applied again
+/// harmlessly: transfers and status updates are idempotent by epoch and version).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resequence {
+    /// The neighbour.
+    pub peer: Code,
+    /// Its high-water mark for this link.
+    pub applied: u64,
+}
+
 /// A command in the replicated log. Variants carry the typed proposals below (bincode encodes
 /// `Act(Act { case_id, step })` exactly as it encoded the former `Act { case_id, step }`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -105,6 +118,26 @@ pub enum Command {
     TokenCreate(TokenCreate),
     /// Revoke an access token.
     TokenRevoke(TokenRevoke),
+    /// Renumber a link's queued messages above the neighbour's high-water mark (protocol 2).
+    Resequence(Resequence),
+}
+
+impl Command {
+    /// The protocol version that introduced this command (see `crate::protocol`): a leader proposes it
+    /// only when every replica of its node announces that version or a later one.
+    pub fn since(&self) -> u32 {
+        match self {
+            Command::Report(_)
+            | Command::Act(_)
+            | Command::Receive(_)
+            | Command::Acked(_)
+            | Command::Rollup(_)
+            | Command::Department(_)
+            | Command::TokenCreate(_)
+            | Command::TokenRevoke(_) => 1,
+            Command::Resequence(_) => 2,
+        }
+    }
 }
 
 /// Why a command was refused. Each names the field at fault where there is one.
@@ -301,5 +334,18 @@ impl Proposal for TokenRevoke {
     type Output = AccessToken;
     fn output(o: Outcome) -> Result<Result<AccessToken, Refusal>, Outcome> {
         token(o)
+    }
+}
+
+impl From<Resequence> for Command {
+    fn from(v: Resequence) -> Command {
+        Command::Resequence(v)
+    }
+}
+
+impl Proposal for Resequence {
+    type Output = ();
+    fn output(o: Outcome) -> Result<Result<(), Refusal>, Outcome> {
+        done(o)
     }
 }

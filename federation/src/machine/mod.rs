@@ -10,7 +10,8 @@
 //! validate  checks of new cases and actions, naming the field at fault
 //! report    上报            act     actions and hand-overs (上报 / 下派)
 //! inbox     messages from a neighbour, applied once in link order
-//! outbox    routing, queueing for a neighbour, status updates to watchers (反馈)
+//! outbox    routing, queueing for a neighbour, status updates to watchers (反馈), resequencing a
+//!           link after a restore
 //! rollup    a child's statistics       cases    writing a case with its tallies and deadline index
 //! access    access tokens: created with their secret's hash, revoked
 //! ```
@@ -22,6 +23,8 @@ pub mod command;
 mod inbox;
 mod outbox;
 mod report;
+#[cfg(test)]
+mod restored_tests;
 mod rollup;
 pub mod store;
 #[cfg(test)]
@@ -30,11 +33,11 @@ pub mod validate;
 
 pub(crate) use command::invalid;
 pub use command::{
-    Acked, Act, Command, Department, Outcome, Proposal, Receive, Refusal, Reported, Rollup, TokenCreate,
-    TokenRevoke,
+    Acked, Act, Command, Department, Outcome, Proposal, Receive, Refusal, Reported, Resequence, Rollup,
+    TokenCreate, TokenRevoke,
 };
 pub use outbox::route;
-pub use store::{Change, Ctx, Rules, Store};
+pub use store::{Change, Ctx, RestoredLink, Rules, Store, RESTORED_SEQ_GAP};
 pub use validate::{check_short, check_text, NewCase};
 
 /// Applies one command. Storage errors abort the apply (it is retried with the whole entry); refusals
@@ -66,5 +69,6 @@ pub fn apply<S: Store>(
         }
         Command::TokenCreate(t) => access::create(store, rules, ctx, t),
         Command::TokenRevoke(t) => access::revoke(store, ctx, t),
+        Command::Resequence(r) => outbox::resequence(store, rules, &r.peer, r.applied),
     }
 }

@@ -12,6 +12,23 @@ use crate::Millis;
 
 use super::command::Department;
 
+/// A link whose state this node restored from a backup (`gridnode restore --whole-node`): its
+/// neighbour may hold newer state than this node's store accounts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct RestoredLink {
+    /// The neighbour may have discarded messages this node acknowledged after the backup: the first
+    /// delivery from it may start past this node's high-water mark, and is taken from there.
+    pub inbox: bool,
+    /// The neighbour may have applied sequence numbers this node gives again: resequence the link
+    /// with the neighbour's high-water mark before sending anything.
+    pub outbox: bool,
+}
+
+/// How far a whole-node restore moves the node's case counter on (`Change::Seq`), so the cases it
+/// makes from then on do not take the ids of cases made after the backup, which its neighbours may
+/// hold: far more cases than any node makes between two nightly backups.
+pub const RESTORED_SEQ_GAP: u64 = 100_000;
+
 /// A write the store must make, all of one apply call's writes atomically with the applied log id.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
@@ -61,6 +78,11 @@ pub enum Change {
     Department(Department),
     /// An access token, created or revoked.
     Token(Box<AccessToken>),
+    /// Mark (or, with None, unmark) the link to `peer` as restored.
+    Restored {
+        peer: Code,
+        link: Option<RestoredLink>,
+    },
 }
 
 /// What the state machine reads; writes of earlier commands in the same apply call must be visible.
@@ -77,6 +99,10 @@ pub trait Store {
     fn fresh(&mut self, node: &Code) -> Result<Option<Freshness>, Self::Error>;
     fn department(&mut self, name: &str) -> Result<Option<Department>, Self::Error>;
     fn token(&mut self, id: &str) -> Result<Option<AccessToken>, Self::Error>;
+    /// The messages queued for `peer`, in sequence order.
+    fn queued(&mut self, peer: &Code) -> Result<Vec<(u64, Envelope)>, Self::Error>;
+    /// Whether the link to `peer` was restored from a backup, and what remains to resynchronise.
+    fn restored(&mut self, peer: &Code) -> Result<Option<RestoredLink>, Self::Error>;
     fn write(&mut self, change: Change) -> Result<(), Self::Error>;
 }
 

@@ -251,6 +251,7 @@ pub async fn run(cmd: CaseCmd) -> anyhow::Result<ExitCode> {
                 owned: a.owned,
                 light: a.light,
                 text: a.search,
+                ..Default::default()
             };
             let mut all = Vec::new();
             let next = loop {

@@ -40,6 +40,7 @@ pub async fn list(
         owned: q.owned.unwrap_or(false),
         light: q.light.unwrap_or_default(),
         text: q.q.unwrap_or_default(),
+        ..Default::default()
     };
     let resp = ctx.case.list(ctx.request(&a, req)).await?.into_inner();
     Ok(Json(CasePage {

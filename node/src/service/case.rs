@@ -192,6 +192,14 @@ impl CaseService for CaseApi {
                 ),
             },
             owned_only: msg.owned,
+            reported: match (msg.reported_from_ms, msg.reported_before_ms) {
+                (None, None) => None,
+                (from, before) => Some((from.unwrap_or(i64::MIN), before.unwrap_or(i64::MAX))),
+            },
+            within: match msg.within.as_str() {
+                "" => None,
+                w => Some(Code::parse("within", w).map_err(|e| Status::invalid_argument(e.to_string()))?),
+            },
             text: crate::storage::reader::normalize(&msg.text),
         };
         if msg.text.chars().count() > MAX_SEARCH_CHARS {

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! case     CaseService     operators: report, act, list, stats, departments
-//! cluster  ClusterService  operators: Raft status, links, membership changes
+//! cluster  ClusterService  operators: Raft status, links, membership changes, backups (backup)
 //! peer     PeerService     neighbour nodes: handshake, deliveries, rollups
 //! raft     RaftService     the node's other replicas: openraft's messages
 //! access   AccessService   operators: the console's access tokens
@@ -13,6 +13,7 @@
 
 mod access;
 pub mod authz;
+mod backup;
 mod case;
 mod cluster;
 mod codes;
@@ -21,6 +22,7 @@ mod peer;
 mod raft;
 
 pub use access::AccessApi;
+pub use backup::{BackupSource, BackupStream};
 pub use case::CaseApi;
 pub use cluster::ClusterApi;
 pub use codes::StatusCodesLayer;

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use federation::access::AccessToken;
 use federation::case::Case;
 use federation::code::Code;
-use federation::machine::{self, Change, Department};
+use federation::link::Envelope;
+use federation::machine::{self, Change, Department, RestoredLink};
 use federation::tally::{Freshness, Tally, TallyKey};
 use rocksdb::{Direction, IteratorMode, WriteBatch, DB};
 use serde::{Deserialize, Serialize};
@@ -174,6 +175,35 @@ impl machine::Store for Overlay<'_> {
         self.get_as(CF_FED, "access token", &keys::fed("token", id))
     }
 
+    fn queued(&mut self, peer: &Code) -> Result<Vec<(u64, Envelope)>, StoreError> {
+        let start = keys::outbox(peer, 0);
+        let prefix = &start[..start.len() - 8];
+        let mut merged: std::collections::BTreeMap<u64, Option<Vec<u8>>> = std::collections::BTreeMap::new();
+        for item in
+            self.db.iterator_cf(cf(self.db, CF_OUTBOX)?, IteratorMode::From(&start, Direction::Forward))
+        {
+            let (k, v) = item?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            merged.insert(keys::outbox_seq(&k).unwrap_or(0), Some(v.to_vec()));
+        }
+        for ((name, k), v) in &self.view {
+            if *name == CF_OUTBOX && k.starts_with(prefix) && k.len() == start.len() {
+                merged.insert(keys::outbox_seq(k).unwrap_or(0), v.clone());
+            }
+        }
+        merged
+            .into_iter()
+            .filter_map(|(seq, v)| v.map(|v| (seq, v)))
+            .map(|(seq, v)| Ok((seq, decode("outbox message", &v)?)))
+            .collect()
+    }
+
+    fn restored(&mut self, peer: &Code) -> Result<Option<RestoredLink>, StoreError> {
+        self.get_as(CF_FED, "restored link", &keys::fed("restored", peer.as_str()))
+    }
+
     fn write(&mut self, change: Change) -> Result<(), StoreError> {
         match change {
             Change::Case(case) => {
@@ -222,6 +252,14 @@ impl machine::Store for Overlay<'_> {
             }
             Change::Department(d) => self.put(CF_FED, "department", keys::fed("dept", &d.name), &d)?,
             Change::Token(t) => self.put(CF_FED, "access token", keys::fed("token", &t.id), &*t)?,
+            Change::Restored { peer, link: Some(l) } => {
+                self.put(CF_FED, "restored link", keys::fed("restored", peer.as_str()), &l)?;
+                self.touched.outbox = true;
+            }
+            Change::Restored { peer, link: None } => {
+                self.set(CF_FED, keys::fed("restored", peer.as_str()), None);
+                self.touched.outbox = true;
+            }
         }
         Ok(())
     }

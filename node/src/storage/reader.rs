@@ -48,6 +48,10 @@ pub struct ListFilter {
     pub category: Option<String>,
     /// Only cases this node owns (false: also read-only copies of escalated or dispatched cases).
     pub owned_only: bool,
+    /// Only cases reported in `[from, before)` (milliseconds since the epoch).
+    pub reported: Option<(i64, i64)>,
+    /// Only cases whose grid lies within this node or grid.
+    pub within: Option<Code>,
     /// Only cases whose title or address contains this, normalized by [`normalize`] (empty: any).
     pub text: String,
 }
@@ -123,6 +127,9 @@ reads! {
     fn outbox(&self, peer: &Code, limit: usize) -> Vec<(u64, Envelope)>;
     /// How many messages wait for `peer`, and when the oldest was queued.
     fn backlog(&self, peer: &Code) -> (u64, Option<i64>);
+    /// The next sequence number of the link to `peer`, and whether the link was restored from a
+    /// backup and must be resequenced before it sends.
+    fn link_numbering(&self, peer: &Code) -> (u64, bool);
     /// Up to `limit` tally entries changed after push-index position `after`, and the position reached.
     fn tally_changes(&self, after: &[u8], limit: usize) -> TallyBatch;
 }
@@ -210,6 +217,8 @@ impl Raw {
             && filter.category.as_deref().is_none_or(|c| case.category == c)
             && (!filter.owned_only || case.owner == self.node)
             && text_matches(case, &filter.text)
+            && filter.reported.is_none_or(|(from, before)| (from..before).contains(&case.reported_at))
+            && filter.within.as_ref().is_none_or(|w| case.grid.is_within(w))
     }
 
     /// Sums the tallies whose owner lies within `code` (exactly `code` if `exact`), for days `from..=to`,
@@ -392,6 +401,21 @@ impl Raw {
             out.push((seq, decode("outbox message", &v)?));
         }
         Ok(out)
+    }
+
+    /// The next sequence number of the link to `peer`, and whether it must be resequenced.
+    pub fn link_numbering(&self, peer: &Code) -> Result<(u64, bool), StoreError> {
+        let fed = cf(&self.db, CF_FED)?;
+        let next = match self.db.get_cf(fed, keys::fed("next", peer.as_str()))? {
+            Some(b) => decode("outbox sequence", &b)?,
+            None => 1,
+        };
+        let restored: Option<federation::machine::RestoredLink> =
+            match self.db.get_cf(fed, keys::fed("restored", peer.as_str()))? {
+                Some(b) => Some(decode("restored link", &b)?),
+                None => None,
+            };
+        Ok((next, restored.is_some_and(|r| r.outbox)))
     }
 
     /// Messages waiting for `peer`, and when the oldest was queued.

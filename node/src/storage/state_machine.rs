@@ -148,6 +148,16 @@ impl StateMachine {
                 EntryPayload::Normal(req) => {
                     let ctx = Ctx { now: req.at, index: entry.log_id.index };
                     for cmd in &req.commands {
+                        // What a gridnode of an older protocol does with a command it does not know:
+                        // it cannot decode the entry (see `crate::protocol`; only with the test switch).
+                        let own = crate::protocol::announced();
+                        if cmd.since() > own {
+                            return Err(StoreError::Protocol {
+                                index: entry.log_id.index,
+                                since: cmd.since(),
+                                own,
+                            });
+                        }
                         outcomes.push(machine::apply(&mut overlay, &rules, ctx, cmd)?);
                     }
                 }
