@@ -192,19 +192,18 @@ fn the_dashboard_works_in_a_browser_against_a_real_federation() {
     b.goto(&format!("{base}/login?token={operator}"));
     b.wait("#tree tbody tr", T);
     assert_eq!(b.url(), format!("{base}/"), "the token stays in the address bar");
-    let role = b.wait("#who-role[data-role]", T);
-    assert_eq!(b.text(&role), "操作员");
-    assert!(b.text(&b.wait("#who-scope", T)).contains(DISTRICT));
+    assert_eq!(b.text_of("#who-role[data-role]", T), "操作员");
+    assert!(b.text_of("#who-scope", T).contains(DISTRICT));
     assert_eq!(b.js("return document.documentElement.lang", vec![]), "zh-CN");
 
     // The tree: every node of the federation, names where the district knows them.
-    b.click(&b.wait("#expand-all", T));
+    b.click_at("#expand-all", T);
     b.wait_for("every node of the tree", T, || {
         (b.js("return document.querySelectorAll('#tree tbody tr').length", vec![]) == json!(nodes.len())).then_some(())
     });
-    let street_row = b.text(&b.wait(&format!("#tree tr[data-node='{STREET_A}'] th"), T));
+    let street_row = b.text_of(&format!("#tree tr[data-node='{STREET_A}'] th"), T);
     assert!(street_row.contains("解放路街道"), "{street_row}");
-    let community_row = b.text(&b.wait(&format!("#tree tr[data-node='{}'] th", COMMUNITIES[0]), T));
+    let community_row = b.text_of(&format!("#tree tr[data-node='{}'] th", COMMUNITIES[0]), T);
     assert!(community_row.contains("解放路街道·001"), "{community_row}");
     // Every figure equals the API's and the CLI's (polled: the page and the store settle after rollups).
     wait_for("the page's figures to equal the API's and the CLI's", T, || {
@@ -213,7 +212,7 @@ fn the_dashboard_works_in_a_browser_against_a_real_federation() {
             Err(e) => {
                 eprintln!("not yet: {e}");
                 b.goto(&format!("{base}/#/"));
-                b.click(&b.wait("#expand-all", T));
+                b.click_at("#expand-all", T);
                 None
             }
         }
@@ -224,12 +223,11 @@ fn the_dashboard_works_in_a_browser_against_a_real_federation() {
 
     // The case list: search finds the escalated case; its title is text, never markup.
     b.goto(&format!("{base}/#/cases?q=%E6%96%87%E5%8C%96%E4%B8%9C%E8%B7%AF"));
-    let link = b.wait(&format!("#case-table tr[data-case='{id}'] a.case-link"), T);
-    assert_eq!(b.text(&link), title);
+    let link = format!("#case-table tr[data-case='{id}'] a.case-link");
+    assert_eq!(b.text_of(&link, T), title);
     assert_eq!(b.js("return document.querySelectorAll('#case-table b').length", vec![]), json!(0));
-    b.click(&link);
-    let head = b.wait("#case-title", T);
-    assert_eq!(b.text(&head), title);
+    b.click_at(&link, T);
+    assert_eq!(b.text_of("#case-title", T), title);
     // The audit trail names the actor and who the node authenticated; ownership followed the escalations.
     let audit = b.js(
         "return [...document.querySelectorAll('#audit tbody tr')].map(r => [r.dataset.action, r.querySelector('td.by').textContent])",
@@ -245,25 +243,24 @@ fn the_dashboard_works_in_a_browser_against_a_real_federation() {
     assert_eq!(buttons, json!(["cancel", "dispatch", "suspend", "send_down"]));
 
     // Dispatch without a handler: the server's refusal is shown next to the handler field.
-    b.click(&b.wait("#action-buttons button[data-action='dispatch']", T));
+    b.click_at("#action-buttons button[data-action='dispatch']", T);
     b.wait("#act-form[data-action='dispatch']", T);
     b.js("document.getElementById('act-handler_kind').value = 'department'", vec![]);
-    b.click(&b.wait("#act-submit", T));
+    b.click_at("#act-submit", T);
     let err = b.wait_for("the refusal next to the handler", T, || {
-        let e = b.find("#err-handler_name")?;
-        let t = b.text(&e);
+        let t = b.try_text(&b.find("#err-handler_name")?)?;
         (!t.is_empty()).then_some(t)
     });
     assert!(err.contains("handler"), "{err}");
     assert_eq!(b.js("return document.getElementById('act-handler_name').getAttribute('aria-invalid')", vec![]), "true");
-    let version = |b: &Browser| b.text(&b.wait("#case-version", T));
+    let version = |b: &Browser| b.text_of("#case-version", T);
     assert_eq!(version(&b), f.cases(DISTRICT, true)[&id]["version"].to_string());
     // Then with one: dispatched to the department, audited as this token.
     b.type_into(&b.wait("#act-handler_name", T), "区城管执法局");
     b.type_into(&b.wait("#act-note", T), "请区城管执法局处置");
-    b.click(&b.wait("#act-submit", T));
+    b.click_at("#act-submit", T);
     b.wait(".case-badges [data-state='dispatched']", T);
-    assert!(b.text(&b.wait("#case-handler", T)).contains("区城管执法局"));
+    assert!(b.text_of("#case-handler", T).contains("区城管执法局"));
     let stored = &f.cases(DISTRICT, true)[&id];
     assert_eq!((stored["state"].as_str(), stored["handler"]["name"].as_str()), (Some("dispatched"), Some("区城管执法局")));
     let last_by = b.js("const r = [...document.querySelectorAll('#audit tbody tr')].pop(); return r.querySelector('td.by').textContent", vec![]);
@@ -274,7 +271,7 @@ fn the_dashboard_works_in_a_browser_against_a_real_federation() {
     f.act(DISTRICT, &id, &["--action", "start"]);
     b.wait(".case-badges [data-state='handling']", T);
     assert_eq!(b.js("return window.__noReload", vec![]), json!(42), "the page was reloaded");
-    assert!(!b.text(&b.wait("#case-notice", T)).is_empty());
+    assert!(!b.text_of("#case-notice", T).is_empty());
     b.screenshot(&shots.join("case.png"));
 
     // A new report in a community reaches the district's figures on the page live.
@@ -304,19 +301,19 @@ fn the_dashboard_works_in_a_browser_against_a_real_federation() {
     b.wait("#replicas tbody tr", T);
 
     // English, remembered across a reload; then back to Chinese.
-    b.click(&b.wait("#lang button[data-lang='en']", T));
+    b.click_at("#lang button[data-lang='en']", T);
     b.wait_for("the English navigation", T, || {
-        (b.text(&b.find("#nav a[data-route='tree']")?) == "Overview").then_some(())
+        (b.try_text(&b.find("#nav a[data-route='tree']")?)? == "Overview").then_some(())
     });
     b.goto(&format!("{base}/"));
     b.wait_for("English after a reload", T, || {
-        (b.text(&b.find("#nav a[data-route='tree']")?) == "Overview").then_some(())
+        (b.try_text(&b.find("#nav a[data-route='tree']")?)? == "Overview").then_some(())
     });
     assert_eq!(b.js("return document.documentElement.lang", vec![]), "en");
     b.wait("#tree tbody tr", T);
     b.screenshot(&shots.join("dashboard-en.png"));
-    b.click(&b.wait("#lang button[data-lang='zh']", T));
-    b.wait_for("Chinese again", T, || (b.text(&b.find("#nav a[data-route='tree']")?) == "概览").then_some(()));
+    b.click_at("#lang button[data-lang='zh']", T);
+    b.wait_for("Chinese again", T, || (b.try_text(&b.find("#nav a[data-route='tree']")?)? == "概览").then_some(()));
 
     // The wall screen: the figures are the API's; rankings of streets and communities.
     b.goto(&format!("{base}/screen"));
@@ -348,7 +345,7 @@ fn the_dashboard_works_in_a_browser_against_a_real_federation() {
     b.goto(&format!("{base}/#/case/{id}"));
     b.wait("#case-title", T);
     b.wait_for("the case page's action section", T, || {
-        let t = b.text(&b.find("section.actions")?);
+        let t = b.try_text(&b.find("section.actions")?)?;
         (!t.is_empty()).then_some(())
     });
     assert!(b.find("#action-buttons").is_none(), "a viewer sees action buttons");

@@ -172,12 +172,24 @@ impl Browser {
         self.s(&format!("/element/{id}{rest}"))
     }
 
-    pub fn click(&self, e: &El) {
-        self.call("POST", &self.el(e, "/click"), Some(json!({})));
+    /// Clicks the first element matching `css`, waiting for it; found again if the page redraws it
+    /// between finding and clicking (a stale element).
+    pub fn click_at(&self, css: &str, timeout: Duration) {
+        self.wait_for(&format!("a click on {css}"), timeout, || {
+            let e = self.find(css)?;
+            self.try_call("POST", &self.el(&e, "/click"), json!({})).ok()
+        });
     }
 
-    pub fn text(&self, e: &El) -> String {
-        self.call("GET", &self.el(e, "/text"), None).as_str().unwrap_or_default().to_string()
+    /// The text of `e`, or None when the page has replaced it (stale) or it is gone.
+    pub fn try_text(&self, e: &El) -> Option<String> {
+        let a = self.driver.send("GET", &self.el(e, "/text"), &[], None).ok()?;
+        (a.status == 200).then(|| a.json()["value"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// The text of the first element matching `css`, waiting for it (and past redraws).
+    pub fn text_of(&self, css: &str, timeout: Duration) -> String {
+        self.wait_for(&format!("the text of {css}"), timeout, || self.try_text(&self.find(css)?))
     }
 
     pub fn type_into(&self, e: &El, text: &str) {
