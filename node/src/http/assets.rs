@@ -123,7 +123,8 @@ fn serve(path: &str, headers: &HeaderMap) -> Option<Response> {
     params(("path" = String, Path, description = "e.g. js/app.js, i18n/zh.json, vendor/echarts-6.1.0/echarts.min.js")),
     responses((status = 200, description = "the file"), (status = 304, description = "unchanged (ETag)"), (status = 404, body = ApiError)))]
 pub async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
-    serve(&path, &headers).unwrap_or_else(|| ApiError::not_found(format!("no console file {path}")).into_response())
+    serve(&path, &headers)
+        .unwrap_or_else(|| ApiError::not_found(format!("no console file {path}")).into_response())
 }
 
 /// The console: the subtree, cases, charts, links (a page of JavaScript modules over the API).
@@ -187,13 +188,21 @@ mod tests {
             for part in src.split("/assets/").skip(1) {
                 let path: String = part.chars().take_while(|c| !"\"'`$ ?".contains(*c)).collect();
                 if !path.is_empty() && !path.ends_with('/') {
-                    assert!(FILES.iter().any(|f| f.path == path), "{} names /assets/{path}, not embedded", a.path);
+                    assert!(
+                        FILES.iter().any(|f| f.path == path),
+                        "{} names /assets/{path}, not embedded",
+                        a.path
+                    );
                 }
             }
             // Relative module imports resolve to embedded files.
             for part in src.split("from './").skip(1).chain(src.split("from '../").skip(1)) {
                 let name = part.split('\'').next().unwrap();
-                assert!(FILES.iter().any(|f| f.path.ends_with(name)), "{} imports {name}, not embedded", a.path);
+                assert!(
+                    FILES.iter().any(|f| f.path.ends_with(name)),
+                    "{} imports {name}, not embedded",
+                    a.path
+                );
             }
         }
         assert!(FILES.iter().any(|f| f.path == format!("vendor/echarts-{ECHARTS_VERSION}/echarts.min.js")));
@@ -210,7 +219,10 @@ mod tests {
         again.insert(header::IF_NONE_MATCH, etag);
         assert_eq!(serve("js/app.js", &again).unwrap().status(), StatusCode::NOT_MODIFIED);
         let page = serve("index.html", &h).unwrap();
-        assert!(page.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("script-src 'self'"));
+        assert!(page.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'"));
         let e = serve("vendor/echarts-6.1.0/echarts.min.js", &h).unwrap();
         assert!(e.headers()[header::CACHE_CONTROL].to_str().unwrap().contains("immutable"));
         assert!(serve("../Cargo.toml", &h).is_none());

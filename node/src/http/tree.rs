@@ -43,7 +43,10 @@ pub async fn tree(
         Some(s) => parse_day("to", s).map_err(|m| ApiError::invalid("to", m))?,
     };
     if from > to {
-        return Err(ApiError::invalid("from", format!("{} is after to ({})", format_day(from), format_day(to))));
+        return Err(ApiError::invalid(
+            "from",
+            format!("{} is after to ({})", format_day(from), format_day(to)),
+        ));
     }
     let reader = ctx.reader.clone();
     let policy = ctx.local.rules.policy.clone();

@@ -21,7 +21,15 @@ pub fn available() -> bool {
     let present = || Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
     if !present() {
         let _ = Command::new("apt-get")
-            .args(["install", "-y", "-qq", "--no-install-recommends", "chromium", "chromium-driver", "fonts-noto-cjk"])
+            .args([
+                "install",
+                "-y",
+                "-qq",
+                "--no-install-recommends",
+                "chromium",
+                "chromium-driver",
+                "fonts-noto-cjk",
+            ])
             .env("DEBIAN_FRONTEND", "noninteractive")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -92,10 +100,17 @@ impl Browser {
         let v = b.call("POST", "/session", Some(caps));
         b.session = v["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {v}")).to_string();
         // --window-size counts the window's frame: grow it so the page itself is width x height.
-        let frame = b.js("return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight]", vec![]);
+        let frame = b.js(
+            "return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight]",
+            vec![],
+        );
         let (dw, dh) = (frame[0].as_u64().unwrap_or(0), frame[1].as_u64().unwrap_or(0));
         if dw > 0 || dh > 0 {
-            b.call("POST", &b.s("/window/rect"), Some(json!({"width": u64::from(width) + dw, "height": u64::from(height) + dh})));
+            b.call(
+                "POST",
+                &b.s("/window/rect"),
+                Some(json!({"width": u64::from(width) + dw, "height": u64::from(height) + dh})),
+            );
         }
         let inner = b.js("return [window.innerWidth, window.innerHeight]", vec![]);
         assert_eq!(inner, json!([width, height]), "the page's size");
@@ -144,7 +159,9 @@ impl Browser {
 
     /// The first element matching `css`, if any.
     pub fn find(&self, css: &str) -> Option<El> {
-        self.try_call("POST", &self.s("/element"), json!({"using": "css selector", "value": css})).ok().map(El)
+        self.try_call("POST", &self.s("/element"), json!({"using": "css selector", "value": css}))
+            .ok()
+            .map(El)
     }
 
     /// Waits (polling) until `css` matches an element.
@@ -160,8 +177,12 @@ impl Browser {
                 return v;
             }
             if start.elapsed() > timeout {
-                let console = self.js("return document.body ? document.body.innerText.slice(0, 2000) : ''", vec![]);
-                panic!("timed out after {timeout:?} waiting for {what}; the page shows:\n{}", console.as_str().unwrap_or(""));
+                let console =
+                    self.js("return document.body ? document.body.innerText.slice(0, 2000) : ''", vec![]);
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}; the page shows:\n{}",
+                    console.as_str().unwrap_or("")
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -201,7 +222,9 @@ impl Browser {
     pub fn screenshot(&self, path: &Path) {
         use base64::Engine;
         let b64 = self.call("GET", &self.s("/screenshot"), None);
-        let png = base64::engine::general_purpose::STANDARD.decode(b64.as_str().unwrap_or_default()).expect("base64 PNG");
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(b64.as_str().unwrap_or_default())
+            .expect("base64 PNG");
         assert!(png.starts_with(b"\x89PNG"), "not a PNG");
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).expect("screenshot dir");

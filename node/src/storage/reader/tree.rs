@@ -42,7 +42,8 @@ impl Raw {
         let mut sums: BTreeMap<Code, Counters> = BTreeMap::new();
         sums.insert(self.node.clone(), Counters::default());
         let prefix = self.node.as_str().as_bytes();
-        for item in self.db.iterator_cf(cf(&self.db, CF_TALLY)?, IteratorMode::From(prefix, Direction::Forward))
+        for item in
+            self.db.iterator_cf(cf(&self.db, CF_TALLY)?, IteratorMode::From(prefix, Direction::Forward))
         {
             let (k, v) = item?;
             if !k.starts_with(prefix) {
