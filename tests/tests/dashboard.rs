@@ -46,7 +46,9 @@ fn cjk_fonts() {
             .status();
     }
     if !has() {
-        eprintln!("\n*** no Chinese font (fonts-noto-cjk): screenshots will show boxes for Chinese text ***\n");
+        eprintln!(
+            "\n*** no Chinese font (fonts-noto-cjk): screenshots will show boxes for Chinese text ***\n"
+        );
     }
 }
 
@@ -68,7 +70,10 @@ fn open_of(stats: &Value) -> i64 {
     stats["counters"]["by_state"]
         .as_object()
         .map(|m| {
-            m.iter().filter(|(k, _)| *k != "closed" && *k != "cancelled").map(|(_, v)| v.as_i64().unwrap()).sum()
+            m.iter()
+                .filter(|(k, _)| *k != "closed" && *k != "cancelled")
+                .map(|(_, v)| v.as_i64().unwrap())
+                .sum()
         })
         .unwrap_or(0)
 }
@@ -103,7 +108,10 @@ fn figures_agree(b: &Browser, f: &Federation, api: &Http, auth: &str, nodes: &[&
         for (name, from_api, from_cli) in want {
             let (shown, text) = ours.get(name).ok_or(format!("{node}: no {name} on the page"))?;
             // JSON from the page writes 0.0 as 0: compare numbers as numbers.
-            if shown.as_f64() != from_api.as_f64() || from_api.as_f64() != from_cli.as_f64() || from_api.is_null() {
+            if shown.as_f64() != from_api.as_f64()
+                || from_api.as_f64() != from_cli.as_f64()
+                || from_api.is_null()
+            {
                 return Err(format!("{node} {name}: page {shown}, API {from_api}, CLI {from_cli}"));
             }
             let expect = match name {
@@ -121,8 +129,24 @@ fn figures_agree(b: &Browser, f: &Federation, api: &Http, auth: &str, nodes: &[&
 
 fn report(f: &Federation, node: &str, grid: &str, title: &str, id: &str) -> String {
     let v = f.cli_json(&[
-        "case", "report", "--node", &f.addrs(node), "--grid", grid, "--category", "市容环境/暴露垃圾", "--source",
-        "patrol", "--title", title, "--address", "文化东路59号", "--reporter", "网格员张伟", "--request-id", id,
+        "case",
+        "report",
+        "--node",
+        &f.addrs(node),
+        "--grid",
+        grid,
+        "--category",
+        "市容环境/暴露垃圾",
+        "--source",
+        "patrol",
+        "--title",
+        title,
+        "--address",
+        "文化东路59号",
+        "--reporter",
+        "网格员张伟",
+        "--request-id",
+        id,
         "--json",
     ]);
     v["id"].as_str().unwrap().to_string()
@@ -156,7 +180,13 @@ fn the_dashboard_works_in_a_browser_against_a_real_federation() {
         let grid = format!("{c}001");
         let node = f.addrs(c);
         let done = report(&f, c, &grid, &format!("绿地脏乱 {i}"), &format!("seed-a-{i}"));
-        for a in [&["--action", "register"][..], &["--action", "dispatch", "--handler", "张伟", "--handler-kind", "grid_worker"], &["--action", "start"], &["--action", "handled", "--note", "已清理"], &["--action", "close"]] {
+        for a in [
+            &["--action", "register"][..],
+            &["--action", "dispatch", "--handler", "张伟", "--handler-kind", "grid_worker"],
+            &["--action", "start"],
+            &["--action", "handled", "--note", "已清理"],
+            &["--action", "close"],
+        ] {
             let mut args = vec!["case", "act", &done, "--node", &node, "--json"];
             args.extend_from_slice(a);
             f.cli_json(&args);
@@ -176,8 +206,20 @@ fn the_dashboard_works_in_a_browser_against_a_real_federation() {
 
     let token = |role: &str| {
         let v = f.cli_json(&[
-            "access", "token", "create", "--node", &dist, "--scope", DISTRICT, "--role", role, "--expires", "2h",
-            "--name", "e2e", "--json",
+            "access",
+            "token",
+            "create",
+            "--node",
+            &dist,
+            "--scope",
+            DISTRICT,
+            "--role",
+            role,
+            "--expires",
+            "2h",
+            "--name",
+            "e2e",
+            "--json",
         ]);
         v["secret"].as_str().unwrap().to_string()
     };
@@ -199,7 +241,8 @@ fn the_dashboard_works_in_a_browser_against_a_real_federation() {
     // The tree: every node of the federation, names where the district knows them.
     b.click_at("#expand-all", T);
     b.wait_for("every node of the tree", T, || {
-        (b.js("return document.querySelectorAll('#tree tbody tr').length", vec![]) == json!(nodes.len())).then_some(())
+        (b.js("return document.querySelectorAll('#tree tbody tr').length", vec![]) == json!(nodes.len()))
+            .then_some(())
     });
     let street_row = b.text_of(&format!("#tree tr[data-node='{STREET_A}'] th"), T);
     assert!(street_row.contains("解放路街道"), "{street_row}");
@@ -239,7 +282,10 @@ fn the_dashboard_works_in_a_browser_against_a_real_federation() {
     assert!(audit.iter().all(|(_, by)| by.contains("gridfed://370102/operator")), "{audit:?}");
     assert_eq!(b.js("return document.querySelectorAll('#ownership tbody tr').length", vec![]), json!(3));
     // The actions its state allows here, each once: the district has no parent to escalate to.
-    let buttons = b.js("return [...document.querySelectorAll('#action-buttons button')].map(b => b.dataset.action)", vec![]);
+    let buttons = b.js(
+        "return [...document.querySelectorAll('#action-buttons button')].map(b => b.dataset.action)",
+        vec![],
+    );
     assert_eq!(buttons, json!(["cancel", "dispatch", "suspend", "send_down"]));
 
     // Dispatch without a handler: the server's refusal is shown next to the handler field.
@@ -252,7 +298,10 @@ fn the_dashboard_works_in_a_browser_against_a_real_federation() {
         (!t.is_empty()).then_some(t)
     });
     assert!(err.contains("handler"), "{err}");
-    assert_eq!(b.js("return document.getElementById('act-handler_name').getAttribute('aria-invalid')", vec![]), "true");
+    assert_eq!(
+        b.js("return document.getElementById('act-handler_name').getAttribute('aria-invalid')", vec![]),
+        "true"
+    );
     let version = |b: &Browser| b.text_of("#case-version", T);
     assert_eq!(version(&b), f.cases(DISTRICT, true)[&id]["version"].to_string());
     // Then with one: dispatched to the department, audited as this token.
@@ -262,7 +311,10 @@ fn the_dashboard_works_in_a_browser_against_a_real_federation() {
     b.wait(".case-badges [data-state='dispatched']", T);
     assert!(b.text_of("#case-handler", T).contains("区城管执法局"));
     let stored = &f.cases(DISTRICT, true)[&id];
-    assert_eq!((stored["state"].as_str(), stored["handler"]["name"].as_str()), (Some("dispatched"), Some("区城管执法局")));
+    assert_eq!(
+        (stored["state"].as_str(), stored["handler"]["name"].as_str()),
+        (Some("dispatched"), Some("区城管执法局"))
+    );
     let last_by = b.js("const r = [...document.querySelectorAll('#audit tbody tr')].pop(); return r.querySelector('td.by').textContent", vec![]);
     assert!(last_by.as_str().unwrap().contains("token"), "{last_by}");
 
@@ -296,7 +348,8 @@ fn the_dashboard_works_in_a_browser_against_a_real_federation() {
     // Links: the district's two streets, up.
     b.js("location.hash = '#/links'", vec![]);
     b.wait_for("both links up", T, || {
-        (b.js("return document.querySelectorAll('#links [data-state=\"up\"]').length", vec![]) == json!(2)).then_some(())
+        (b.js("return document.querySelectorAll('#links [data-state=\"up\"]').length", vec![]) == json!(2))
+            .then_some(())
     });
     b.wait("#replicas tbody tr", T);
 
@@ -313,14 +366,24 @@ fn the_dashboard_works_in_a_browser_against_a_real_federation() {
     b.wait("#tree tbody tr", T);
     b.screenshot(&shots.join("dashboard-en.png"));
     b.click_at("#lang button[data-lang='zh']", T);
-    b.wait_for("Chinese again", T, || (b.try_text(&b.find("#nav a[data-route='tree']")?)? == "概览").then_some(()));
+    b.wait_for("Chinese again", T, || {
+        (b.try_text(&b.find("#nav a[data-route='tree']")?)? == "概览").then_some(())
+    });
 
-    // The wall screen: the figures are the API's; rankings of streets and communities.
-    b.goto(&format!("{base}/screen"));
+    // The wall screen, signed in as a wall screen is (a viewer token; the link goes on to /screen):
+    // the figures are the API's; rankings of streets and communities.
+    b.goto(&format!("{base}/login?token={viewer}&next=/screen"));
+    b.wait("#s-kpis [data-figure]", T);
+    assert_eq!(b.url(), format!("{base}/screen"), "the token stays in the address bar");
     b.wait("table.s-rank[data-level='street'] tbody tr", T);
     b.wait("table.s-rank[data-level='community'] tbody tr", T);
     let rows = |level: &str| {
-        b.js(&format!("return document.querySelectorAll(\"table.s-rank[data-level='{level}'] tbody tr\").length"), vec![])
+        b.js(
+            &format!(
+                "return document.querySelectorAll(\"table.s-rank[data-level='{level}'] tbody tr\").length"
+            ),
+            vec![],
+        )
     };
     assert_eq!((rows("street"), rows("community")), (json!(2), json!(4)));
     b.wait("#s-trend canvas", T);
@@ -332,17 +395,28 @@ fn the_dashboard_works_in_a_browser_against_a_real_federation() {
             && ours.get("closure_rate")?.0.as_f64() == a["closure_rate"].as_f64()
             && ours.get("on_time_closure_rate")?.0.as_f64() == a["on_time_closure_rate"].as_f64()
             && ours.get("overdue")?.0.as_f64() == a["overdue"].as_f64()
-            && ["reported", "registered", "dispatched", "handling", "handled", "suspended", "closed", "cancelled"]
-                .iter()
-                .all(|s| ours.get(&format!("state_{s}")).map(|f| f.0.as_i64()) == Some(Some(a["counters"]["by_state"][s].as_i64().unwrap_or(0))));
+            && [
+                "reported",
+                "registered",
+                "dispatched",
+                "handling",
+                "handled",
+                "suspended",
+                "closed",
+                "cancelled",
+            ]
+            .iter()
+            .all(|s| {
+                ours.get(&format!("state_{s}")).map(|f| f.0.as_i64())
+                    == Some(Some(a["counters"]["by_state"][s].as_i64().unwrap_or(0)))
+            });
         same.then_some(())
     });
     b.screenshot(&shots.join("screen.png"));
 
     // A viewer reads but sees no action.
-    b.goto(&format!("{base}/login?token={viewer}"));
-    b.wait("#who-role[data-role='viewer']", T);
     b.goto(&format!("{base}/#/case/{id}"));
+    b.wait("#who-role[data-role='viewer']", T);
     b.wait("#case-title", T);
     b.wait_for("the case page's action section", T, || {
         let t = b.try_text(&b.find("section.actions")?)?;
