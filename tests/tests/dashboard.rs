@@ -127,29 +127,9 @@ fn figures_agree(b: &Browser, f: &Federation, api: &Http, auth: &str, nodes: &[&
     Ok(())
 }
 
+/// A case reported at a community by its grid worker, at 文化东路59号.
 fn report(f: &Federation, node: &str, grid: &str, title: &str, id: &str) -> String {
-    let v = f.cli_json(&[
-        "case",
-        "report",
-        "--node",
-        &f.addrs(node),
-        "--grid",
-        grid,
-        "--category",
-        "市容环境/暴露垃圾",
-        "--source",
-        "patrol",
-        "--title",
-        title,
-        "--address",
-        "文化东路59号",
-        "--reporter",
-        "网格员张伟",
-        "--request-id",
-        id,
-        "--json",
-    ]);
-    v["id"].as_str().unwrap().to_string()
+    f.report_with(node, grid, title, id, &["--address", "文化东路59号", "--reporter", "网格员张伟"])
 }
 
 #[test]
@@ -178,7 +158,6 @@ fn the_dashboard_works_in_a_browser_against_a_real_federation() {
     f.cli_json(&["department", "add", "--node", &dist, "--name", "区城管执法局", "--hours", "48", "--json"]);
     for (i, c) in COMMUNITIES.iter().enumerate() {
         let grid = format!("{c}001");
-        let node = f.addrs(c);
         let done = report(&f, c, &grid, &format!("绿地脏乱 {i}"), &format!("seed-a-{i}"));
         for a in [
             &["--action", "register"][..],
@@ -187,9 +166,7 @@ fn the_dashboard_works_in_a_browser_against_a_real_federation() {
             &["--action", "handled", "--note", "已清理"],
             &["--action", "close"],
         ] {
-            let mut args = vec!["case", "act", &done, "--node", &node, "--json"];
-            args.extend_from_slice(a);
-            f.cli_json(&args);
+            f.act(c, &done, a);
         }
         let open = report(&f, c, &grid, &format!("道路不洁 {i}"), &format!("seed-b-{i}"));
         f.act(c, &open, &["--action", "register"]);

@@ -3,6 +3,8 @@
 // a 401, or 503 when too many are open) we open a new one with backoff. Every (re)connection starts
 // with `hello`; after a reconnection listeners get `resync`, since events may have been missed.
 
+import { debounce } from './dom.js';
+
 export class Live {
   /** `onEvent(type, data)`; `onState('live' | 'connecting' | 'down')`. */
   constructor(onEvent, onState) {
@@ -59,4 +61,25 @@ export class Live {
     if (this.es) this.es.close();
     this.es = null;
   }
+}
+
+/**
+ * The life of a view that reloads as a whole: `refresh` now, again (debounced by `wait` ms) on live
+ * events of `types` and after a reconnection, and every `every` ms when given (ages move on even when
+ * nothing changes); `onDispose` runs when the view goes. Returns the view's { onEvent, dispose }.
+ */
+export function refreshing(refresh, { types, wait, every, onDispose }) {
+  const later = debounce(refresh, wait);
+  const tick = every ? setInterval(refresh, every) : null;
+  refresh();
+  return {
+    onEvent(type) {
+      if (type === 'resync' || types.includes(type)) later();
+    },
+    dispose() {
+      later.cancel();
+      clearInterval(tick);
+      if (onDispose) onDispose();
+    },
+  };
 }

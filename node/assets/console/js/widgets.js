@@ -57,6 +57,16 @@ export function nodeName(n, byCode, short) {
   return n.node;
 }
 
+/** A table.grid (more classes in `attrs.class`) with a header of the strings `heads` (keys) and `rows`. */
+export function gridTable(attrs, heads, rows) {
+  return h(
+    'table',
+    { ...attrs, class: `grid ${attrs.class || ''}`.trim() },
+    h('thead', {}, h('tr', {}, heads.map((k) => h('th', { scope: 'col' }, t(k))))),
+    h('tbody', {}, rows),
+  );
+}
+
 /** An error box for an API error or any exception. */
 export function errorBox(err) {
   const code = err && err.code ? ` (${err.code})` : '';

@@ -7,7 +7,7 @@ import { h, mount } from '../dom.js';
 import { t, has } from '../i18n.js';
 import { api, ApiError } from '../api.js';
 import { dateTime, parseLocal } from '../format.js';
-import { stateBadge, stateName, lightDot, errorBox, loading } from '../widgets.js';
+import { stateBadge, stateName, lightDot, errorBox, loading, gridTable } from '../widgets.js';
 
 const HANDLER_KINDS = ['grid_worker', 'community', 'street', 'department'];
 const ACTOR_KEY = 'gridfed.actor';
@@ -67,53 +67,39 @@ function deadlines(c) {
 }
 
 function audit(entries) {
-  return h(
-    'table',
-    { class: 'grid audit', id: 'audit' },
-    h(
-      'thead',
-      {},
-      h('tr', {}, ['case.at', 'case.action', 'case.states', 'case.actor', 'case.by', 'case.note'].map((k) => h('th', { scope: 'col' }, t(k)))),
-    ),
-    h(
-      'tbody',
-      {},
-      entries.map((e) =>
-        h(
-          'tr',
-          { dataset: { action: e.action } },
-          h('td', { class: 'nowrap' }, dateTime(e.at_ms, true)),
-          h('td', {}, actionName(e.action)),
-          h('td', {}, e.from_state ? `${stateName(e.from_state)} → ${stateName(e.to_state)}` : stateName(e.to_state)),
-          h('td', {}, e.actor),
-          h('td', { class: 'by' }, e.by || '—'),
-          h('td', {}, e.note),
-        ),
+  return gridTable(
+    { class: 'audit', id: 'audit' },
+    ['case.at', 'case.action', 'case.states', 'case.actor', 'case.by', 'case.note'],
+    entries.map((e) =>
+      h(
+        'tr',
+        { dataset: { action: e.action } },
+        h('td', { class: 'nowrap' }, dateTime(e.at_ms, true)),
+        h('td', {}, actionName(e.action)),
+        h('td', {}, e.from_state ? `${stateName(e.from_state)} → ${stateName(e.to_state)}` : stateName(e.to_state)),
+        h('td', {}, e.actor),
+        h('td', { class: 'by' }, e.by || '—'),
+        h('td', {}, e.note),
       ),
     ),
   );
 }
 
 function ownership(steps, ctx) {
-  return h(
-    'table',
-    { class: 'grid', id: 'ownership' },
-    h('thead', {}, h('tr', {}, ['case.at', 'case.action', 'case.from', 'case.to', 'case.actor', 'case.by', 'case.note'].map((k) => h('th', { scope: 'col' }, t(k))))),
-    h(
-      'tbody',
-      {},
-      steps.map((s) =>
-        h(
-          'tr',
-          {},
-          h('td', { class: 'nowrap' }, dateTime(s.at_ms, true)),
-          h('td', {}, actionName(s.action)),
-          h('td', {}, s.from ? ctx.nameOf(s.from) : '—'),
-          h('td', {}, ctx.nameOf(s.to)),
-          h('td', {}, s.actor),
-          h('td', { class: 'by' }, s.by || '—'),
-          h('td', {}, s.note),
-        ),
+  return gridTable(
+    { id: 'ownership' },
+    ['case.at', 'case.action', 'case.from', 'case.to', 'case.actor', 'case.by', 'case.note'],
+    steps.map((s) =>
+      h(
+        'tr',
+        {},
+        h('td', { class: 'nowrap' }, dateTime(s.at_ms, true)),
+        h('td', {}, actionName(s.action)),
+        h('td', {}, s.from ? ctx.nameOf(s.from) : '—'),
+        h('td', {}, ctx.nameOf(s.to)),
+        h('td', {}, s.actor),
+        h('td', { class: 'by' }, s.by || '—'),
+        h('td', {}, s.note),
       ),
     ),
   );

@@ -6,7 +6,7 @@ import { h, mount, debounce } from '../dom.js';
 import { t } from '../i18n.js';
 import { api, query } from '../api.js';
 import { dateTime } from '../format.js';
-import { stateBadge, lightDot, errorBox, loading, STATES } from '../widgets.js';
+import { stateBadge, lightDot, errorBox, loading, STATES, gridTable } from '../widgets.js';
 
 const LIGHTS = ['green', 'yellow', 'red'];
 
@@ -107,21 +107,10 @@ export function render(ctx, el, params) {
       ? h(
           'div',
           { class: 'table-wrap' },
-          h(
-            'table',
-            { class: 'grid cases', id: 'case-table' },
-            h(
-              'thead',
-              {},
-              h(
-                'tr',
-                {},
-                ['cases.col_title', 'cases.col_category', 'cases.col_grid', 'cases.col_state', 'cases.col_light', 'cases.col_owner', 'cases.col_reported', 'cases.col_due'].map((k) =>
-                  h('th', { scope: 'col' }, t(k)),
-                ),
-              ),
-            ),
-            h('tbody', {}, rows),
+          gridTable(
+            { class: 'cases', id: 'case-table' },
+            ['cases.col_title', 'cases.col_category', 'cases.col_grid', 'cases.col_state', 'cases.col_light', 'cases.col_owner', 'cases.col_reported', 'cases.col_due'],
+            rows,
           ),
         )
       : h('p', { class: 'empty' }, t('cases.none'));

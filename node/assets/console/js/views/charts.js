@@ -2,7 +2,8 @@
 // and cases by category (named from /api/v1/categories), by grid and by department (the by_* counters
 // of /api/v1/stats/subtree). Every chart has its numbers as a table too (for reading and checking).
 
-import { h, mount, debounce } from '../dom.js';
+import { h, mount } from '../dom.js';
+import { refreshing } from '../live.js';
 import { t } from '../i18n.js';
 import { api, query } from '../api.js';
 import { day, num } from '../format.js';
@@ -155,16 +156,12 @@ export function render(ctx, el, params) {
     }
   }
 
-  const later = debounce(refresh, 2000);
-  refresh();
-  return {
-    onEvent(type) {
-      if (type === 'stats' || type === 'resync') later();
-    },
-    dispose() {
+  return refreshing(refresh, {
+    types: ['stats'],
+    wait: 2000,
+    onDispose() {
       disposed = true;
-      later.cancel();
       charts.forEach((c) => c.dispose());
     },
-  };
+  });
 }

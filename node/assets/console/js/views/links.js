@@ -2,44 +2,30 @@
 // message) and the node's Raft group (/api/v1/cluster). Refreshed on `links` events and every few
 // seconds while shown (ages move on).
 
-import { h, mount, debounce } from '../dom.js';
+import { h, mount } from '../dom.js';
+import { refreshing } from '../live.js';
 import { t } from '../i18n.js';
 import { api } from '../api.js';
 import { num, duration, dateTime } from '../format.js';
-import { errorBox, loading } from '../widgets.js';
+import { errorBox, loading, gridTable } from '../widgets.js';
 
 function linkTable(links) {
   const now = Date.now();
-  return h(
-    'table',
-    { class: 'grid', id: 'links' },
-    h(
-      'thead',
-      {},
+  return gridTable(
+    { id: 'links' },
+    ['links.peer', 'links.relation', 'links.state', 'links.last_success', 'links.backlog', 'links.oldest', 'links.last_rollup', 'links.error'],
+    links.links.map((l) =>
       h(
         'tr',
-        {},
-        ['links.peer', 'links.relation', 'links.state', 'links.last_success', 'links.backlog', 'links.oldest', 'links.last_rollup', 'links.error'].map((k) =>
-          h('th', { scope: 'col' }, t(k)),
-        ),
-      ),
-    ),
-    h(
-      'tbody',
-      {},
-      links.links.map((l) =>
-        h(
-          'tr',
-          { dataset: { peer: l.peer } },
-          h('th', { scope: 'row' }, l.peer_name || l.peer, ' ', h('span', { class: 'code' }, l.peer)),
-          h('td', {}, t(`links.${l.relation}`)),
-          h('td', {}, h('span', { class: `badge link-${l.state}`, dataset: { state: l.state } }, t(`links.state_${l.state}`))),
-          h('td', { title: dateTime(l.last_success_ms, true) }, l.last_success_ms ? t('tree.ago', { age: duration(now - l.last_success_ms) }) : '—'),
-          h('td', { class: `num ${l.backlog > 0 ? 'warn' : ''}`, dataset: { figure: 'backlog', value: l.backlog } }, num(l.backlog)),
-          h('td', { class: 'num', dataset: { figure: 'oldest_age_ms', value: JSON.stringify(l.oldest_age_ms) } }, l.oldest_age_ms === null || l.oldest_age_ms === undefined ? '—' : duration(l.oldest_age_ms)),
-          h('td', { title: dateTime(l.last_rollup_ms, true) }, l.last_rollup_ms ? t('tree.ago', { age: duration(now - l.last_rollup_ms) }) : '—'),
-          h('td', { class: 'error-text' }, l.last_error || ''),
-        ),
+        { dataset: { peer: l.peer } },
+        h('th', { scope: 'row' }, l.peer_name || l.peer, ' ', h('span', { class: 'code' }, l.peer)),
+        h('td', {}, t(`links.${l.relation}`)),
+        h('td', {}, h('span', { class: `badge link-${l.state}`, dataset: { state: l.state } }, t(`links.state_${l.state}`))),
+        h('td', { title: dateTime(l.last_success_ms, true) }, l.last_success_ms ? t('tree.ago', { age: duration(now - l.last_success_ms) }) : '—'),
+        h('td', { class: `num ${l.backlog > 0 ? 'warn' : ''}`, dataset: { figure: 'backlog', value: l.backlog } }, num(l.backlog)),
+        h('td', { class: 'num', dataset: { figure: 'oldest_age_ms', value: JSON.stringify(l.oldest_age_ms) } }, l.oldest_age_ms === null || l.oldest_age_ms === undefined ? '—' : duration(l.oldest_age_ms)),
+        h('td', { title: dateTime(l.last_rollup_ms, true) }, l.last_rollup_ms ? t('tree.ago', { age: duration(now - l.last_rollup_ms) }) : '—'),
+        h('td', { class: 'error-text' }, l.last_error || ''),
       ),
     ),
   );
@@ -59,22 +45,17 @@ function clusterTable(c) {
       h('dt', {}, t('cluster.log')),
       h('dd', {}, `${c.last_log_index} / ${c.last_applied}`),
     ),
-    h(
-      'table',
-      { class: 'grid', id: 'replicas' },
-      h('thead', {}, h('tr', {}, ['cluster.replica', 'cluster.addr', 'cluster.voter', 'cluster.matched'].map((k) => h('th', { scope: 'col' }, t(k))))),
-      h(
-        'tbody',
-        {},
-        c.replicas.map((r) =>
-          h(
-            'tr',
-            { class: r.id === c.leader ? 'is-leader' : '' },
-            h('th', { scope: 'row' }, `#${r.id}${r.id === c.leader ? ` · ${t('cluster.leader')}` : ''}`),
-            h('td', { class: 'mono' }, r.addr),
-            h('td', {}, r.voter ? t('cluster.yes') : t('cluster.learner')),
-            h('td', { class: 'num' }, r.matched === null || r.matched === undefined ? '—' : String(r.matched)),
-          ),
+    gridTable(
+      { id: 'replicas' },
+      ['cluster.replica', 'cluster.addr', 'cluster.voter', 'cluster.matched'],
+      c.replicas.map((r) =>
+        h(
+          'tr',
+          { class: r.id === c.leader ? 'is-leader' : '' },
+          h('th', { scope: 'row' }, `#${r.id}${r.id === c.leader ? ` · ${t('cluster.leader')}` : ''}`),
+          h('td', { class: 'mono' }, r.addr),
+          h('td', {}, r.voter ? t('cluster.yes') : t('cluster.learner')),
+          h('td', { class: 'num' }, r.matched === null || r.matched === undefined ? '—' : String(r.matched)),
         ),
       ),
     ),
@@ -95,16 +76,5 @@ export function render(ctx, el) {
     else mount(cluster, errorBox(c.reason));
   }
 
-  const later = debounce(refresh, 300);
-  const tick = setInterval(refresh, 5000);
-  refresh();
-  return {
-    onEvent(type) {
-      if (type === 'links' || type === 'resync') later();
-    },
-    dispose() {
-      later.cancel();
-      clearInterval(tick);
-    },
-  };
+  return refreshing(refresh, { types: ['links'], wait: 300, every: 5000 });
 }

@@ -2,7 +2,8 @@
 // figures (open cases, 结案率, 按期结案率, 返工率, overdue, lights) and how fresh its rollup is. One
 // request (/api/v1/stats/tree): every figure is the server's, for one moment.
 
-import { h, mount, debounce } from '../dom.js';
+import { h, mount } from '../dom.js';
+import { refreshing } from '../live.js';
 import { t } from '../i18n.js';
 import { api } from '../api.js';
 import { num, duration, dateTime } from '../format.js';
@@ -176,17 +177,5 @@ export function render(ctx, el) {
     }
   }
 
-  const later = debounce(refresh, 800);
-  // Ages move on even when nothing changes.
-  const tick = setInterval(refresh, 15000);
-  refresh();
-  return {
-    onEvent(type) {
-      if (type === 'stats' || type === 'resync') later();
-    },
-    dispose() {
-      later.cancel();
-      clearInterval(tick);
-    },
-  };
+  return refreshing(refresh, { types: ['stats'], wait: 800, every: 15000 });
 }
