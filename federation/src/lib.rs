@@ -25,6 +25,7 @@ pub mod category;
 pub mod clock;
 pub mod code;
 pub mod deadline;
+pub mod field;
 pub mod geo;
 pub mod identity;
 pub mod light;
