@@ -239,7 +239,6 @@ fn the_dashboard_works_in_a_browser_against_a_real_federation() {
     });
     let root = page_figures(&b, "#tree")[DISTRICT].clone();
     assert_eq!(root["total"].0, json!(COMMUNITIES.len() as i64 * 3 + 1));
-    b.screenshot(&shots.join("dashboard.png"));
 
     // The case list: search finds the escalated case; its title is text, never markup.
     b.goto(&format!("{base}/#/cases?q=%E6%96%87%E5%8C%96%E4%B8%9C%E8%B7%AF"));
@@ -306,6 +305,8 @@ fn the_dashboard_works_in_a_browser_against_a_real_federation() {
     // A new report in a community reaches the district's figures on the page live.
     b.js("location.hash = '#/'", vec![]);
     b.wait(&format!("#tree tr[data-node='{DISTRICT}']"), T);
+    // The changes seen live since the page opened are listed, the dispatch and the CLI's start among them.
+    b.wait(&format!("#feed li[data-case='{id}'] [data-state='handling']"), T);
     let before = page_figures(&b, "#tree")[DISTRICT]["total"].0.as_i64().unwrap();
     report(&f, COMMUNITIES[3], &format!("{}002", COMMUNITIES[3]), "路灯不亮", "live-one");
     b.wait_for("the new report in the district's total", T, || {
@@ -313,6 +314,7 @@ fn the_dashboard_works_in_a_browser_against_a_real_federation() {
         (now == before + 1).then_some(())
     });
     assert_eq!(b.js("return window.__noReload", vec![]), json!(42), "the page was reloaded");
+    b.screenshot(&shots.join("dashboard.png"));
 
     // Charts: daily intake, by category with names.
     b.js("location.hash = '#/charts'", vec![]);

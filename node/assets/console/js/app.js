@@ -20,6 +20,8 @@ const ROUTES = [
   ['links', 'links', links],
 ];
 
+/** How many live case changes the overview lists. */
+const FEED = 12;
 const view = document.getElementById('view');
 const nav = document.getElementById('nav');
 const whoEl = document.getElementById('who');
@@ -148,10 +150,16 @@ async function start() {
     children: lks.links.filter((l) => l.relation === 'child'),
     departments: depts,
     nameOf: (code) => (names.get(code) ? `${names.get(code)} ${code}` : code),
+    // The latest case changes seen live since the page opened, newest first (the overview shows them).
+    feed: [],
   };
   drawNav();
   drawWho(who);
   const live = new Live((type, data) => {
+    if (type === 'case' && data) {
+      ctx.feed.unshift({ ...data, seen_ms: Date.now() });
+      ctx.feed.length = Math.min(ctx.feed.length, FEED);
+    }
     if (current && current.onEvent) current.onEvent(type, data);
   }, setLive);
   live.start();

@@ -7,7 +7,7 @@ import { refreshing } from '../live.js';
 import { t } from '../i18n.js';
 import { api } from '../api.js';
 import { num, duration, dateTime } from '../format.js';
-import { countFig, rateFig, figure, nodeName, errorBox, loading } from '../widgets.js';
+import { countFig, rateFig, figure, nodeName, errorBox, loading, stateBadge } from '../widgets.js';
 
 /** A rollup older than this is shown as stale. */
 const STALE_MS = 5 * 60 * 1000;
@@ -91,11 +91,36 @@ function row(n, depth, hasChildren, byCode, rootCode, toggle) {
   );
 }
 
+/** The case changes seen live, newest first, each linking its case. */
+function feedList(ctx) {
+  if (ctx.feed.length === 0) return h('p', { class: 'muted' }, t('tree.feed_empty'));
+  return h(
+    'ul',
+    { class: 'feed-list' },
+    ctx.feed.map((c) =>
+      h(
+        'li',
+        { dataset: { case: c.id } },
+        h('span', { class: 'feed-time' }, dateTime(c.seen_ms, true).slice(11)),
+        stateBadge(c.state),
+        h('a', { href: `#/case/${encodeURIComponent(c.id)}`, class: 'mono' }, c.id),
+        h('span', { class: 'muted' }, t('tree.feed_owner', { owner: ctx.nameOf(c.owner), version: c.version })),
+      ),
+    ),
+  );
+}
+
 /** Renders the overview into `el`. */
 export function render(ctx, el) {
   let data = null;
   const body = h('div', {}, loading());
-  mount(el, h('h1', {}, t('tree.title', { node: ctx.who.node_name })), body);
+  const feed = h('div', { id: 'feed' }, feedList(ctx));
+  mount(
+    el,
+    h('h1', {}, t('tree.title', { node: ctx.who.node_name })),
+    body,
+    h('section', { class: 'card feed', 'aria-live': 'polite' }, h('h2', {}, t('tree.feed')), feed),
+  );
 
   function draw() {
     const nodes = data.nodes;
@@ -177,5 +202,12 @@ export function render(ctx, el) {
     }
   }
 
-  return refreshing(refresh, { types: ['stats'], wait: 800, every: 15000 });
+  const life = refreshing(refresh, { types: ['stats'], wait: 800, every: 15000 });
+  return {
+    onEvent(type, d) {
+      if (type === 'case') mount(feed, feedList(ctx));
+      life.onEvent(type, d);
+    },
+    dispose: life.dispose,
+  };
 }
