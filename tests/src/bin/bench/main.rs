@@ -15,6 +15,7 @@
 
 mod catchup;
 mod common;
+mod console;
 mod district;
 mod failover;
 mod footprint;
