@@ -263,6 +263,7 @@ impl World {
             parent: n.parent.as_ref(),
             children: &n.children,
             grids: &n.grids,
+            intake: &crate::intake::DEFAULT_RULES,
         };
         let out = apply(&mut n.store, &rules, Ctx { now, index: n.index }, cmd).unwrap();
         for i in 0..self.nodes[at].drivers.len() {
@@ -542,7 +543,7 @@ impl World {
         self.reports += 1;
         let new = NewCase {
             request_id: Some(format!("r{}", self.reports)),
-            grid,
+            grid: Some(grid),
             category: "0101".into(),
             source: if at.level() == Level::Community { Source::Patrol } else { Source::Hotline },
             title: format!("案件 {}", self.reports),
@@ -551,6 +552,8 @@ impl World {
             reporter: "市民".into(),
             priority: Priority::Normal,
             by: String::new(),
+            intake: Default::default(),
+            within: None,
         };
         let out = self.run(&at, &Command::Report(new.clone()));
         assert!(matches!(out, Outcome::Reported { duplicate: false, .. }), "{out:?}");
@@ -595,7 +598,7 @@ impl World {
             expected_version: None,
             by: String::new(),
         };
-        self.run(&at, &Command::Act(Act { case_id: id, step }));
+        self.run(&at, &Command::Act(Act::new(id, step)));
     }
 
     /// Random faults of the moment: a link cut for a spell, a leadership flap, a stale rollup replayed.
