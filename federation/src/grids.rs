@@ -94,6 +94,21 @@ pub fn check_size(map: &StoredMap) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// Lines of a problem list given in one refusal.
+const LISTED: usize = 50;
+
+/// The problems of an import as one refusal's text: a count, then one line each (the first 50).
+pub fn listed(problems: &[Problem]) -> String {
+    let mut out = format!("{} problem(s), nothing imported:", problems.len());
+    for p in problems.iter().take(LISTED) {
+        out.push_str(&format!("\n  {p}"));
+    }
+    if problems.len() > LISTED {
+        out.push_str(&format!("\n  ... and {} more", problems.len() - LISTED));
+    }
+    out
+}
+
 /// Every place of `map` that node `rules.node` cannot hold: not under it, numbered 000 (reserved for
 /// unassigned cases), unknown to its configured grids, or in a community no configured child leads to.
 pub fn placement_problems(map: &StoredMap, rules: &Rules<'_>) -> Vec<Problem> {

@@ -15,6 +15,7 @@
 //! tally     statistics as versioned, mergeable state for rollups
 //! machine   the replicated state machine's logic: cases, outbox/inbox, rollups
 //! topology  the district topology file: parse and check
+//! protocol  protocol versions: who understands whom, when new commands may be proposed
 //! ```
 //! `node/` wires this to RocksDB, openraft and gRPC; everything here is tested without sockets.
 
@@ -35,6 +36,7 @@ pub mod link;
 pub mod machine;
 #[cfg(test)]
 pub(crate) mod mem;
+pub mod protocol;
 #[cfg(test)]
 mod sim;
 pub mod stats;

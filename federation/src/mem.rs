@@ -10,7 +10,7 @@ use crate::geo::{Crs, GridMap, Located};
 use crate::grids::{GridSet, MapVersion};
 use crate::intake::apikey::ApiKey;
 use crate::link::Envelope;
-use crate::machine::{Change, Department, Store};
+use crate::machine::{Change, Department, RestoredLink, Store};
 use crate::stats::Counters;
 use crate::tally::{Freshness, Tally, TallyKey};
 use crate::Millis;
@@ -35,6 +35,8 @@ pub struct Mem {
     pub index: u64,
     /// The apply index that last wrote each tally (the push index of rollups).
     pub tally_local: BTreeMap<TallyKey, u64>,
+    /// Links restored from a backup.
+    pub restored: BTreeMap<Code, RestoredLink>,
 }
 
 impl Mem {
@@ -106,6 +108,12 @@ impl Store for Mem {
     fn api_key(&mut self, id: &str) -> Result<Option<ApiKey>, Infallible> {
         Ok(self.api_keys.get(id).cloned())
     }
+    fn queued(&mut self, peer: &Code) -> Result<Vec<(u64, Envelope)>, Infallible> {
+        Ok(Mem::queued(self, peer))
+    }
+    fn restored(&mut self, peer: &Code) -> Result<Option<RestoredLink>, Infallible> {
+        Ok(self.restored.get(peer).copied())
+    }
     fn write(&mut self, c: Change) -> Result<(), Infallible> {
         match c {
             Change::Case(case) => {
@@ -152,6 +160,12 @@ impl Store for Mem {
             }
             Change::ApiKey(k) => {
                 self.api_keys.insert(k.id.clone(), *k);
+            }
+            Change::Restored { peer, link: Some(l) } => {
+                self.restored.insert(peer, l);
+            }
+            Change::Restored { peer, link: None } => {
+                self.restored.remove(&peer);
             }
         }
         Ok(())

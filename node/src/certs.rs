@@ -168,6 +168,8 @@ pub fn issue(ca_dir: &Path, req: &Request<'_>, out: &Path) -> Result<Issued, Cer
 /// What a certificate file says: its gridfed identities, validity and issuer.
 pub struct Summary {
     pub identities: Vec<Identity>,
+    /// The IP addresses and DNS names the certificate is valid for (its other SANs).
+    pub hosts: Vec<String>,
     pub not_before: i64,
     pub not_after: i64,
     pub subject: String,
@@ -182,17 +184,32 @@ pub fn inspect(path: &Path) -> Result<Summary, CertError> {
     let (_, pem) = x509_parser::pem::parse_x509_pem(&pem_text).map_err(|e| bad(format!("not PEM: {e}")))?;
     let cert = pem.parse_x509().map_err(|e| bad(format!("not an X.509 certificate: {e}")))?;
     let mut identities = Vec::new();
+    let mut hosts = Vec::new();
     if let Ok(Some(san)) = cert.subject_alternative_name() {
         for name in &san.value.general_names {
-            if let x509_parser::extensions::GeneralName::URI(uri) = name {
-                if let Ok(id) = Identity::parse_uri("uri", uri) {
-                    identities.push(id);
+            use x509_parser::extensions::GeneralName;
+            match name {
+                GeneralName::URI(uri) => {
+                    if let Ok(id) = Identity::parse_uri("uri", uri) {
+                        identities.push(id);
+                    }
                 }
+                GeneralName::DNSName(dns) => hosts.push(dns.to_string()),
+                GeneralName::IPAddress(b) => match b.len() {
+                    4 => hosts.push(std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string()),
+                    16 => {
+                        let a: [u8; 16] = (*b).try_into().unwrap_or([0; 16]);
+                        hosts.push(std::net::Ipv6Addr::from(a).to_string());
+                    }
+                    _ => {}
+                },
+                _ => {}
             }
         }
     }
     Ok(Summary {
         identities,
+        hosts,
         not_before: cert.validity().not_before.timestamp(),
         not_after: cert.validity().not_after.timestamp(),
         subject: cert.subject().to_string(),

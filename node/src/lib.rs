@@ -13,6 +13,7 @@
 //! address, through the same services and authorization. `replica` wires them from a `config`; each part gets only the handles it needs (`local`,
 //! `consensus::{Leadership, Writer}`, `storage::reader::CaseReader`, `clock::Clock`, `tasks::Tasks`).
 
+pub mod backup;
 pub mod certs;
 pub mod cli;
 pub mod client;
@@ -22,11 +23,13 @@ pub mod config;
 pub mod consensus;
 pub mod demo;
 pub mod demo_data;
+pub mod export;
 pub mod health;
 pub mod http;
 pub mod links;
 pub mod local;
 pub mod metrics;
+pub mod protocol;
 pub mod render;
 pub mod repair;
 pub mod replica;

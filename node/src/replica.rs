@@ -28,6 +28,7 @@ use crate::clock::Clock;
 use crate::config::{Config, ConfigError, Neighbour};
 use crate::consensus::network::Network;
 use crate::consensus::types::{Raft, ReplicaId};
+use crate::consensus::writer::ProtocolGate;
 use crate::consensus::{Leadership, Proposer, Writer};
 use crate::health::clock::{ClockCtx, ClockProbe};
 use crate::health::{self, Health};
@@ -37,7 +38,7 @@ use crate::local::Local;
 use crate::metrics::Metrics;
 use crate::repair::Repair;
 use crate::rpc::ChannelPool;
-use crate::service::{AccessApi, CaseApi, ClusterApi, PeerApi, RaftApi};
+use crate::service::{AccessApi, BackupSource, CaseApi, ClusterApi, GridApi, PeerApi, RaftApi};
 use crate::storage::log_store::LogStore;
 use crate::storage::state_machine::{NodeRules, Signals, StateMachine};
 use crate::storage::{self, Faults, StoreError};
@@ -120,6 +121,11 @@ fn local_of(cfg: &Config, node: Code) -> Local {
         parent: cfg.parent.as_ref().and_then(|p| Code::parse_node("parent", &p.code).ok()),
         children: codes(&cfg.children),
         grids: cfg.grids.iter().filter_map(|g| Code::parse("grids", g).ok()).collect(),
+        intake: federation::intake::IntakeRules {
+            node_name: cfg.name.clone(),
+            unlocated: cfg.intake.unlocated,
+            photo_max_bytes: cfg.intake.photo_max_bytes,
+        },
     };
     Local {
         node,
@@ -193,10 +199,11 @@ pub async fn run_with(
             None
         }
     };
+    let protocol = crate::protocol::Protocol::new();
     let raft = Raft::new(
         cfg.replica_id,
         Arc::new(raft_config(&cfg)?),
-        Network::new(&cfg.node, tls.clone()),
+        Network::new(&cfg.node, tls.clone()).with_protocol(protocol.clone()),
         log,
         sm,
     )
@@ -219,7 +226,8 @@ pub async fn run_with(
         &tasks,
         Arc::new(move |n, t| observed.observe_commit(n, t)),
     );
-    let writer = Writer::new(proposer, leadership.clone(), cfg.replica_id, health.clone());
+    let writer = Writer::new(proposer, leadership.clone(), cfg.replica_id, health.clone())
+        .with_gate(ProtocolGate::new(protocol.clone(), leadership.clone()));
     let table = Arc::new(LinkTable::default());
     let clock_probe = Arc::new(ClockProbe::new(ClockCtx {
         local: local.clone(),
@@ -254,7 +262,7 @@ pub async fn run_with(
     if repair.active() {
         tasks.spawn("repair", repair.clone().run(health.clone(), leadership.clone()));
     }
-    info!(node = %node, replica = cfg.replica_id, addr = ?listener.local_addr().ok(), tls = tls.is_some(), "replica serving");
+    info!(node = %node, replica = cfg.replica_id, addr = ?listener.local_addr().ok(), tls = tls.is_some(), protocol = crate::protocol::announced(), "replica serving");
     let stopping = tasks.clone();
     let failed = faults.clone();
     let case_api = CaseApi::new(
@@ -267,7 +275,10 @@ pub async fn run_with(
         health.clone(),
     );
     let cluster_api =
-        ClusterApi::new(local.clone(), raft.clone(), reader.clone(), table.clone(), pool.clone());
+        ClusterApi::new(local.clone(), raft.clone(), reader.clone(), table.clone(), pool.clone())
+            .with_backups(BackupSource::new(db.clone(), data_dir.clone(), clock.clone()));
+    let grid_api =
+        GridApi::new(local.clone(), writer.clone(), leadership.clone(), reader.clone(), pool.clone());
     if let (Some(settings), Some(http_listener)) = (&cfg.http, http_listener) {
         let https = tls.is_some() && !settings.plaintext_loopback;
         if tls.is_some() && !https {
@@ -279,6 +290,7 @@ pub async fn run_with(
                 local: local.clone(),
                 case: case_api.clone(),
                 cluster: cluster_api.clone(),
+                grids: grid_api.clone(),
                 reader: reader.clone(),
                 leadership: leadership.clone(),
                 health: health.clone(),
@@ -316,6 +328,7 @@ pub async fn run_with(
             clock.clone(),
             pool.clone(),
         ),
+        grids: grid_api,
         metrics,
         ready,
     };
@@ -323,8 +336,9 @@ pub async fn run_with(
         listener,
         case_api,
         cluster_api,
-        PeerApi::new(local, writer, pool, clock.clone()),
-        RaftApi::new(raft.clone(), node.as_str(), cfg.replica_id, tls.is_some(), repair, clock),
+        PeerApi::new(local, writer, pool, clock.clone()).with_protocol(protocol.clone()),
+        RaftApi::new(raft.clone(), node.as_str(), cfg.replica_id, tls.is_some(), repair, clock)
+            .with_protocol(protocol),
         extras,
         tls.clone(),
         cfg.limits.clone(),

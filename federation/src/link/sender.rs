@@ -13,6 +13,18 @@
 //! earlier messages), is retried after a backoff; the receiver applies each sequence number once, so a
 //! retry never doubles anything. The acknowledgement is itself committed by the driver (`Ack`), so a
 //! new leader resumes from the outbox as the old one left it.
+//!
+//! A node restored from a backup may give sequence numbers its neighbour has already applied (from the
+//! node as it was before it was lost): they would be skipped as resends. So a link the store marks as
+//! restored first asks the neighbour's high-water mark (`AskApplied`: an empty delivery) and has its
+//! queue renumbered above it (`Resequence`, a replicated command) before it sends anything; and a
+//! neighbour that answers any delivery with more than this node ever numbered (`applied >= next`) has
+//! the link resequenced the same way.
+//!
+//! ```text
+//!  Loading ──Loaded(resync)──▶ Asking ──Applied(h)──▶ Resequencing ──Resequenced──▶ Loading
+//!  Delivering ──Delivered(applied ≥ next)──▶ Resequencing
+//! ```
 
 use super::{after, Backoff, LinkHealth, LinkTiming};
 use crate::Millis;
@@ -26,14 +38,19 @@ pub enum SendEvent {
     Leading { now: Millis, leading: bool },
     /// The state machine queued a message for this link.
     OutboxChanged { now: Millis },
-    /// The answer to `Load`: the queued sequence numbers `first..=last`, or none.
-    Loaded { now: Millis, range: Option<(u64, u64)> },
+    /// The answer to `Load`: the queued sequence numbers `first..=last`, or none; the next sequence
+    /// number the link gives; whether the store marks the link as restored (to resequence first).
+    Loaded { now: Millis, range: Option<(u64, u64)>, next: u64, resync: bool },
     /// The answer to `Greet`.
     Greeted { now: Millis, result: Result<(), String> },
     /// The answer to `Deliver`: the receiver's high-water mark for this link.
     Delivered { now: Millis, result: Result<u64, String> },
     /// The answer to `Ack`: the acknowledgement was committed, or not.
     Acked { now: Millis, result: Result<(), String> },
+    /// The answer to `AskApplied`: the neighbour's high-water mark for this link.
+    Applied { now: Millis, result: Result<u64, String> },
+    /// The answer to `Resequence`: the renumbering was committed, or not.
+    Resequenced { now: Millis, result: Result<(), String> },
 }
 
 /// What the driver must do next.
@@ -49,6 +66,10 @@ pub enum SendCommand {
     Ack { upto: u64 },
     /// Nothing to do before `until` (unless another event comes first); then send `Tick`.
     Sleep { until: Millis },
+    /// Ask the neighbour's high-water mark for this link (an empty delivery); answer with `Applied`.
+    AskApplied,
+    /// Commit that the link's queue is renumbered above `applied`; answer with `Resequenced`.
+    Resequence { applied: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +82,8 @@ enum Phase {
     Delivering { first: u64, last: u64 },
     Acking,
     Waiting { until: Millis },
+    Asking,
+    Resequencing,
 }
 
 /// One link's outbox sender.
@@ -71,6 +94,8 @@ pub struct OutboxSender {
     greeted: bool,
     backoff: Backoff,
     health: LinkHealth,
+    /// The next sequence number the link gives, as last loaded.
+    next: u64,
 }
 
 impl OutboxSender {
@@ -82,6 +107,7 @@ impl OutboxSender {
             greeted: false,
             backoff: Backoff::new(timing.min_backoff_ms, timing.max_backoff_ms, seed),
             health: LinkHealth::default(),
+            next: 1,
         }
     }
 
@@ -99,6 +125,8 @@ impl OutboxSender {
                 | Phase::Greeting { .. }
                 | Phase::Delivering { .. }
                 | Phase::Acking
+                | Phase::Asking
+                | Phase::Resequencing
         )
     }
 
@@ -134,15 +162,36 @@ impl OutboxSender {
             }
             (Phase::Stopped, _) => vec![],
             (_, E::Leading { leading: true, .. }) => vec![],
-            (Phase::Loading, E::Loaded { now, range: None }) => self.idle(now),
-            (Phase::Loading, E::Loaded { range: Some((first, last)), .. }) if !self.greeted => {
+            (Phase::Loading, E::Loaded { next, resync: true, .. }) => {
+                self.next = next;
+                self.phase = Phase::Asking;
+                vec![SendCommand::AskApplied]
+            }
+            (Phase::Loading, E::Loaded { now, range: None, next, .. }) => {
+                self.next = next;
+                self.idle(now)
+            }
+            (Phase::Loading, E::Loaded { range: Some((first, last)), next, .. }) if !self.greeted => {
+                self.next = next;
                 self.phase = Phase::Greeting { first, last };
                 vec![SendCommand::Greet]
             }
-            (Phase::Loading, E::Loaded { range: Some((first, last)), .. }) => {
+            (Phase::Loading, E::Loaded { range: Some((first, last)), next, .. }) => {
+                self.next = next;
                 self.phase = Phase::Delivering { first, last };
                 vec![SendCommand::Deliver { first, last }]
             }
+            (Phase::Asking, E::Applied { now, result: Ok(applied) }) => {
+                self.health.success(now);
+                self.phase = Phase::Resequencing;
+                vec![SendCommand::Resequence { applied }]
+            }
+            (Phase::Asking, E::Applied { now, result: Err(e) }) => {
+                self.health.failure(&e);
+                self.retry(now)
+            }
+            (Phase::Resequencing, E::Resequenced { result: Ok(()), .. }) => self.load(),
+            (Phase::Resequencing, E::Resequenced { now, result: Err(_) }) => self.retry(now),
             (Phase::Idle { .. }, E::OutboxChanged { .. }) => self.load(),
             (Phase::Idle { probe_at }, E::Tick { now }) if now >= probe_at => {
                 self.phase = Phase::Probing;
@@ -176,7 +225,11 @@ impl OutboxSender {
             (Phase::Delivering { first, last }, E::Delivered { now, result: Ok(applied) }) => {
                 self.health.success(now);
                 self.backoff.reset();
-                if applied >= first {
+                if applied >= self.next {
+                    // The neighbour applied more than this node ever numbered: it was rolled back.
+                    self.phase = Phase::Resequencing;
+                    vec![SendCommand::Resequence { applied }]
+                } else if applied >= first {
                     self.phase = Phase::Acking;
                     vec![SendCommand::Ack { upto: applied.min(last) }]
                 } else {
@@ -219,7 +272,10 @@ mod tests {
             s.step(SendEvent::Leading { now: 0, leading: true }),
             vec![SendCommand::Load { max: 256 }]
         );
-        assert_eq!(s.step(SendEvent::Loaded { now: 0, range: Some((4, 9)) }), vec![SendCommand::Greet]);
+        assert_eq!(
+            s.step(SendEvent::Loaded { now: 0, range: Some((4, 9)), next: 100, resync: false }),
+            vec![SendCommand::Greet]
+        );
         assert_eq!(
             s.step(SendEvent::Greeted { now: 1, result: Ok(()) }),
             vec![SendCommand::Deliver { first: 4, last: 9 }]
@@ -232,7 +288,7 @@ mod tests {
         assert_eq!(s.step(SendEvent::Acked { now: 3, result: Ok(()) }), vec![SendCommand::Load { max: 256 }]);
         // Greeted once per leadership: the next batch goes straight out.
         assert_eq!(
-            s.step(SendEvent::Loaded { now: 3, range: Some((10, 10)) }),
+            s.step(SendEvent::Loaded { now: 3, range: Some((10, 10)), next: 100, resync: false }),
             vec![SendCommand::Deliver { first: 10, last: 10 }]
         );
         assert_eq!(s.health().health, Health::Up);
@@ -242,7 +298,7 @@ mod tests {
     fn failures_back_off_and_a_gap_is_resent() {
         let mut s = sender();
         s.step(SendEvent::Leading { now: 0, leading: true });
-        s.step(SendEvent::Loaded { now: 0, range: Some((1, 3)) });
+        s.step(SendEvent::Loaded { now: 0, range: Some((1, 3)), next: 100, resync: false });
         let cmds = s.step(SendEvent::Greeted { now: 10, result: Err("connection refused".into()) });
         let [SendCommand::Sleep { until }] = cmds[..] else { panic!("{cmds:?}") };
         assert!((85..=110).contains(&until), "{until}");
@@ -251,7 +307,7 @@ mod tests {
         // Changes while waiting do not cut the backoff short.
         assert_eq!(s.step(SendEvent::OutboxChanged { now: 20 }), vec![SendCommand::Sleep { until }]);
         assert_eq!(s.step(SendEvent::Tick { now: until }), vec![SendCommand::Load { max: 256 }]);
-        s.step(SendEvent::Loaded { now: until, range: Some((1, 3)) });
+        s.step(SendEvent::Loaded { now: until, range: Some((1, 3)), next: 100, resync: false });
         s.step(SendEvent::Greeted { now: until, result: Ok(()) });
         // The receiver is at 0 but we start at 1? No: it is behind our first message (a gap).
         let cmds = s.step(SendEvent::Delivered { now: until + 1, result: Ok(0) });
@@ -264,7 +320,7 @@ mod tests {
         s.step(SendEvent::Leading { now: 0, leading: true });
         assert_eq!(s.health().health, Health::Never);
         assert_eq!(
-            s.step(SendEvent::Loaded { now: 0, range: None }),
+            s.step(SendEvent::Loaded { now: 0, range: None, next: 100, resync: false }),
             vec![SendCommand::Sleep { until: 5000 }]
         );
         assert_eq!(s.step(SendEvent::Tick { now: 5000 }), vec![SendCommand::Greet]);
@@ -272,7 +328,7 @@ mod tests {
         assert_eq!(s.health().health, Health::Up);
         assert_eq!(s.health().last_success, Some(5001));
         // A probe that fails marks the idle link down.
-        s.step(SendEvent::Loaded { now: 5001, range: None });
+        s.step(SendEvent::Loaded { now: 5001, range: None, next: 100, resync: false });
         s.step(SendEvent::Tick { now: 10_001 });
         s.step(SendEvent::Greeted { now: 10_002, result: Err("timeout".into()) });
         assert_eq!(s.health().health, Health::Down);
@@ -282,13 +338,69 @@ mod tests {
     fn losing_leadership_stops_and_drops_late_answers() {
         let mut s = sender();
         s.step(SendEvent::Leading { now: 0, leading: true });
-        s.step(SendEvent::Loaded { now: 0, range: Some((1, 1)) });
+        s.step(SendEvent::Loaded { now: 0, range: Some((1, 1)), next: 100, resync: false });
         assert_eq!(s.step(SendEvent::Leading { now: 1, leading: false }), vec![]);
         assert_eq!(s.step(SendEvent::Greeted { now: 2, result: Ok(()) }), vec![]);
         assert_eq!(s.step(SendEvent::OutboxChanged { now: 3 }), vec![]);
         assert!(!s.busy());
         // Leading again starts over with a handshake.
         s.step(SendEvent::Leading { now: 4, leading: true });
-        assert_eq!(s.step(SendEvent::Loaded { now: 4, range: Some((1, 1)) }), vec![SendCommand::Greet]);
+        assert_eq!(
+            s.step(SendEvent::Loaded { now: 4, range: Some((1, 1)), next: 100, resync: false }),
+            vec![SendCommand::Greet]
+        );
+    }
+
+    #[test]
+    fn a_restored_link_is_resequenced_before_it_sends() {
+        let mut s = sender();
+        s.step(SendEvent::Leading { now: 0, leading: true });
+        assert_eq!(
+            s.step(SendEvent::Loaded { now: 0, range: Some((9, 12)), next: 13, resync: true }),
+            vec![SendCommand::AskApplied]
+        );
+        assert!(s.busy());
+        assert_eq!(
+            s.step(SendEvent::Applied { now: 1, result: Ok(15) }),
+            vec![SendCommand::Resequence { applied: 15 }]
+        );
+        assert_eq!(
+            s.step(SendEvent::Resequenced { now: 2, result: Ok(()) }),
+            vec![SendCommand::Load { max: 256 }]
+        );
+        // Renumbered 16..=19: delivered as usual.
+        s.step(SendEvent::Loaded { now: 2, range: Some((16, 19)), next: 20, resync: false });
+        assert_eq!(
+            s.step(SendEvent::Greeted { now: 3, result: Ok(()) }),
+            vec![SendCommand::Deliver { first: 16, last: 19 }]
+        );
+        // A failed question is asked again after a backoff.
+        let mut s = sender();
+        s.step(SendEvent::Leading { now: 0, leading: true });
+        s.step(SendEvent::Loaded { now: 0, range: None, next: 1, resync: true });
+        let cmds = s.step(SendEvent::Applied { now: 5, result: Err("unreachable".into()) });
+        assert!(matches!(cmds[..], [SendCommand::Sleep { .. }]), "{cmds:?}");
+    }
+
+    #[test]
+    fn a_neighbour_ahead_of_everything_numbered_has_the_link_resequenced() {
+        let mut s = sender();
+        s.step(SendEvent::Leading { now: 0, leading: true });
+        s.step(SendEvent::Loaded { now: 0, range: Some((4, 5)), next: 6, resync: false });
+        s.step(SendEvent::Greeted { now: 1, result: Ok(()) });
+        // Applied 9 > anything this node gave (up to 5): messages 4 and 5 would be skipped as resends.
+        assert_eq!(
+            s.step(SendEvent::Delivered { now: 2, result: Ok(9) }),
+            vec![SendCommand::Resequence { applied: 9 }]
+        );
+        // An ordinary resend (applied within what was numbered) is acknowledged as before.
+        let mut s = sender();
+        s.step(SendEvent::Leading { now: 0, leading: true });
+        s.step(SendEvent::Loaded { now: 0, range: Some((4, 5)), next: 6, resync: false });
+        s.step(SendEvent::Greeted { now: 1, result: Ok(()) });
+        assert_eq!(
+            s.step(SendEvent::Delivered { now: 2, result: Ok(5) }),
+            vec![SendCommand::Ack { upto: 5 }]
+        );
     }
 }

@@ -150,6 +150,19 @@ pub struct ApiKeyRevoke {
     pub id: String,
 }
 
+/// The neighbour `peer` has applied our messages up to `applied`, more than this node's own (older)
+/// state accounts for: after a restore from a backup, or when `applied` exceeds every sequence number
+/// this node ever gave the link. Every queued message for `peer` is numbered again from `applied + 1`,
+/// in order, so none is skipped as a resend (a message the neighbour already had is applied again
+/// harmlessly: transfers and status updates are idempotent by epoch and version).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resequence {
+    /// The neighbour.
+    pub peer: Code,
+    /// Its high-water mark for this link.
+    pub applied: u64,
+}
+
 /// A command in the replicated log. Variants carry the typed proposals below (bincode encodes
 /// `Act(Act { case_id, step })` exactly as it encoded the former `Act { case_id, step }`).
 // A report is the most common command and the largest; it is built once and moved into a batch, so
@@ -173,6 +186,8 @@ pub enum Command {
     TokenCreate(TokenCreate),
     /// Revoke an access token.
     TokenRevoke(TokenRevoke),
+    /// Renumber a link's queued messages above the neighbour's high-water mark (protocol 2).
+    Resequence(Resequence),
     /// Import grid boundaries.
     GridsImport(GridsImport),
     /// Place an unassigned case on a grid.
@@ -181,6 +196,35 @@ pub enum Command {
     ApiKeyCreate(ApiKeyCreate),
     /// Revoke a key of an integrating system.
     ApiKeyRevoke(ApiKeyRevoke),
+}
+
+impl Command {
+    /// The protocol version that introduced this command (see `crate::protocol`): a leader proposes it
+    /// only when every replica of its node announces that version or a later one.
+    pub fn since(&self) -> u32 {
+        match self {
+            // A report located by its point, or carrying intake's fields, is read only by version 3.
+            Command::Report(n)
+                if n.grid.is_none() || n.within.is_some() || n.intake != Default::default() =>
+            {
+                3
+            }
+            Command::Act(a) if !a.photos.is_empty() => 3,
+            Command::Report(_)
+            | Command::Act(_)
+            | Command::Receive(_)
+            | Command::Acked(_)
+            | Command::Rollup(_)
+            | Command::Department(_)
+            | Command::TokenCreate(_)
+            | Command::TokenRevoke(_) => 1,
+            Command::Resequence(_) => 2,
+            Command::GridsImport(_)
+            | Command::Place(_)
+            | Command::ApiKeyCreate(_)
+            | Command::ApiKeyRevoke(_) => 3,
+        }
+    }
 }
 
 /// Why a command was refused. Each names the field at fault where there is one.
@@ -447,5 +491,18 @@ impl Proposal for ApiKeyRevoke {
     type Output = ApiKey;
     fn output(o: Outcome) -> Result<Result<ApiKey, Refusal>, Outcome> {
         api_key(o)
+    }
+}
+
+impl From<Resequence> for Command {
+    fn from(v: Resequence) -> Command {
+        Command::Resequence(v)
+    }
+}
+
+impl Proposal for Resequence {
+    type Output = ();
+    fn output(o: Outcome) -> Result<Result<(), Refusal>, Outcome> {
+        done(o)
     }
 }

@@ -3,26 +3,12 @@
 //! under it, through the outbox, so each node holds the boundaries of its subtree.
 
 use crate::geo::{GridMap, ImportError};
-use crate::grids::{check_size, placement_problems, GridSet, MapVersion};
+use crate::grids::{check_size, listed, placement_problems, GridSet, MapVersion};
 use crate::link::{Body, Envelope};
 
 use super::command::{invalid, GridsImport, Outcome};
 use super::outbox::enqueue;
 use super::store::{Change, Ctx, Rules, Store};
-
-/// Lines of a problem list given in one refusal.
-const LISTED: usize = 50;
-
-fn listed(problems: &[crate::geo::Problem]) -> String {
-    let mut out = format!("{} problem(s), nothing imported:", problems.len());
-    for p in problems.iter().take(LISTED) {
-        out.push_str(&format!("\n  {p}"));
-    }
-    if problems.len() > LISTED {
-        out.push_str(&format!("\n  ... and {} more", problems.len() - LISTED));
-    }
-    out
-}
 
 /// Imports `cmd.map` as a new version of this node's boundaries.
 pub(super) fn import<S: Store>(

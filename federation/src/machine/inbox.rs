@@ -7,7 +7,7 @@ use crate::link::{Body, Envelope};
 use super::cases::put_case;
 use super::command::{Outcome, Refusal};
 use super::outbox::enqueue;
-use super::store::{Change, Ctx, Rules, Store};
+use super::store::{Change, Ctx, RestoredLink, Rules, Store};
 
 fn is_neighbour(rules: &Rules<'_>, from: &Code) -> bool {
     rules.parent == Some(from) || rules.children.contains(from)
@@ -27,6 +27,19 @@ pub(crate) fn receive<S: Store>(
     let start = hwm;
     let mut sorted: Vec<&(u64, Envelope)> = batch.iter().collect();
     sorted.sort_by_key(|(seq, _)| *seq);
+    // Restored from a backup: the sender discarded what this node acknowledged after the backup, so
+    // its first delivery may start past our high-water mark. What lies between is lost to this node.
+    let mark = store.restored(from)?;
+    if let Some(m) = mark.filter(|m| m.inbox) {
+        if let Some((first, _)) = sorted.first() {
+            if *first > hwm + 1 {
+                hwm = first - 1;
+            }
+            let left = RestoredLink { inbox: false, ..m };
+            let link = (left != RestoredLink::default()).then_some(left);
+            store.write(Change::Restored { peer: from.clone(), link })?;
+        }
+    }
     for (seq, env) in sorted {
         if *seq <= hwm {
             continue; // already applied: a resend

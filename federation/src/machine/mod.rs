@@ -10,7 +10,8 @@
 //! validate  checks of new cases and actions, naming the field at fault
 //! report    上报            act     actions and hand-overs (上报 / 下派)
 //! inbox     messages from a neighbour, applied once in link order
-//! outbox    routing, queueing for a neighbour, status updates to watchers (反馈)
+//! outbox    routing, queueing for a neighbour, status updates to watchers (反馈), resequencing a
+//!           link after a restore
 //! rollup    a child's statistics       cases    writing a case with its tallies and deadline index
 //! access    access tokens: created with their secret's hash, revoked
 //! grids     grid boundaries: imported here, received from above, passed down to each child
@@ -28,6 +29,8 @@ mod inbox;
 mod outbox;
 mod place;
 mod report;
+#[cfg(test)]
+mod restored_tests;
 mod rollup;
 pub mod store;
 #[cfg(test)]
@@ -37,10 +40,10 @@ pub mod validate;
 pub(crate) use command::invalid;
 pub use command::{
     Acked, Act, ApiKeyCreate, ApiKeyRevoke, Command, Department, GridsImport, Outcome, Place, Proposal,
-    Receive, Refusal, Reported, Rollup, TokenCreate, TokenRevoke,
+    Receive, Refusal, Reported, Resequence, Rollup, TokenCreate, TokenRevoke,
 };
 pub use outbox::route;
-pub use store::{Change, Ctx, Rules, Store};
+pub use store::{Change, Ctx, RestoredLink, Rules, Store, RESTORED_SEQ_GAP};
 pub use validate::{check_grid, check_short, check_text, NewCase};
 
 /// Applies one command. Storage errors abort the apply (it is retried with the whole entry); refusals
@@ -76,5 +79,6 @@ pub fn apply<S: Store>(
         Command::Place(p) => place::place(store, rules, ctx, p),
         Command::ApiKeyCreate(k) => apikeys::create(store, rules, ctx, k),
         Command::ApiKeyRevoke(k) => apikeys::revoke(store, ctx, k),
+        Command::Resequence(r) => outbox::resequence(store, rules, &r.peer, r.applied),
     }
 }

@@ -97,8 +97,15 @@ pub(crate) fn report<S: Store>(
             )));
         }
     }
-    let seq = store.seq()? + 1;
-    let id = format!("{}-{}-{seq:06}", rules.node, format_day(day_of(ctx.now)).replace('-', ""));
+    let day = format_day(day_of(ctx.now)).replace('-', "");
+    let mut seq = store.seq()? + 1;
+    let mut id = format!("{}-{day}-{seq:06}", rules.node);
+    // After a restore from a backup, a case made after the backup may come back from a neighbour
+    // under a number the restored counter gives again: never reuse an id.
+    while store.case(&id)?.is_some() {
+        seq += 1;
+        id = format!("{}-{day}-{seq:06}", rules.node);
+    }
     // A community owns what it takes in, and an unassigned case waits where it came in; an upper node
     // routes the rest down to the grid's community (精准派单).
     let local = rules.node.level() == Level::Community || placed.parked;

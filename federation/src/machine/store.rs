@@ -16,6 +16,23 @@ use crate::Millis;
 
 use super::command::Department;
 
+/// A link whose state this node restored from a backup (`gridnode restore --whole-node`): its
+/// neighbour may hold newer state than this node's store accounts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct RestoredLink {
+    /// The neighbour may have discarded messages this node acknowledged after the backup: the first
+    /// delivery from it may start past this node's high-water mark, and is taken from there.
+    pub inbox: bool,
+    /// The neighbour may have applied sequence numbers this node gives again: resequence the link
+    /// with the neighbour's high-water mark before sending anything.
+    pub outbox: bool,
+}
+
+/// How far a whole-node restore moves the node's case counter on (`Change::Seq`), so the cases it
+/// makes from then on do not take the ids of cases made after the backup, which its neighbours may
+/// hold: far more cases than any node makes between two nightly backups.
+pub const RESTORED_SEQ_GAP: u64 = 100_000;
+
 /// A write the store must make, all of one apply call's writes atomically with the applied log id.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
@@ -69,6 +86,11 @@ pub enum Change {
     Grids(Box<GridSet>),
     /// A key of an integrating system, created or revoked.
     ApiKey(Box<ApiKey>),
+    /// Mark (or, with None, unmark) the link to `peer` as restored.
+    Restored {
+        peer: Code,
+        link: Option<RestoredLink>,
+    },
 }
 
 /// What the state machine reads; writes of earlier commands in the same apply call must be visible.
@@ -90,6 +112,10 @@ pub trait Store {
     /// Where the WGS-84 point lies on the node's grid boundaries (the most specific place).
     fn locate(&mut self, lat: f64, lon: f64) -> Result<Option<Located>, Self::Error>;
     fn api_key(&mut self, id: &str) -> Result<Option<ApiKey>, Self::Error>;
+    /// The messages queued for `peer`, in sequence order.
+    fn queued(&mut self, peer: &Code) -> Result<Vec<(u64, Envelope)>, Self::Error>;
+    /// Whether the link to `peer` was restored from a backup, and what remains to resynchronise.
+    fn restored(&mut self, peer: &Code) -> Result<Option<RestoredLink>, Self::Error>;
     fn write(&mut self, change: Change) -> Result<(), Self::Error>;
 }
 

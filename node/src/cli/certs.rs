@@ -130,13 +130,16 @@ pub fn run(cmd: CertsCmd) -> anyhow::Result<ExitCode> {
             if json {
                 say!(
                     "{}",
-                    json!({"identities": ids, "subject": s.subject, "issuer": s.issuer, "is_ca": s.is_ca,
+                    json!({"identities": ids, "hosts": s.hosts, "subject": s.subject, "issuer": s.issuer, "is_ca": s.is_ca,
                            "not_before": s.not_before, "not_after": s.not_after})
                 );
             } else {
                 say!("subject   {}", s.subject);
                 say!("issuer    {}", s.issuer);
                 say!("identity  {}", if ids.is_empty() { "-".to_string() } else { ids.join(", ") });
+                if !s.hosts.is_empty() {
+                    say!("hosts     {}", s.hosts.join(", "));
+                }
                 say!(
                     "valid     {} .. {}",
                     output::time(s.not_before * 1000),

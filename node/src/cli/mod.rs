@@ -11,13 +11,17 @@ macro_rules! say_raw {
 }
 
 mod access;
+mod backup;
 mod case;
 mod certs;
 mod cluster;
+mod export;
+mod grids;
 mod install;
 mod links;
 pub(crate) mod output;
 pub mod profile;
+pub(crate) mod progress;
 mod topology;
 
 use std::path::PathBuf;
@@ -120,6 +124,10 @@ enum Command {
         /// second, so a test can step a running replica's clock. Never in production.
         #[arg(long, hide = true)]
         clock_offset_file: Option<PathBuf>,
+        /// Test switch for rolling upgrades: announce and behave as this protocol version (1: the
+        /// gridnode from before protocol versions). Never in production.
+        #[arg(long, hide = true, env = "GRIDNODE_PROTOCOL_VERSION")]
+        protocol_version: Option<u32>,
     },
     /// Report, show, list and act on cases.
     #[command(subcommand)]
@@ -138,12 +146,22 @@ enum Command {
     /// Access tokens of the node's console, for wall screens and browsers without a certificate.
     #[command(subcommand)]
     Access(access::AccessCmd),
+    /// Grid boundaries: import a GeoJSON file, list them, locate a point.
+    #[command(subcommand)]
+    Grids(grids::GridsCmd),
     /// Functional departments cases can be dispatched to (吹哨).
     #[command(subcommand)]
     Department(links::DepartmentCmd),
     /// The district's certificate authority and the certificates of replicas and operators.
     #[command(subcommand)]
     Certs(certs::CertsCmd),
+    /// Back up a node: a consistent copy of one replica's store, streamed to FILE.
+    Backup(backup::BackupArgs),
+    /// Rebuild a replica's store from a backup file (the replica stopped).
+    Restore(backup::RestoreArgs),
+    /// Export cases or figures to CSV, XLSX or JSON (the monthly report).
+    #[command(subcommand)]
+    Export(export::ExportCmd),
     /// Print the completion script for a shell (used by scripts/package).
     #[command(hide = true)]
     Completions(install::CompletionsArgs),
@@ -187,10 +205,20 @@ fn init_tracing(default: &str) {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { config, insecure, log_format, clock_offset_ms, clock_offset_file } => {
+        Command::Serve {
+            config,
+            insecure,
+            log_format,
+            clock_offset_ms,
+            clock_offset_file,
+            protocol_version,
+        } => {
             match log_format {
                 LogFormat::Text => init_tracing("info,openraft=warn"),
                 LogFormat::Json => init_json_tracing("info,openraft=warn"),
+            }
+            if let Some(v) = protocol_version {
+                crate::protocol::announce(v);
             }
             let cfg = crate::config::Config::load(&config)?;
             if cfg.tls.is_none() && !insecure {
@@ -237,9 +265,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_tracing("warn");
             links::department(cmd).await
         }
+        Command::Backup(args) => {
+            init_tracing("warn");
+            backup::backup(args).await
+        }
+        Command::Restore(args) => {
+            init_tracing("warn");
+            backup::restore(args)
+        }
+        Command::Export(cmd) => {
+            init_tracing("warn");
+            export::run(cmd).await
+        }
         Command::Access(cmd) => {
             init_tracing("warn");
             access::run(cmd).await
+        }
+        Command::Grids(cmd) => {
+            init_tracing("warn");
+            grids::run(cmd).await
         }
     }
 }

@@ -26,8 +26,8 @@ pub enum TopologyCmd {
         /// Print a JSON array of {node, replica, config, addr}.
         #[arg(long)]
         json: bool,
-        /// Issue every replica's certificate from this CA (`gridnode certs init-ca`) into DIR/certs and
-        /// configure mutual TLS.
+        /// Issue every replica's certificate from this CA (`gridnode certs init-ca`) into OUT/certs,
+        /// copy the CA's certificate there (never its key), and configure mutual TLS.
         #[arg(long)]
         ca: Option<PathBuf>,
         /// Also write a Prometheus scrape config of every replica's /metrics to this file.
@@ -104,6 +104,12 @@ pub fn run(cmd: TopologyCmd) -> anyhow::Result<ExitCode> {
                 ),
                 None => None,
             };
+            // Each replica's machine needs the CA's certificate (never its key): a copy in OUT/certs,
+            // named by the configs, travels with the replica's own files.
+            let ca_copy = match &ca {
+                Some(dir) => Some(copy_ca(dir, &out.join("certs"))?),
+                None => None,
+            };
             let mut rendered = Vec::new();
             for node in &t.nodes {
                 for (i, addr) in node.replicas.iter().enumerate() {
@@ -125,8 +131,8 @@ pub fn run(cmd: TopologyCmd) -> anyhow::Result<ExitCode> {
                             days: 365,
                         };
                         let issued = certs::issue(ca_dir, &req, &out.join("certs"))?;
-                        cfg.tls =
-                            Some(TlsFiles { ca: ca_dir.join("ca.pem"), cert: issued.cert, key: issued.key });
+                        let ca = ca_copy.clone().unwrap_or_else(|| ca_dir.join("ca.pem"));
+                        cfg.tls = Some(TlsFiles { ca, cert: issued.cert, key: issued.key });
                     }
                     cfg.validate().with_context(|| format!("rendering {} replica {}", node.code, i + 1))?;
                     let path = out.join(format!("{}-r{}.toml", node.code, i + 1));
@@ -156,6 +162,18 @@ pub fn run(cmd: TopologyCmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Copies the CA's certificate into `certs` (through a temp file and a rename); returns the copy.
+fn copy_ca(ca_dir: &Path, certs: &Path) -> anyhow::Result<PathBuf> {
+    let from = ca_dir.join("ca.pem");
+    let pem = std::fs::read(&from).with_context(|| format!("--ca: cannot read {}", from.display()))?;
+    std::fs::create_dir_all(certs).with_context(|| format!("cannot create {}", certs.display()))?;
+    let to = certs.join("ca.pem");
+    let tmp = certs.join(".ca.pem.tmp");
+    std::fs::write(&tmp, pem).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, &to).with_context(|| format!("cannot write {}", to.display()))?;
+    Ok(to)
 }
 
 #[cfg(test)]

@@ -22,6 +22,9 @@ use crate::rpc;
 /// Largest Raft message (log batches, snapshot chunks).
 pub const MAX_RAFT_MESSAGE: usize = 64 * 1024 * 1024;
 
+/// The longest wait between calls to a replica that refused this one's protocol version.
+const MAX_PROTOCOL_BACKOFF: Duration = Duration::from_secs(30);
+
 /// Metadata naming the node a Raft message belongs to; a replica refuses messages for another node.
 pub const NODE_HEADER: &str = "x-gridfed-node";
 /// Metadata naming the replica a Raft message is for; a replica refuses messages for another id.
@@ -32,12 +35,19 @@ pub const TARGET_HEADER: &str = "x-gridfed-replica";
 pub struct Network {
     node: String,
     tls: Option<std::sync::Arc<crate::tls::Tls>>,
+    protocol: crate::protocol::Protocol,
 }
 
 impl Network {
     /// The network of a replica of node `node`, over mutual TLS when `tls` is given.
     pub fn new(node: &str, tls: Option<std::sync::Arc<crate::tls::Tls>>) -> Network {
-        Network { node: node.to_string(), tls }
+        Network { node: node.to_string(), tls, protocol: crate::protocol::Protocol::new() }
+    }
+
+    /// Records the versions the other replicas announce in `protocol` (see `crate::protocol`).
+    pub fn with_protocol(mut self, protocol: crate::protocol::Protocol) -> Network {
+        self.protocol = protocol;
+        self
     }
 }
 
@@ -51,6 +61,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             target,
             addr: node.addr.clone(),
             client: None,
+            protocol: self.protocol.clone(),
         }
     }
 }
@@ -62,6 +73,7 @@ pub struct Connection {
     target: ReplicaId,
     addr: String,
     client: Option<RaftServiceClient<Channel>>,
+    protocol: crate::protocol::Protocol,
 }
 
 type RpcResult<T, E> = Result<T, RPCError<ReplicaId, BasicNode, RaftError<ReplicaId, E>>>;
@@ -101,14 +113,23 @@ impl Connection {
             request.metadata_mut().insert(NODE_HEADER, v);
         }
         request.metadata_mut().insert(TARGET_HEADER, self.target.into());
+        self.protocol.stamp(request.metadata_mut());
         let reply = match kind {
             Kind::Append => client.append_entries(request).await,
             Kind::Vote => client.vote(request).await,
             Kind::Snapshot => client.install_snapshot(request).await,
         };
         let reply = match reply {
-            Ok(r) => r.into_inner(),
+            Ok(r) => {
+                self.protocol.heard(&crate::protocol::replica(self.target), r.metadata());
+                r.into_inner()
+            }
             Err(status) => {
+                if self.protocol.refused_by(&crate::protocol::replica(self.target), &status) {
+                    // Retried with a growing backoff (see `backoff`), like an unreachable replica.
+                    self.client = None;
+                    return Err(RPCError::Unreachable(Unreachable::new(&status)));
+                }
                 // Drop the channel so the next call reconnects (the peer may have restarted).
                 self.client = None;
                 return Err(match status.code() {
@@ -148,5 +169,17 @@ impl RaftNetwork<TypeConfig> for Connection {
         option: RPCOption,
     ) -> RpcResult<VoteResponse<ReplicaId>, openraft::error::Infallible> {
         self.call(Kind::Vote, &rpc, option.hard_ttl()).await
+    }
+
+    /// A replica that refused this one's protocol version is retried ever more slowly (up to every
+    /// 30 s), so the logs do not fill; others every 500 ms, openraft's default.
+    fn backoff(&self) -> openraft::network::Backoff {
+        if self.protocol.refusing(&crate::protocol::replica(self.target)) {
+            let steps = (0u32..)
+                .map(|i| Duration::from_millis(500).saturating_mul(1 << i.min(6)).min(MAX_PROTOCOL_BACKOFF));
+            openraft::network::Backoff::new(steps)
+        } else {
+            openraft::network::Backoff::new(std::iter::repeat(Duration::from_millis(500)))
+        }
     }
 }

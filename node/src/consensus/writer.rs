@@ -44,6 +44,33 @@ pub enum WriteError {
     Unfit { replica: u64, why: String },
     #[error("{why}")]
     DiskLow { why: String },
+    /// The command is of a protocol version not every replica of the node speaks yet.
+    #[error(
+        "a {command} command needs protocol {since}, and not every replica of this node announces it yet \
+         (a rolling upgrade under way?); it waits"
+    )]
+    Protocol { command: &'static str, since: u32 },
+}
+
+/// Holds back commands of a protocol version the node's other voters do not all speak yet.
+#[derive(Clone)]
+pub struct ProtocolGate {
+    protocol: crate::protocol::Protocol,
+    leadership: Leadership,
+}
+
+impl ProtocolGate {
+    /// A gate over `protocol`'s view of the voters `leadership` knows.
+    pub fn new(protocol: crate::protocol::Protocol, leadership: Leadership) -> ProtocolGate {
+        ProtocolGate { protocol, leadership }
+    }
+
+    fn allows(&self, since: u32) -> bool {
+        let me = self.leadership.me();
+        let m = self.leadership.metrics();
+        let others: Vec<u64> = m.membership_config.membership().voter_ids().filter(|&v| v != me).collect();
+        self.protocol.may_propose(since, others)
+    }
 }
 
 /// Commits proposals through the leader; cheap to clone.
@@ -53,13 +80,20 @@ pub struct Writer<R: Router = Leadership> {
     router: R,
     me: u64,
     health: Health,
+    gate: Option<ProtocolGate>,
 }
 
 impl<R: Router> Writer<R> {
     /// Writes of replica `me`, proposed through `proposer`, routed by `router`, refused while
     /// `health` says this replica may not lead or its disk is nearly full.
     pub fn new(proposer: Proposer, router: R, me: u64, health: Health) -> Writer<R> {
-        Writer { proposer, router, me, health }
+        Writer { proposer, router, me, health, gate: None }
+    }
+
+    /// Holds back commands of a protocol version the node does not speak yet (see `crate::protocol`).
+    pub fn with_gate(mut self, gate: ProtocolGate) -> Writer<R> {
+        self.gate = Some(gate);
+        self
     }
 
     /// Commits `p` here when this replica leads, or names the leader to forward it to.
@@ -88,6 +122,10 @@ impl<R: Router> Writer<R> {
         let cmd = p.into();
         let command = command_name(&cmd);
         self.health.may_lead().map_err(|why| WriteError::Unfit { replica: self.me, why })?;
+        let since = cmd.since();
+        if since > federation::protocol::UNVERSIONED && self.gate.as_ref().is_some_and(|g| !g.allows(since)) {
+            return Err(WriteError::Protocol { command, since });
+        }
         // Acknowledgements only free space; everything else waits for room.
         if !matches!(cmd, federation::machine::Command::Acked(_)) {
             if let Some(why) = self.health.disk_low() {
@@ -110,6 +148,11 @@ fn command_name(c: &federation::machine::Command) -> &'static str {
         Command::Department(_) => "department",
         Command::TokenCreate(_) => "token create",
         Command::TokenRevoke(_) => "token revoke",
+        Command::Resequence(_) => "resequence",
+        Command::GridsImport(_) => "grids import",
+        Command::Place(_) => "place",
+        Command::ApiKeyCreate(_) => "api key create",
+        Command::ApiKeyRevoke(_) => "api key revoke",
     }
 }
 

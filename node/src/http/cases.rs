@@ -40,6 +40,7 @@ pub async fn list(
         owned: q.owned.unwrap_or(false),
         light: q.light.unwrap_or_default(),
         text: q.q.unwrap_or_default(),
+        ..Default::default()
     };
     let resp = ctx.case.list(ctx.request(&a, req)).await?.into_inner();
     Ok(Json(CasePage {
@@ -155,6 +156,8 @@ pub async fn act(
         handler: body.handler.map(|h: HandlerJson| pb::Handler { kind: h.kind, name: h.name }),
         new_due_ms: body.new_due_ms,
         to: body.to,
+        grid: body.grid,
+        photos: Vec::new(),
     };
     let resp = ctx.case.act(ctx.request(&a, req)).await?.into_inner();
     let c =
@@ -167,7 +170,8 @@ pub async fn act(
 pub struct ReportBody {
     /// A retried report with the same id returns the first case.
     pub request_id: Option<String>,
-    /// 15-digit grid code.
+    /// 15-digit grid code; empty or absent to locate the case by `lat`/`lon`.
+    #[serde(default)]
     pub grid: String,
     /// Code, "major/minor", or an unambiguous minor class.
     pub category: String,
@@ -184,6 +188,9 @@ pub struct ReportBody {
     /// low | normal | high | urgent (default normal)
     #[serde(default)]
     pub priority: String,
+    /// The datum of `lat`/`lon` when the case is located by them: wgs84 (default) or gcj02.
+    #[serde(default)]
+    pub crs: String,
 }
 
 /// Report a case.
@@ -205,6 +212,8 @@ pub async fn report(
         location: Some(pb::Location { lat: b.lat, lon: b.lon, address: b.address }),
         reporter: b.reporter,
         priority: b.priority,
+        crs: b.crs,
+        ..Default::default()
     };
     let resp = ctx.case.report(ctx.request(&a, req)).await?.into_inner();
     let c =

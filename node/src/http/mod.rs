@@ -27,6 +27,7 @@ pub mod dto;
 mod error;
 mod events;
 mod figures;
+mod grids;
 mod listener;
 mod openapi;
 mod page;
@@ -64,6 +65,7 @@ pub struct HttpCtx {
     pub(crate) local: Arc<Local>,
     pub(crate) case: CaseApi,
     pub(crate) cluster: ClusterApi,
+    pub(crate) grids: crate::service::GridApi,
     pub(crate) reader: CaseReader,
     pub(crate) leadership: Leadership,
     pub(crate) health: Health,
@@ -85,6 +87,7 @@ pub struct HttpParts {
     pub local: Arc<Local>,
     pub case: CaseApi,
     pub cluster: ClusterApi,
+    pub grids: crate::service::GridApi,
     pub reader: CaseReader,
     pub leadership: Leadership,
     pub health: Health,
@@ -110,6 +113,7 @@ impl HttpCtx {
             local: p.local,
             case: p.case,
             cluster: p.cluster,
+            grids: p.grids,
             reader: p.reader,
             leadership: p.leadership,
             health: p.health,
@@ -149,6 +153,9 @@ pub fn router(ctx: HttpCtx) -> Router {
         .route("/api/v1/stats", get(figures::own))
         .route("/api/v1/stats/subtree", get(figures::subtree))
         .route("/api/v1/stats/series", get(figures::series))
+        .route("/api/v1/grids", get(grids::list))
+        .route("/api/v1/grids/locate", get(grids::locate))
+        .route("/api/v1/grids/geojson", get(grids::geojson))
         .route("/api/v1/departments", get(figures::departments))
         .route("/api/v1/categories", get(figures::categories))
         .route("/api/v1/links", get(cluster::links))

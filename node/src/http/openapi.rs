@@ -4,7 +4,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{auth, cases, cluster, dto, error, events, figures, probe};
+use super::{auth, cases, cluster, dto, error, events, figures, grids, probe};
 
 /// Every route of the console's API.
 #[derive(OpenApi)]
@@ -16,6 +16,7 @@ use super::{auth, cases, cluster, dto, error, events, figures, probe};
         cases::list, cases::detail, cases::act, cases::report,
         figures::own, figures::subtree, figures::series, figures::departments, figures::categories,
         cluster::links, cluster::status,
+        grids::list, grids::locate, grids::geojson,
         events::events,
         probe::healthz, probe::readyz, probe::metrics,
         document, super::page::index,
@@ -25,12 +26,14 @@ use super::{auth, cases, cluster, dto, error, events, figures, probe};
         dto::HandlerJson, dto::ActBody, cases::ReportBody, dto::StatsJson, dto::CountersJson, dto::FreshnessJson,
         dto::SeriesJson, dto::DayJson, dto::DepartmentJson, dto::CategoryJson, dto::LinksJson, dto::LinkJson,
         dto::ClusterJson, dto::ReplicaJson, dto::SessionBody, dto::WhoAmI, dto::ProbeJson,
+        grids::GridsJson, grids::GridPlaceJson, grids::LocatedJson, grids::MapVersionJson,
     )),
     tags(
         (name = "session", description = "signing in with an access token"),
         (name = "cases", description = "案件: list, search, detail, report, act"),
         (name = "figures", description = "statistics with freshness, daily series, departments, categories"),
         (name = "cluster", description = "federation links and the Raft group"),
+        (name = "grids", description = "grid boundaries: places, locating a point, GeoJSON for maps"),
         (name = "events", description = "server-sent events"),
         (name = "probes", description = "health, readiness, Prometheus metrics"),
     )

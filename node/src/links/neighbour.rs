@@ -22,6 +22,7 @@ pub struct NeighbourClient {
     channels: Arc<Vec<(String, Channel)>>,
     preferred: Arc<AtomicUsize>,
     timeout: Duration,
+    protocol: crate::protocol::Protocol,
 }
 
 impl NeighbourClient {
@@ -44,6 +45,7 @@ impl NeighbourClient {
             channels: Arc::new(channels),
             preferred: Arc::default(),
             timeout,
+            protocol: crate::protocol::Protocol::new(),
         })
     }
 
@@ -62,8 +64,10 @@ impl NeighbourClient {
             let (addr, ch) = &self.channels[idx];
             let mut req = Request::new(msg.clone());
             req.set_timeout(self.timeout);
+            self.protocol.stamp(req.metadata_mut());
             match call(PeerServiceClient::new(ch.clone()), req).await {
                 Ok(r) => {
+                    self.protocol.heard(&format!("node {} at {addr}", self.code), r.metadata());
                     self.preferred.store(idx, Ordering::Relaxed);
                     return Ok(r.into_inner());
                 }
@@ -78,7 +82,10 @@ impl NeighbourClient {
                 {
                     last = Status::new(s.code(), format!("{addr}: {}", s.message()));
                 }
-                Err(s) => return Err(s),
+                Err(s) => {
+                    self.protocol.refused_by(&format!("node {} at {addr}", self.code), &s);
+                    return Err(s);
+                }
             }
         }
         Err(last)

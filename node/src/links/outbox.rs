@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use federation::category::Catalog;
 use federation::code::Code;
 use federation::link::{Envelope, Health, OutboxSender, SendCommand, SendEvent};
-use federation::machine::Acked;
+use federation::machine::{Acked, Resequence};
 use proto::convert;
 use proto::v1::{DeliverRequest, Sequenced};
 use tracing::{debug, info, warn};
@@ -50,7 +50,11 @@ pub(super) async fn run(ctx: LinkCtx, peer: Neighbour) {
                             }
                         };
                         let range = loaded.first().zip(loaded.last()).map(|(f, l)| (f.0, l.0));
-                        SendEvent::Loaded { now: ctx.clock.now_ms(), range }
+                        let (next, resync) = ctx.reader.link_numbering(&code).unwrap_or_else(|e| {
+                            warn!(peer = %code, error = %e, "cannot read the link's numbering");
+                            (u64::MAX, false)
+                        });
+                        SendEvent::Loaded { now: ctx.clock.now_ms(), range, next, resync }
                     }
                     SendCommand::Greet => {
                         let result = handshake(&ctx.local, &client, &code).await;
@@ -91,6 +95,34 @@ pub(super) async fn run(ctx: LinkCtx, peer: Neighbour) {
                             debug!(peer = %code, error = %e, "could not record the acknowledgement");
                         }
                         SendEvent::Acked { now: ctx.clock.now_ms(), result }
+                    }
+                    SendCommand::AskApplied => {
+                        // An empty delivery: the neighbour answers with its high-water mark.
+                        let msg = DeliverRequest { from: ctx.local.node.to_string(), messages: Vec::new() };
+                        let result = client
+                            .call(msg, async |mut c, req| c.deliver(req).await)
+                            .await
+                            .map(|r| r.applied)
+                            .map_err(|s| s.message().to_string());
+                        SendEvent::Applied { now: ctx.clock.now_ms(), result }
+                    }
+                    SendCommand::Resequence { applied } => {
+                        warn!(
+                            peer = %code,
+                            applied,
+                            "RESTORED LINK: the neighbour has applied more of this link than this node's store \
+                             accounts for (a restore from a backup); queued messages are numbered again above it"
+                        );
+                        let result =
+                            match ctx.writer.propose(Resequence { peer: code.clone(), applied }).await {
+                                Ok(Ok(())) => Ok(()),
+                                Ok(Err(refusal)) => Err(refusal.to_string()),
+                                Err(e) => Err(e.to_string()),
+                            };
+                        if let Err(e) = &result {
+                            warn!(peer = %code, error = %e, "could not resequence the link; retrying");
+                        }
+                        SendEvent::Resequenced { now: ctx.clock.now_ms(), result }
                     }
                     SendCommand::Sleep { until } => {
                         wake_at = Some(until);

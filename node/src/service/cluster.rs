@@ -33,6 +33,8 @@ pub struct ClusterApi {
     reader: CaseReader,
     links: Arc<LinkTable>,
     pool: ChannelPool,
+    /// The store backups are taken of (None: backups are not offered).
+    store: Option<super::backup::BackupSource>,
 }
 
 fn role(s: ServerState) -> &'static str {
@@ -56,7 +58,13 @@ impl ClusterApi {
         pool: ChannelPool,
     ) -> ClusterApi {
         let leadership = Leadership::new(raft.clone(), local.replica);
-        ClusterApi { local, raft, leadership, reader, links, pool }
+        ClusterApi { local, raft, leadership, reader, links, pool, store: None }
+    }
+
+    /// Offers backups of this replica's store (`ClusterService.Backup`).
+    pub fn with_backups(mut self, source: super::backup::BackupSource) -> ClusterApi {
+        self.store = Some(source);
+        self
     }
 
     fn client(&self, addr: &str) -> Result<ClusterServiceClient<tonic::transport::Channel>, Status> {
@@ -119,6 +127,17 @@ impl ClusterApi {
 
 #[tonic::async_trait]
 impl ClusterService for ClusterApi {
+    type BackupStream = super::backup::BackupStream;
+
+    #[instrument(skip_all, fields(node = %self.local.node))]
+    async fn backup(&self, req: Request<BackupRequest>) -> Result<Response<Self::BackupStream>, Status> {
+        // A copy of everything the node holds: operator certificates only, never a token.
+        self.authorize(&req, Need::Manage)?;
+        let source =
+            self.store.clone().ok_or_else(|| Status::unimplemented("this replica offers no backups"))?;
+        source.start(&self.local).await.map(Response::new)
+    }
+
     #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica))]
     async fn status(&self, req: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
         self.authorize(&req, Need::Read)?;

@@ -31,6 +31,7 @@ pub(crate) fn is_forwarded<T>(req: &Request<T>) -> bool {
 pub(crate) fn forwarded<T>(msg: T, deadline: Duration) -> Request<T> {
     let mut r = Request::new(msg);
     r.metadata_mut().insert(FORWARDED, tonic::metadata::MetadataValue::from_static("1"));
+    crate::protocol::stamp(r.metadata_mut());
     r.set_timeout(deadline);
     r
 }
@@ -63,6 +64,7 @@ pub(crate) fn write_status(e: WriteError) -> Status {
         WriteError::Timeout => Status::deadline_exceeded(msg),
         WriteError::Mismatch { .. } => Status::internal(msg),
         WriteError::DiskLow { .. } => Status::resource_exhausted(msg),
+        WriteError::Protocol { .. } => Status::failed_precondition(msg),
         WriteError::NoLeader
         | WriteError::ForwardedTwice { .. }
         | WriteError::Propose(_)

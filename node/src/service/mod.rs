@@ -3,27 +3,32 @@
 //!
 //! ```text
 //! case     CaseService     operators: report, act, list, stats, departments
-//! cluster  ClusterService  operators: Raft status, links, membership changes
+//! cluster  ClusterService  operators: Raft status, links, membership changes, backups (backup)
 //! peer     PeerService     neighbour nodes: handshake, deliveries, rollups
 //! raft     RaftService     the node's other replicas: openraft's messages
 //! access   AccessService   operators: the console's access tokens
+//! grids    GridService     grid boundaries: import (operators), list, locate a point
 //! authz    who may call what: one rule for certificates and tokens, gRPC and HTTP
 //! commit   commit here or forward once to the leader; errors to statuses
 //! ```
 
 mod access;
 pub mod authz;
+mod backup;
 mod case;
 mod cluster;
 mod codes;
 pub(crate) mod commit;
+mod grids;
 mod peer;
 mod raft;
 
 pub use access::AccessApi;
+pub use backup::{BackupSource, BackupStream};
 pub use case::CaseApi;
 pub use cluster::ClusterApi;
 pub use codes::StatusCodesLayer;
 pub use commit::FORWARDED;
+pub use grids::{GridApi, MAX_GEOJSON_BYTES};
 pub use peer::PeerApi;
 pub use raft::RaftApi;

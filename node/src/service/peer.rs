@@ -32,12 +32,25 @@ pub struct PeerApi {
     writer: Writer,
     pool: ChannelPool,
     clock: Clock,
+    protocol: crate::protocol::Protocol,
+}
+
+/// An answer carrying this replica's protocol version.
+fn stamped<T>(mut r: Response<T>) -> Response<T> {
+    crate::protocol::stamp(r.metadata_mut());
+    r
 }
 
 impl PeerApi {
     /// The peer service of replica `local`, committing through `writer`.
     pub fn new(local: Arc<Local>, writer: Writer, pool: ChannelPool, clock: Clock) -> PeerApi {
-        PeerApi { local, writer, pool, clock }
+        PeerApi { local, writer, pool, clock, protocol: Default::default() }
+    }
+
+    /// Checks callers' protocol versions with `protocol` (see `crate::protocol`).
+    pub fn with_protocol(mut self, protocol: crate::protocol::Protocol) -> PeerApi {
+        self.protocol = protocol;
+        self
     }
 
     /// The caller must hold a replica certificate of `from` (or, for a request a replica of this node
@@ -45,10 +58,14 @@ impl PeerApi {
     fn authorize<T>(&self, from: &Code, req: &Request<T>) -> Result<(), Status> {
         let tls = self.local.authenticated;
         if is_forwarded(req) {
-            super::authz::replica_of(tls, &self.local.node, req)
+            super::authz::replica_of(tls, &self.local.node, req)?;
         } else {
-            super::authz::replica_of(tls, from, req)
+            super::authz::replica_of(tls, from, req)?;
         }
+        // A neighbour (or a replica of this node forwarding) of a protocol version this one does not
+        // understand is refused, logged once (see `crate::protocol`).
+        let who = format!("node {from} ({})", super::authz::who(tls, &self.local.node, req));
+        self.protocol.admit(&who, req.metadata())
     }
 
     /// The caller's code, if it is a configured neighbour.
@@ -87,12 +104,12 @@ impl PeerService for PeerApi {
                 "code: {caller} is not a parent or child of this node"
             )));
         }
-        Ok(Response::new(HelloResponse {
+        Ok(stamped(Response::new(HelloResponse {
             code: self.local.node.to_string(),
             level: self.local.node.level().to_string(),
             name: self.local.name.clone(),
             now_ms: self.clock.now_ms(),
-        }))
+        })))
     }
 
     #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica, from = %req.get_ref().from, n = req.get_ref().messages.len()))]
@@ -112,7 +129,16 @@ impl PeerService for PeerApi {
                 .ok_or_else(|| Status::invalid_argument(format!("messages[{i}].envelope: missing")))?;
             let env = convert::envelope_from_pb(env)
                 .map_err(|e| Status::invalid_argument(format!("messages[{i}]: {e}")))?;
-            env.case().check_received(&format!("messages[{i}].envelope.case")).map_err(refusal_status)?;
+            match env.case() {
+                Some(case) => {
+                    case.check_received(&format!("messages[{i}].envelope.case")).map_err(refusal_status)?
+                }
+                None => {
+                    if let federation::link::Body::Boundaries { set } = &env.body {
+                        federation::grids::check_size(&set.map).map_err(refusal_status)?;
+                    }
+                }
+            }
             // A child speaks only for its subtree; a parent only sends into ours.
             let from_parent = from.parent().as_ref() != Some(&self.local.node);
             let in_scope =
@@ -128,7 +154,9 @@ impl PeerService for PeerApi {
         }
         let here = |hwm| Ok(DeliverResponse { applied: hwm });
         let there = async |ch, d| PeerServiceClient::new(ch).deliver(forwarded(msg, d)).await;
-        commit_or_forward(&self.writer, &self.pool, Receive { from, batch }, fwd, here, there).await
+        commit_or_forward(&self.writer, &self.pool, Receive { from, batch }, fwd, here, there)
+            .await
+            .map(stamped)
     }
 
     #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica, from = %req.get_ref().from, n = req.get_ref().entries.len()))]
@@ -176,6 +204,8 @@ impl PeerService for PeerApi {
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
         let here = |()| Ok(RollupResponse {});
         let there = async |ch, d| PeerServiceClient::new(ch).push_rollup(forwarded(msg, d)).await;
-        commit_or_forward(&self.writer, &self.pool, Rollup { from, entries, fresh }, fwd, here, there).await
+        commit_or_forward(&self.writer, &self.pool, Rollup { from, entries, fresh }, fwd, here, there)
+            .await
+            .map(stamped)
     }
 }

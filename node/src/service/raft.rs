@@ -24,12 +24,19 @@ pub struct RaftApi {
     /// While repairing a damaged store, this replica does not vote.
     repair: Repair,
     clock: Clock,
+    protocol: crate::protocol::Protocol,
 }
 
 impl RaftApi {
     /// The Raft service of replica `id` of `node`.
     pub fn new(raft: Raft, node: &str, id: ReplicaId, tls: bool, repair: Repair, clock: Clock) -> RaftApi {
-        RaftApi { raft, node: node.to_string(), id, tls, repair, clock }
+        RaftApi { raft, node: node.to_string(), id, tls, repair, clock, protocol: Default::default() }
+    }
+
+    /// Checks callers' protocol versions with `protocol` (see `crate::protocol`).
+    pub fn with_protocol(mut self, protocol: crate::protocol::Protocol) -> RaftApi {
+        self.protocol = protocol;
+        self
     }
 
     /// Only messages for this node and this replica are accepted: a replica that reuses an address
@@ -37,6 +44,7 @@ impl RaftApi {
     fn check<T>(&self, req: &Request<T>) -> Result<(), Status> {
         if let Ok(node) = federation::code::Code::parse_node("node", &self.node) {
             super::authz::replica_of(self.tls, &node, req)?;
+            self.protocol.admit(&super::authz::who(self.tls, &node, req), req.metadata())?;
         }
         let md = req.metadata();
         let node = md.get(NODE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -59,9 +67,11 @@ fn decode<T: DeserializeOwned>(p: &RaftPayload) -> Result<T, Status> {
 }
 
 fn reply<T: Serialize>(v: &T) -> Result<Response<RaftPayload>, Status> {
-    crate::codec::encode(v)
+    let mut r = crate::codec::encode(v)
         .map(|data| Response::new(RaftPayload { data }))
-        .map_err(|e| Status::internal(format!("cannot encode Raft reply: {e}")))
+        .map_err(|e| Status::internal(format!("cannot encode Raft reply: {e}")))?;
+    crate::protocol::stamp(r.metadata_mut());
+    Ok(r)
 }
 
 #[tonic::async_trait]
@@ -89,7 +99,9 @@ impl RaftService for RaftApi {
 
     async fn time(&self, req: Request<TimeRequest>) -> Result<Response<TimeResponse>, Status> {
         self.check(&req)?;
-        Ok(Response::new(TimeResponse { now_ms: self.clock.now_ms() }))
+        let mut r = Response::new(TimeResponse { now_ms: self.clock.now_ms() });
+        crate::protocol::stamp(r.metadata_mut());
+        Ok(r)
     }
 
     #[instrument(level = "debug", skip_all)]

@@ -220,3 +220,15 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.delete_from(0, log_id.index + 1).map_err(write_err)
     }
 }
+
+/// Marks the vote stored in `db` as not committed (same term and candidate), so a replica restored
+/// from a backup starts as a follower instead of resuming a leadership it no longer holds.
+pub fn uncommit_vote(db: &DB) -> Result<(), StoreError> {
+    let cf = cf(db, CF_RAFT)?;
+    if let Some(b) = db.get_cf(cf, KEY_VOTE)? {
+        let mut vote: Vote = decode("raft metadata", &b)?;
+        vote.committed = false;
+        db.put_cf_opt(cf, KEY_VOTE, encode("raft metadata", &vote)?, &synced())?;
+    }
+    Ok(())
+}

@@ -20,6 +20,7 @@
 //! Raft runs on it (see `integrity`).
 
 pub mod faults;
+pub mod grids;
 pub mod integrity;
 #[cfg(test)]
 mod integrity_tests;
@@ -81,6 +82,9 @@ pub enum StoreError {
          run the gridnode version that wrote it"
     )]
     Format { path: String, found: u32, supported: u32 },
+    /// A log entry holds a command of a protocol version this replica does not speak.
+    #[error("log entry {index} holds a command of protocol {since}; this replica speaks protocol {own}")]
+    Protocol { index: u64, since: u32, own: u32 },
 }
 
 impl StoreError {

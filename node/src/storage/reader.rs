@@ -7,12 +7,14 @@ use std::sync::Arc;
 use federation::access::AccessToken;
 use federation::case::Case;
 use federation::code::{Code, Level};
+use federation::intake::apikey::ApiKey;
 use federation::link::Envelope;
 use federation::machine::Department;
 use federation::stats::{Counters, Report};
 use federation::tally::{Freshness, Tally, TallyKey};
 use rocksdb::{Direction, IteratorMode, ReadOptions, DB};
 
+use super::grids::{GridCache, Indexed};
 use super::overlay::StoredTally;
 use super::{
     cf, decode, keys, Faults, StoreError, CF_CASES, CF_DUE, CF_FED, CF_OUTBOX, CF_TALLY, CF_TALLY_IDX,
@@ -27,6 +29,7 @@ pub type TallyBatch = (Vec<(TallyKey, Tally)>, Vec<u8>);
 pub struct CaseReader {
     raw: Raw,
     faults: Faults,
+    grids: GridCache,
 }
 
 /// The reads themselves.
@@ -44,6 +47,10 @@ pub struct ListFilter {
     pub category: Option<String>,
     /// Only cases this node owns (false: also read-only copies of escalated or dispatched cases).
     pub owned_only: bool,
+    /// Only cases reported in `[from, before)` (milliseconds since the epoch).
+    pub reported: Option<(i64, i64)>,
+    /// Only cases whose grid lies within this node or grid.
+    pub within: Option<Code>,
     /// Only cases whose title or address contains this, normalized by [`normalize`] (empty: any).
     pub text: String,
 }
@@ -111,10 +118,17 @@ reads! {
     fn token(&self, id: &str) -> Option<AccessToken>;
     /// Every access token of this node, revoked and expired ones included.
     fn tokens(&self) -> Vec<AccessToken>;
+    /// The key of an integrating system with `id`.
+    fn api_key(&self, id: &str) -> Option<ApiKey>;
+    /// Every key of an integrating system, revoked ones included.
+    fn api_keys(&self) -> Vec<ApiKey>;
     /// Up to `limit` queued messages for `peer`, in order.
     fn outbox(&self, peer: &Code, limit: usize) -> Vec<(u64, Envelope)>;
     /// How many messages wait for `peer`, and when the oldest was queued.
     fn backlog(&self, peer: &Code) -> (u64, Option<i64>);
+    /// The next sequence number of the link to `peer`, and whether the link was restored from a
+    /// backup and must be resequenced before it sends.
+    fn link_numbering(&self, peer: &Code) -> (u64, bool);
     /// Up to `limit` tally entries changed after push-index position `after`, and the position reached.
     fn tally_changes(&self, after: &[u8], limit: usize) -> TallyBatch;
 }
@@ -122,7 +136,22 @@ reads! {
 impl CaseReader {
     /// Reads of `db` for node `node`; damage found is reported to `faults`.
     pub fn new(db: Arc<DB>, node: Code, faults: Faults) -> CaseReader {
-        CaseReader { raw: Raw { db, node }, faults }
+        CaseReader { raw: Raw { db, node }, faults, grids: GridCache::default() }
+    }
+
+    /// Reads grid boundaries through `grids` (the state machine's index).
+    pub fn with_grids(mut self, grids: GridCache) -> CaseReader {
+        self.grids = grids;
+        self
+    }
+
+    /// The node's grid boundaries, indexed: their version and map; none when it holds none.
+    pub fn grid_map(&self) -> Result<Option<Indexed>, StoreError> {
+        self.grids.map(&self.raw.db).inspect_err(|e| {
+            if e.is_corruption() {
+                self.faults.report("reading (grid_map)", e);
+            }
+        })
     }
 }
 
@@ -202,6 +231,8 @@ impl Raw {
             && filter.category.as_deref().is_none_or(|c| case.category == c)
             && (!filter.owned_only || case.owner == self.node)
             && text_matches(case, &filter.text)
+            && filter.reported.is_none_or(|(from, before)| (from..before).contains(&case.reported_at))
+            && filter.within.as_ref().is_none_or(|w| case.grid.is_within(w))
     }
 
     /// Sums the tallies whose owner lies within `code` (exactly `code` if `exact`), for days `from..=to`,
@@ -369,6 +400,17 @@ impl Raw {
         self.fed_values(b"token/", "access token")
     }
 
+    pub fn api_key(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
+        match self.db.get_cf(cf(&self.db, CF_FED)?, keys::fed("apikey", id))? {
+            Some(b) => Ok(Some(decode("api key", &b)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        self.fed_values(b"apikey/", "api key")
+    }
+
     /// Up to `limit` queued messages for `peer`, in order.
     pub fn outbox(&self, peer: &Code, limit: usize) -> Result<Vec<(u64, Envelope)>, StoreError> {
         let start = keys::outbox(peer, 0);
@@ -384,6 +426,21 @@ impl Raw {
             out.push((seq, decode("outbox message", &v)?));
         }
         Ok(out)
+    }
+
+    /// The next sequence number of the link to `peer`, and whether it must be resequenced.
+    pub fn link_numbering(&self, peer: &Code) -> Result<(u64, bool), StoreError> {
+        let fed = cf(&self.db, CF_FED)?;
+        let next = match self.db.get_cf(fed, keys::fed("next", peer.as_str()))? {
+            Some(b) => decode("outbox sequence", &b)?,
+            None => 1,
+        };
+        let restored: Option<federation::machine::RestoredLink> =
+            match self.db.get_cf(fed, keys::fed("restored", peer.as_str()))? {
+                Some(b) => Some(decode("restored link", &b)?),
+                None => None,
+            };
+        Ok((next, restored.is_some_and(|r| r.outbox)))
     }
 
     /// Messages waiting for `peer`, and when the oldest was queued.
