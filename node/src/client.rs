@@ -110,6 +110,17 @@ impl Client {
         self.retry(AccessServiceClient::new, f).await
     }
 
+    /// Calls the Open311 key service.
+    pub async fn api_keys<T, F>(&self, f: F) -> Result<T, ClientError>
+    where
+        F: AsyncFnMut(
+            proto::v1::api_key_service_client::ApiKeyServiceClient<Channel>,
+            Duration,
+        ) -> Result<Response<T>, Status>,
+    {
+        self.retry(proto::v1::api_key_service_client::ApiKeyServiceClient::new, f).await
+    }
+
     /// Calls the grid service (a whole GeoJSON file may go in one import).
     pub async fn grids<T, F>(&self, f: F) -> Result<T, ClientError>
     where

@@ -43,6 +43,7 @@ async fn follow_health(
         "gridfed.v1.ClusterService",
         "gridfed.v1.AccessService",
         "gridfed.v1.GridService",
+        "gridfed.v1.ApiKeyService",
         "gridfed.v1.PeerService",
         "gridfed.v1.RaftService",
     ];
@@ -158,6 +159,7 @@ pub async fn serve(
         .layer(crate::tls::PerPeerLimitLayer)
         .layer(crate::service::StatusCodesLayer)
         .add_service(health)
+        .add_service(proto::v1::api_key_service_server::ApiKeyServiceServer::new(extras.access.clone()))
         .add_service(AccessServiceServer::new(extras.access))
         .add_service(
             GridServiceServer::new(extras.grids)

@@ -86,6 +86,30 @@ pub fn intake_from_pb(p: &mut pb::Case) -> Result<Intake, ConvertError> {
     })
 }
 
+/// A checked new case as the report request that makes it again at the leader (its point in WGS-84).
+pub fn new_case_to_pb(n: &federation::machine::NewCase) -> pb::ReportRequest {
+    pb::ReportRequest {
+        request_id: n.request_id.clone(),
+        grid: n.grid.as_ref().map(|g| g.to_string()).unwrap_or_default(),
+        category: n.category.clone(),
+        source: n.source.as_str().to_string(),
+        title: n.title.clone(),
+        description: n.description.clone(),
+        location: n.location.as_ref().map(|l| pb::Location {
+            lat: l.lat,
+            lon: l.lon,
+            address: l.address.clone(),
+        }),
+        reporter: n.reporter.clone(),
+        priority: n.priority.as_str().to_string(),
+        crs: String::new(),
+        photos: n.intake.photos.iter().map(photo_to_pb).collect(),
+        media_url: n.intake.media_url.clone().unwrap_or_default(),
+        within: n.within.as_ref().map(|w| w.to_string()).unwrap_or_default(),
+        channel: n.intake.channel.clone().unwrap_or_default(),
+    }
+}
+
 pub fn map_version_to_pb(v: &MapVersion) -> pb::MapVersion {
     pb::MapVersion { at_ms: v.at, origin: v.origin.to_string(), index: v.index }
 }
@@ -175,6 +199,31 @@ mod tests {
             map,
         };
         assert_eq!(grid_set_from_pb(grid_set_to_pb(&set)).unwrap(), set);
+        let new = federation::machine::NewCase {
+            request_id: Some("open311:ab12cd34:r-1".into()),
+            grid: None,
+            category: "0101".into(),
+            source: federation::case::Source::Hotline,
+            title: "暴露垃圾".into(),
+            description: String::new(),
+            location: Some(federation::case::Location {
+                lat: Some(36.66),
+                lon: Some(117.05),
+                address: "x".into(),
+            }),
+            reporter: "市民".into(),
+            priority: federation::case::Priority::Normal,
+            by: String::new(),
+            intake: Intake {
+                media_url: Some("https://example.cn/a.jpg".into()),
+                channel: Some("open311:ab12cd34".into()),
+                ..Default::default()
+            },
+            within: Some(Code::parse("w", "370102002").unwrap()),
+        };
+        let back =
+            crate::convert::new_case_from_pb(new_case_to_pb(&new), federation::category::Catalog::standard());
+        assert_eq!(back.unwrap(), new);
         assert_eq!(crs_from_str("crs", "GCJ02").unwrap(), Crs::Gcj02);
         assert!(crs_from_str("crs", "bd09").unwrap_err().to_string().starts_with("crs: "));
     }

@@ -35,6 +35,10 @@ const ROUTES: &[&str] = &[
     "/api/v1/links",
     "/api/v1/cluster",
     "/api/v1/events",
+    "/open311/v2/{file}",
+    "/open311/v2/services/{file}",
+    "/open311/v2/requests/{file}",
+    "/open311/v2/tokens/{file}",
 ];
 
 /// Gives the HTTP side of a replica config a free port; returns its address.

@@ -29,6 +29,7 @@ mod events;
 mod figures;
 mod grids;
 mod listener;
+mod open311;
 mod openapi;
 mod page;
 mod probe;
@@ -161,6 +162,10 @@ pub fn router(ctx: HttpCtx) -> Router {
         .route("/api/v1/links", get(cluster::links))
         .route("/api/v1/cluster", get(cluster::status))
         .route("/api/v1/events", get(events::events))
+        .route("/open311/v2/{file}", get(open311::get_root).post(open311::post_root))
+        .route("/open311/v2/services/{file}", get(open311::get_service))
+        .route("/open311/v2/requests/{file}", get(open311::get_request))
+        .route("/open311/v2/tokens/{file}", get(open311::get_token))
         .fallback(|| async { ApiError::not_found("no such route; see /api/openapi.json") })
         .with_state(ctx)
         .layer(RequestLayer::http(metrics))

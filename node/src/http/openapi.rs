@@ -4,7 +4,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{auth, cases, cluster, dto, error, events, figures, grids, probe};
+use super::{auth, cases, cluster, dto, error, events, figures, grids, open311, probe};
 
 /// Every route of the console's API.
 #[derive(OpenApi)]
@@ -17,6 +17,7 @@ use super::{auth, cases, cluster, dto, error, events, figures, grids, probe};
         figures::own, figures::subtree, figures::series, figures::departments, figures::categories,
         cluster::links, cluster::status,
         grids::list, grids::locate, grids::geojson,
+        open311::get_root, open311::post_root, open311::get_service, open311::get_request, open311::get_token,
         events::events,
         probe::healthz, probe::readyz, probe::metrics,
         document, super::page::index,
@@ -35,6 +36,7 @@ use super::{auth, cases, cluster, dto, error, events, figures, grids, probe};
         (name = "cluster", description = "federation links and the Raft group"),
         (name = "grids", description = "grid boundaries: places, locating a point, GeoJSON for maps"),
         (name = "events", description = "server-sent events"),
+        (name = "open311", description = "Open311 GeoReport v2 for the 12345 hotline and city apps (api_key on POST)"),
         (name = "probes", description = "health, readiness, Prometheus metrics"),
     )
 )]

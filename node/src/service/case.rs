@@ -102,6 +102,20 @@ impl CaseApi {
         Ok(Response::new(DepartmentsResponse { departments }))
     }
 
+    /// Reports `new`, whose sender the node authenticated elsewhere (an Open311 key; `new.by` names it):
+    /// checked, then committed here or forwarded to the leader on the sender's behalf.
+    pub async fn report_for(&self, new: federation::machine::NewCase) -> Result<ReportResponse, Status> {
+        new.validate(&self.local.rules.rules()).map_err(refusal_status)?;
+        let msg = proto::intake::new_case_to_pb(&new);
+        let by = new.by.clone();
+        let here = |r: federation::machine::Reported| {
+            tracing::info!(case = %r.case.id, duplicate = r.duplicate, by = %by, "reported");
+            Ok(ReportResponse { case: Some(self.case_pb(&r.case)), duplicate: r.duplicate })
+        };
+        let there = async |ch, d| CaseServiceClient::new(ch).report(forwarded_for(msg, d, &by)).await;
+        commit_or_forward(&self.writer, &self.pool, new, false, here, there).await.map(Response::into_inner)
+    }
+
     /// Places an unassigned case (待分派) on a grid (`case place`, action "place").
     async fn place(&self, msg: ActRequest, fwd: bool, by: String) -> Result<Response<ActResponse>, Status> {
         check_case_id("case_id", &msg.case_id).map_err(refusal_status)?;

@@ -7,12 +7,14 @@
 //! peer     PeerService     neighbour nodes: handshake, deliveries, rollups
 //! raft     RaftService     the node's other replicas: openraft's messages
 //! access   AccessService   operators: the console's access tokens
+//! apikeys  ApiKeyService   operators: keys of systems reporting through Open311
 //! grids    GridService     grid boundaries: import (operators), list, locate a point
 //! authz    who may call what: one rule for certificates and tokens, gRPC and HTTP
 //! commit   commit here or forward once to the leader; errors to statuses
 //! ```
 
 mod access;
+mod apikeys;
 pub mod authz;
 mod backup;
 mod case;
