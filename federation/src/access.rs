@@ -44,11 +44,14 @@ impl AccessRole {
     }
 
     /// Parses `viewer` or `operator`, naming `field` in the error.
-    pub fn parse(field: &str, s: &str) -> Result<AccessRole, String> {
+    pub fn parse(field: &str, s: &str) -> Result<AccessRole, crate::field::FieldError> {
         match s {
             "viewer" => Ok(AccessRole::Viewer),
             "operator" => Ok(AccessRole::Operator),
-            other => Err(format!("{field}: {other:?} is not a role; expected viewer or operator")),
+            other => Err(crate::field::FieldError::new(
+                field,
+                format!("{other:?} is not a role; expected viewer or operator"),
+            )),
         }
     }
 }
@@ -207,35 +210,45 @@ pub fn parse_presented(s: &str) -> Result<(&str, &str), TokenRefusal> {
 }
 
 /// A token id: 4 to 32 lowercase hex digits.
-pub fn check_token_id(field: &str, id: &str) -> Result<(), String> {
+pub fn check_token_id(field: &str, id: &str) -> Result<(), crate::field::FieldError> {
     let ok =
         (4..=32).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     if ok {
         Ok(())
     } else {
-        Err(format!("{field}: {id:?} is not a token id (4 to 32 lowercase hex digits)"))
+        Err(crate::field::FieldError::new(
+            field,
+            format!("{id:?} is not a token id (4 to 32 lowercase hex digits)"),
+        ))
     }
 }
 
 /// Parses a lifetime such as `90m`, `8h`, `7d` (or plain seconds), naming `field` in the error;
 /// between one minute and 30 days.
-pub fn parse_ttl(field: &str, s: &str) -> Result<Millis, String> {
+pub fn parse_ttl(field: &str, s: &str) -> Result<Millis, crate::field::FieldError> {
     let s = s.trim();
     let (num, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
         Some((i, _)) => (&s[..i], &s[i..]),
         None => (s, "s"),
     };
-    let n: i64 = num.parse().map_err(|_| format!("{field}: {s:?} is not a duration like 90m, 8h or 7d"))?;
+    let n: i64 = num.parse().map_err(|_| {
+        crate::field::FieldError::new(field, format!("{s:?} is not a duration like 90m, 8h or 7d"))
+    })?;
     let unit_ms = match unit {
         "s" => 1_000,
         "m" => 60_000,
         "h" => 3_600_000,
         "d" => 86_400_000,
-        _ => return Err(format!("{field}: {s:?} is not a duration like 90m, 8h or 7d")),
+        _ => {
+            return Err(crate::field::FieldError::new(
+                field,
+                format!("{s:?} is not a duration like 90m, 8h or 7d"),
+            ))
+        }
     };
     let ms = n.saturating_mul(unit_ms);
     if !(MIN_TOKEN_TTL_MS..=MAX_TOKEN_TTL_MS).contains(&ms) {
-        return Err(format!("{field}: {s} is outside one minute to 30 days"));
+        return Err(crate::field::FieldError::new(field, format!("{s} is outside one minute to 30 days")));
     }
     Ok(ms)
 }
@@ -305,7 +318,7 @@ mod tests {
         assert_eq!(parse_presented("gft_ZZ_0123456789abcdef"), Err(TokenRefusal::Malformed));
         assert_eq!(parse_ttl("expires", "8h"), Ok(8 * 3_600_000));
         assert_eq!(parse_ttl("expires", "90m"), Ok(90 * 60_000));
-        assert!(parse_ttl("expires", "30s").unwrap_err().starts_with("expires:"));
+        assert!(parse_ttl("expires", "30s").unwrap_err().field == "expires");
         assert!(parse_ttl("expires", "31d").is_err());
         assert!(parse_ttl("expires", "8 hours").is_err());
     }

@@ -31,16 +31,22 @@ fn weekday(day: i64) -> i64 {
 
 impl Calendar {
     /// Checks every date, naming the field (`deadlines.calendar.holidays[2]`, ...).
-    pub fn validate(&self, field: &str) -> Result<(), String> {
+    pub fn validate(&self, field: &str) -> Result<(), crate::field::FieldError> {
         for (name, list) in [("holidays", &self.holidays), ("workdays", &self.workdays)] {
             if list.len() > MAX_DATES {
-                return Err(format!("{field}.{name}: at most {MAX_DATES} dates"));
+                return Err(crate::field::FieldError::new(
+                    format!("{field}.{name}"),
+                    format!("at most {MAX_DATES} dates"),
+                ));
             }
         }
         let holidays = days(&format!("{field}.holidays"), &self.holidays)?;
         let workdays = days(&format!("{field}.workdays"), &self.workdays)?;
         if let Some(i) = workdays.iter().position(|d| holidays.contains(d)) {
-            return Err(format!("{field}.workdays[{i}]: {} is also listed as a holiday", self.workdays[i]));
+            return Err(crate::field::FieldError::new(
+                format!("{field}.workdays[{i}]"),
+                format!("{} is also listed as a holiday", self.workdays[i]),
+            ));
         }
         Ok(())
     }
@@ -121,7 +127,7 @@ impl Parsed {
     }
 }
 
-fn days(field: &str, list: &[String]) -> Result<Vec<i64>, String> {
+fn days(field: &str, list: &[String]) -> Result<Vec<i64>, crate::field::FieldError> {
     list.iter().enumerate().map(|(i, s)| parse_day(&format!("{field}[{i}]"), s)).collect()
 }
 
@@ -164,12 +170,12 @@ mod tests {
     #[test]
     fn bad_dates_are_refused_naming_the_field() {
         let c = Calendar { holidays: vec!["2026-10-01".into(), "2026-13-01".into()], ..Default::default() };
-        assert!(c.validate("deadlines.calendar").unwrap_err().starts_with("deadlines.calendar.holidays[1]:"));
+        assert!(c.validate("deadlines.calendar").unwrap_err().field == "deadlines.calendar.holidays[1]");
         let c = Calendar {
             holidays: vec!["2026-10-01".into()],
             workdays: vec!["2026-10-01".into()],
             ..Default::default()
         };
-        assert!(c.validate("deadlines.calendar").unwrap_err().starts_with("deadlines.calendar.workdays[0]:"));
+        assert!(c.validate("deadlines.calendar").unwrap_err().field == "deadlines.calendar.workdays[0]");
     }
 }

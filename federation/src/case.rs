@@ -64,11 +64,14 @@ impl CaseState {
     }
 
     /// Parses the snake_case name, naming `field` in the error.
-    pub fn parse(field: &str, s: &str) -> Result<CaseState, String> {
+    pub fn parse(field: &str, s: &str) -> Result<CaseState, crate::field::FieldError> {
         CaseState::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| {
-            format!(
-                "{field}: unknown state {s:?}; expected one of {}",
-                CaseState::ALL.map(|s| s.as_str()).join(", ")
+            crate::field::FieldError::new(
+                field,
+                format!(
+                    "unknown state {s:?}; expected one of {}",
+                    CaseState::ALL.map(|s| s.as_str()).join(", ")
+                ),
             )
         })
     }
@@ -115,11 +118,14 @@ impl Source {
         }
     }
 
-    pub fn parse(field: &str, s: &str) -> Result<Source, String> {
+    pub fn parse(field: &str, s: &str) -> Result<Source, crate::field::FieldError> {
         Source::ALL.into_iter().find(|x| x.as_str() == s).ok_or_else(|| {
-            format!(
-                "{field}: unknown source {s:?}; expected one of {}",
-                Source::ALL.map(|s| s.as_str()).join(", ")
+            crate::field::FieldError::new(
+                field,
+                format!(
+                    "unknown source {s:?}; expected one of {}",
+                    Source::ALL.map(|s| s.as_str()).join(", ")
+                ),
             )
         })
     }
@@ -153,11 +159,14 @@ impl Priority {
         }
     }
 
-    pub fn parse(field: &str, s: &str) -> Result<Priority, String> {
+    pub fn parse(field: &str, s: &str) -> Result<Priority, crate::field::FieldError> {
         Priority::ALL.into_iter().find(|x| x.as_str() == s).ok_or_else(|| {
-            format!(
-                "{field}: unknown priority {s:?}; expected one of {}",
-                Priority::ALL.map(|s| s.as_str()).join(", ")
+            crate::field::FieldError::new(
+                field,
+                format!(
+                    "unknown priority {s:?}; expected one of {}",
+                    Priority::ALL.map(|s| s.as_str()).join(", ")
+                ),
             )
         })
     }
@@ -212,11 +221,14 @@ impl HandlerKind {
         }
     }
 
-    pub fn parse(field: &str, s: &str) -> Result<HandlerKind, String> {
+    pub fn parse(field: &str, s: &str) -> Result<HandlerKind, crate::field::FieldError> {
         HandlerKind::ALL.into_iter().find(|x| x.as_str() == s).ok_or_else(|| {
-            format!(
-                "{field}: unknown handler kind {s:?}; expected one of {}",
-                HandlerKind::ALL.map(|s| s.as_str()).join(", ")
+            crate::field::FieldError::new(
+                field,
+                format!(
+                    "unknown handler kind {s:?}; expected one of {}",
+                    HandlerKind::ALL.map(|s| s.as_str()).join(", ")
+                ),
             )
         })
     }

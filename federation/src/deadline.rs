@@ -49,7 +49,7 @@ impl Default for Limits {
 }
 
 impl Limits {
-    fn validate(&self, field: &str) -> Result<(), String> {
+    fn validate(&self, field: &str) -> Result<(), crate::field::FieldError> {
         for (name, v) in [
             ("register_minutes", self.register_minutes),
             ("grid_minutes", self.grid_minutes),
@@ -59,7 +59,10 @@ impl Limits {
             ("verify_minutes", self.verify_minutes),
         ] {
             if v <= 0 || v > 366 * DAY / MINUTE {
-                return Err(format!("{field}.{name}: {v} is out of range; expected 1 to 527040 minutes"));
+                return Err(crate::field::FieldError::new(
+                    format!("{field}.{name}"),
+                    format!("{v} is out of range; expected 1 to 527040 minutes"),
+                ));
             }
         }
         Ok(())
@@ -117,18 +120,21 @@ impl DeadlinePolicy {
     }
 
     /// Checks every limit, naming the field (`deadlines.default.grid_minutes`, ...).
-    pub fn validate(&self, field: &str) -> Result<(), String> {
+    pub fn validate(&self, field: &str) -> Result<(), crate::field::FieldError> {
         if !(1..=366).contains(&self.max_extension_days) {
-            return Err(format!(
-                "{field}.max_extension_days: {} is out of range; expected 1 to 366",
-                self.max_extension_days
+            return Err(crate::field::FieldError::new(
+                format!("{field}.max_extension_days"),
+                format!("{} is out of range; expected 1 to 366", self.max_extension_days),
             ));
         }
         self.default.validate(&format!("{field}.default"))?;
         self.calendar.validate(&format!("{field}.calendar"))?;
         for (cat, limits) in &self.categories {
             if cat.len() != 4 || !cat.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(format!("{field}.categories: {cat:?} is not a 4-digit category code"));
+                return Err(crate::field::FieldError::new(
+                    format!("{field}.categories"),
+                    format!("{cat:?} is not a 4-digit category code"),
+                ));
             }
             limits.validate(&format!("{field}.categories.{cat}"))?;
         }
@@ -157,7 +163,7 @@ mod tests {
         assert_eq!(p.handling_due("0101", HandlerKind::GridWorker, 0), DAY);
         assert!(p.validate("deadlines").is_ok());
         p.categories.insert("x".into(), Limits::default());
-        assert!(p.validate("deadlines").unwrap_err().starts_with("deadlines.categories"));
+        assert!(p.validate("deadlines").unwrap_err().field.starts_with("deadlines.categories"));
     }
 
     #[test]
@@ -171,13 +177,13 @@ mod tests {
         // Registration (7 minutes, face to face) is not moved by the calendar.
         assert_eq!(p.register_due("0101", friday), friday + 7 * MINUTE);
         p.calendar.holidays.push("2026-02-30".into());
-        assert!(p.validate("deadlines").unwrap_err().starts_with("deadlines.calendar.holidays[0]"));
+        assert!(p.validate("deadlines").unwrap_err().field.starts_with("deadlines.calendar.holidays[0]"));
     }
 
     #[test]
     fn zero_limit_is_refused_with_its_field() {
         let p =
             DeadlinePolicy { default: Limits { grid_minutes: 0, ..Limits::default() }, ..Default::default() };
-        assert!(p.validate("deadlines").unwrap_err().starts_with("deadlines.default.grid_minutes"));
+        assert!(p.validate("deadlines").unwrap_err().field.starts_with("deadlines.default.grid_minutes"));
     }
 }

@@ -27,6 +27,7 @@ pub mod category;
 pub mod clock;
 pub mod code;
 pub mod deadline;
+pub mod field;
 pub mod geo;
 pub mod grids;
 pub mod identity;
@@ -36,6 +37,7 @@ pub mod link;
 pub mod machine;
 #[cfg(test)]
 pub(crate) mod mem;
+pub mod people;
 pub mod protocol;
 #[cfg(test)]
 mod sim;

@@ -26,11 +26,13 @@ impl Light {
     }
 
     /// Parses `green`, `yellow` or `red`, naming `field` in the error.
-    pub fn parse(field: &str, s: &str) -> Result<Light, String> {
-        [Light::Green, Light::Yellow, Light::Red]
-            .into_iter()
-            .find(|l| l.as_str() == s)
-            .ok_or_else(|| format!("{field}: {s:?} is not a light; expected green, yellow or red"))
+    pub fn parse(field: &str, s: &str) -> Result<Light, crate::field::FieldError> {
+        [Light::Green, Light::Yellow, Light::Red].into_iter().find(|l| l.as_str() == s).ok_or_else(|| {
+            crate::field::FieldError::new(
+                field,
+                format!("{s:?} is not a light; expected green, yellow or red"),
+            )
+        })
     }
 
     /// 绿, 黄 or 红.

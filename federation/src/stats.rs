@@ -188,8 +188,8 @@ pub fn format_day(day: i64) -> String {
 }
 
 /// Parses `YYYY-MM-DD` into a day number, naming `field` in the error.
-pub fn parse_day(field: &str, s: &str) -> Result<i64, String> {
-    let bad = || format!("{field}: {s:?} is not a date; expected YYYY-MM-DD");
+pub fn parse_day(field: &str, s: &str) -> Result<i64, crate::field::FieldError> {
+    let bad = || crate::field::FieldError::new(field, format!("{s:?} is not a date; expected YYYY-MM-DD"));
     let parts: Vec<&str> = s.split('-').collect();
     if parts.len() != 3 || parts[0].len() != 4 || parts[1].len() != 2 || parts[2].len() != 2 {
         return Err(bad());
@@ -226,7 +226,7 @@ mod tests {
     fn dates_roundtrip() {
         assert_eq!(format_day(0), "1970-01-01");
         assert_eq!(parse_day("from", "2026-11-24").map(format_day), Ok("2026-11-24".to_string()));
-        assert!(parse_day("from", "2026-02-30").unwrap_err().starts_with("from:"));
+        assert!(parse_day("from", "2026-02-30").unwrap_err().field == "from");
         // 2026-11-24 00:30 Beijing time is still 2026-11-23 in UTC.
         let day = parse_day("d", "2026-11-24").unwrap();
         assert_eq!(day_of(day_start(day) + 1_800_000), day);

@@ -218,9 +218,8 @@ impl Topology {
             ));
         }
 
-        if let Err(m) = self.defaults.deadlines.validate("defaults.deadlines") {
-            let (field, message) = m.split_once(": ").unwrap_or(("defaults.deadlines", m.as_str()));
-            problems.push(Problem::new(field, message));
+        if let Err(e) = self.defaults.deadlines.validate("defaults.deadlines") {
+            problems.push(Problem::new(&e.field, e.reason));
         }
 
         let parsed: Vec<Parsed<'_>> = self

@@ -31,7 +31,8 @@ pub struct Client {
     timeout: Duration,
 }
 
-fn retryable(s: &Status) -> bool {
+/// Whether a call that failed with `s` is tried again (on the next replica, within the deadline).
+pub fn is_retryable(s: &Status) -> bool {
     matches!(s.code(), Code::Unavailable | Code::Unknown | Code::Cancelled)
         || (s.code() == Code::DeadlineExceeded && s.message().contains("Timeout expired"))
 }
@@ -83,7 +84,7 @@ impl Client {
                 }
                 match call(make(ch.clone()), left).await {
                     Ok(r) => return Ok(r.into_inner()),
-                    Err(s) if retryable(&s) => last = s.message().to_string(),
+                    Err(s) if is_retryable(&s) => last = s.message().to_string(),
                     Err(s) => {
                         return Err(ClientError::Refused { code: s.code(), message: s.message().to_string() })
                     }

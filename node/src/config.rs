@@ -471,10 +471,7 @@ impl Config {
                 ));
             }
         }
-        self.deadlines.validate("deadlines").map_err(|m| {
-            let (field, message) = m.split_once(": ").unwrap_or(("deadlines", m.as_str()));
-            invalid(field, message)
-        })?;
+        self.deadlines.validate("deadlines").map_err(|e| invalid(e.field, e.reason))?;
         Ok(())
     }
 

@@ -25,8 +25,8 @@ pub enum ConvertError {
 }
 
 impl ConvertError {
-    fn from_domain(field: &str, message: String) -> ConvertError {
-        ConvertError::Invalid { field: field.to_string(), message }
+    fn from_domain(e: federation::field::FieldError) -> ConvertError {
+        ConvertError::Invalid { message: e.to_string(), field: e.field }
     }
 
     fn missing(field: &str, what: &str) -> ConvertError {
@@ -51,8 +51,7 @@ fn location_from_pb(l: pb::Location) -> Option<Location> {
 }
 
 fn handler_from_pb(field: &str, h: pb::Handler) -> Result<Handler, ConvertError> {
-    let kind = HandlerKind::parse(&format!("{field}.kind"), &h.kind)
-        .map_err(|m| ConvertError::from_domain(&format!("{field}.kind"), m))?;
+    let kind = HandlerKind::parse(&format!("{field}.kind"), &h.kind).map_err(ConvertError::from_domain)?;
     Ok(Handler { kind, name: h.name })
 }
 
@@ -119,7 +118,7 @@ fn core_case_to_pb(c: &Case, catalog: &Catalog) -> pb::Case {
 }
 
 fn state(field: &str, s: &str) -> Result<CaseState, ConvertError> {
-    CaseState::parse(field, s).map_err(|m| ConvertError::from_domain(field, m))
+    CaseState::parse(field, s).map_err(ConvertError::from_domain)
 }
 
 /// A case from the wire (as a client receives it).
@@ -148,13 +147,12 @@ pub fn case_from_pb(mut p: pb::Case) -> Result<Case, ConvertError> {
         id: p.id,
         grid: Code::parse("grid", &p.grid)?,
         category: p.category,
-        source: Source::parse("source", &p.source).map_err(|m| ConvertError::from_domain("source", m))?,
+        source: Source::parse("source", &p.source).map_err(ConvertError::from_domain)?,
         title: p.title,
         description: p.description,
         location: p.location.and_then(location_from_pb),
         reporter: p.reporter,
-        priority: Priority::parse("priority", &p.priority)
-            .map_err(|m| ConvertError::from_domain("priority", m))?,
+        priority: Priority::parse("priority", &p.priority).map_err(ConvertError::from_domain)?,
         origin: Code::parse("origin", &p.origin)?,
         owner: Code::parse("owner", &p.owner)?,
         version: p.version,
@@ -209,10 +207,10 @@ pub fn new_case_from_pb(r: pb::ReportRequest, catalog: &Catalog) -> Result<NewCa
         w => Some(Code::parse("within", w)?),
     };
     let category = catalog.resolve("category", &r.category)?.code.clone();
-    let source = Source::parse("source", &r.source).map_err(|m| ConvertError::from_domain("source", m))?;
+    let source = Source::parse("source", &r.source).map_err(ConvertError::from_domain)?;
     let priority = match r.priority.as_str() {
         "" => Priority::Normal,
-        p => Priority::parse("priority", p).map_err(|m| ConvertError::from_domain("priority", m))?,
+        p => Priority::parse("priority", p).map_err(ConvertError::from_domain)?,
     };
     Ok(NewCase {
         request_id: r.request_id.filter(|s| !s.is_empty()),

@@ -15,6 +15,8 @@ use serde_json::{json, Value};
 /// Every route the console serves (the OpenAPI document must list each).
 const ROUTES: &[&str] = &[
     "/",
+    "/screen",
+    "/assets/{path}",
     "/login",
     "/healthz",
     "/readyz",
@@ -27,6 +29,7 @@ const ROUTES: &[&str] = &[
     "/api/v1/stats",
     "/api/v1/stats/subtree",
     "/api/v1/stats/series",
+    "/api/v1/stats/tree",
     "/api/v1/grids",
     "/api/v1/grids/locate",
     "/api/v1/grids/geojson",
@@ -440,9 +443,23 @@ fn an_insecure_replica_serves_its_console_in_plaintext_to_anyone() {
     let who = h.get("/api/v1/session", &[]).json();
     assert_eq!(who["via"], "none");
     assert_eq!(h.get("/api/v1/cases", &[]).status, 200);
-    // `/` is the placeholder that links the API.
+    // `/` is the console, which links the API; its modules and ECharts are embedded and typed.
     let page = h.get("/", &[]);
-    assert!(page.body.contains("/api/openapi.json"));
+    assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
+    assert!(page.body.contains("/api/openapi.json") && page.body.contains("/assets/js/app.js"));
+    assert!(page.header("content-security-policy").is_some_and(|c| c.contains("script-src 'self'")));
+    let js = h.get("/assets/js/app.js", &[]);
+    assert_eq!((js.status, js.header("content-type")), (200, Some("text/javascript; charset=utf-8")));
+    let etag = js.header("etag").unwrap().to_string();
+    assert_eq!(h.get("/assets/js/app.js", &[("If-None-Match", &etag)]).status, 304);
+    let echarts = h.get("/assets/vendor/echarts-6.1.0/echarts.min.js", &[]);
+    assert!(echarts.body.len() > 500_000 && echarts.header("cache-control").unwrap().contains("immutable"));
+    assert!(h.get("/screen", &[]).body.contains("/assets/js/screen.js"));
+    assert_eq!(h.get("/assets/nothing.js", &[]).status, 404);
+    // The tree of a lone community: itself, live.
+    let tree = h.get("/api/v1/stats/tree", &[]).json();
+    assert_eq!(tree["nodes"][0]["node"], COMMUNITY);
+    assert!(tree["nodes"][0]["freshness"].is_null());
     let missing = h.get("/api/v1/nothing", &[]);
     assert_eq!((missing.status, missing.json()["code"].as_str()), (404, Some("not_found")));
 }

@@ -15,8 +15,8 @@ pub(super) fn create<S: Store>(
     t: &TokenCreate,
 ) -> Result<Outcome, S::Error> {
     let refused = |field: &str, message: String| Ok(Outcome::Refused(invalid(field, message)));
-    if let Err(m) = check_token_id("id", &t.id) {
-        return refused("id", m);
+    if let Err(e) = check_token_id("id", &t.id) {
+        return Ok(Outcome::Refused(invalid(&e.field, e.reason)));
     }
     if let Err(r) = check_short("name", &t.name, false) {
         return Ok(Outcome::Refused(r));

@@ -16,8 +16,8 @@ pub(super) fn create<S: Store>(
     k: &ApiKeyCreate,
 ) -> Result<Outcome, S::Error> {
     let refused = |field: &str, message: String| Ok(Outcome::Refused(invalid(field, message)));
-    if let Err(m) = check_token_id("id", &k.id) {
-        return refused("id", m);
+    if let Err(e) = check_token_id("id", &k.id) {
+        return Ok(Outcome::Refused(invalid(&e.field, e.reason)));
     }
     if let Err(r) = check_short("name", &k.name, true) {
         return Ok(Outcome::Refused(r));

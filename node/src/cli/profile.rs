@@ -34,8 +34,17 @@ pub struct Profile {
 pub enum ProfileError {
     #[error("profile {path}: {source}")]
     Read { path: String, source: std::io::Error },
-    #[error("profile {path}: {message}")]
-    Parse { path: String, message: String },
+    #[error("profile {path}: {source}")]
+    Parse { path: String, source: ProfileSyntax },
+}
+
+/// What is wrong with a profile's text.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileSyntax {
+    #[error("{0}")]
+    Toml(#[from] toml::de::Error),
+    #[error("{field}: {reason}")]
+    Field { field: &'static str, reason: &'static str },
 }
 
 /// `$XDG_CONFIG_HOME/gridnode/profile.toml`, else `$HOME/.config/gridnode/profile.toml`.
@@ -62,19 +71,19 @@ impl Profile {
         let text = std::fs::read_to_string(&path)
             .map_err(|source| ProfileError::Read { path: shown.clone(), source })?;
         Profile::parse(&text, path.parent().unwrap_or(Path::new(".")))
-            .map_err(|message| ProfileError::Parse { path: shown, message })
+            .map_err(|source| ProfileError::Parse { path: shown, source })
     }
 
     /// Parses a profile's text; relative file paths are resolved against `dir`.
-    pub fn parse(text: &str, dir: &Path) -> Result<Profile, String> {
-        let mut p: Profile = toml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn parse(text: &str, dir: &Path) -> Result<Profile, ProfileSyntax> {
+        let mut p: Profile = toml::from_str(text)?;
         for f in [&mut p.ca, &mut p.cert, &mut p.key].into_iter().flatten() {
             if f.is_relative() {
                 *f = dir.join(&*f);
             }
         }
         if p.node.as_deref().is_some_and(|n| n.trim().is_empty()) {
-            return Err("node: must not be empty".into());
+            return Err(ProfileSyntax::Field { field: "node", reason: "must not be empty" });
         }
         Ok(p)
     }
@@ -94,9 +103,9 @@ mod tests {
         assert_eq!(p.ca.as_deref(), Some(Path::new("/etc/gf/ca.pem")));
         assert_eq!(p.cert.as_deref(), Some(Path::new("/abs/op.pem")));
         assert_eq!(p.key, None);
-        let err = Profile::parse("nodes = \"x\"\n", Path::new(".")).unwrap_err();
+        let err = Profile::parse("nodes = \"x\"\n", Path::new(".")).unwrap_err().to_string();
         assert!(err.contains("nodes"), "{err}");
-        let err = Profile::parse("node = \" \"\n", Path::new(".")).unwrap_err();
+        let err = Profile::parse("node = \" \"\n", Path::new(".")).unwrap_err().to_string();
         assert!(err.starts_with("node:"), "{err}");
     }
 

@@ -5,6 +5,8 @@
 use std::future::Future;
 use std::time::Duration;
 
+use openraft::error::{CheckIsLeaderError, RaftError};
+use openraft::BasicNode;
 use tokio::sync::watch;
 
 use super::types::{Raft, RaftMetrics, ReplicaId};
@@ -74,8 +76,10 @@ impl Leadership {
 
     /// Confirms with a majority that this replica still leads and has applied everything committed
     /// before now, so a read served here is linearizable.
-    pub async fn ensure_linearizable(&self) -> Result<(), String> {
-        self.raft.ensure_linearizable().await.map(|_| ()).map_err(|e| e.to_string())
+    pub async fn ensure_linearizable(
+        &self,
+    ) -> Result<(), RaftError<ReplicaId, CheckIsLeaderError<ReplicaId, BasicNode>>> {
+        self.raft.ensure_linearizable().await.map(|_| ())
     }
 }
 

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use federation::machine::{Command, Outcome};
 use openraft::error::{ClientWriteError, RaftError};
+use openraft::BasicNode;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tracing::{debug, warn};
 
@@ -30,8 +31,12 @@ const QUEUE: usize = 8192;
 pub enum ProposeError {
     #[error("this replica is not the leader (leader: {leader:?})")]
     NotLeader { leader: Option<ReplicaId>, addr: Option<String> },
-    #[error("replication failed: {message}")]
-    Raft { message: String },
+    #[error("replication failed: {source}")]
+    Raft {
+        /// What openraft answered; shared, as one failed batch fails every command in it.
+        #[source]
+        source: Arc<RaftError<ReplicaId, ClientWriteError<ReplicaId, BasicNode>>>,
+    },
     #[error("the state machine returned {returned} outcomes for {proposed} commands")]
     Outcomes { proposed: usize, returned: usize },
     #[error("the replica is shutting down")]
@@ -53,7 +58,7 @@ impl Submit for Raft {
             }
             Err(other) => {
                 warn!(error = %other, "proposal failed");
-                Err(ProposeError::Raft { message: other.to_string() })
+                Err(ProposeError::Raft { source: Arc::new(other) })
             }
         }
     }
@@ -175,7 +180,9 @@ mod tests {
             self.batches.lock().unwrap().push((req.at, req.commands.len()));
             self.release.notified().await;
             if self.fail {
-                return Err(ProposeError::Raft { message: "lost quorum".into() });
+                return Err(ProposeError::Raft {
+                    source: Arc::new(RaftError::Fatal(openraft::error::Fatal::Stopped)),
+                });
             }
             // The outcome echoes each command's position so the test sees the order kept.
             let outcomes = (0..req.commands.len()).map(|i| Outcome::Received { hwm: i as u64 }).collect();

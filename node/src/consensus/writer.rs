@@ -41,7 +41,7 @@ pub enum WriteError {
     #[error("the state machine answered {outcome} to a {command} command")]
     Mismatch { command: &'static str, outcome: String },
     #[error("replica {replica} does not take writes: {why}; retry, another replica takes over")]
-    Unfit { replica: u64, why: String },
+    Unfit { replica: u64, why: crate::health::Unfit },
     #[error("{why}")]
     DiskLow { why: String },
     /// The command is of a protocol version not every replica of the node speaks yet.

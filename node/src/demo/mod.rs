@@ -241,8 +241,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let console = demo_console(&topo, &operator, &consoles).await?;
     println!("The district's console (an operator token valid 24h is in the link; no login step):");
     println!("  {console}");
+    println!("The wall screen (大屏; full screen at 1920x1080, F11 in most browsers):");
+    println!("  {console}&next=/screen");
     println!(
-        "  PLAINTEXT HTTP on loopback only: the demo's consoles skip HTTPS so a browser here needs no certificate."
+        "  *** PLAINTEXT HTTP on loopback only: the demo's consoles skip HTTPS so a browser on this machine needs no certificate. ***"
     );
     println!("  A real deployment serves HTTPS with the district CA's certificates (see README, Console).\n");
     println!("Every link is mutual TLS with a demo CA. Try, as the district's operator:");

@@ -83,30 +83,25 @@ impl Health {
         self.inner.repairing.load(Ordering::Acquire)
     }
 
-    fn clock_off(&self) -> Option<String> {
-        let (offset, whose) = match self.clock() {
-            Verdict::Off { offset } => (offset, "its peers'"),
-            Verdict::Disputed { offset } => (offset, "a peer's"),
-            _ => return None,
-        };
-        Some(format!(
-            "its clock is {} {} {whose}",
-            human(offset.abs()),
-            if offset > 0 { "ahead of" } else { "behind" }
-        ))
+    fn clock_off(&self) -> Option<Unfit> {
+        match self.clock() {
+            Verdict::Off { offset } => Some(Unfit::ClockOff { offset_ms: offset, whose: "its peers'" }),
+            Verdict::Disputed { offset } => Some(Unfit::ClockOff { offset_ms: offset, whose: "a peer's" }),
+            _ => None,
+        }
     }
 
-    fn clock_outvoted(&self) -> Option<String> {
+    fn clock_outvoted(&self) -> Option<Unfit> {
         matches!(self.clock(), Verdict::Off { .. }).then(|| self.clock_off()).flatten()
     }
 
     /// Ok when this replica may lead its node, else why not.
-    pub fn may_lead(&self) -> Result<(), String> {
+    pub fn may_lead(&self) -> Result<(), Unfit> {
         if let Some(f) = self.inner.faults.failure() {
-            return Err(format!("its storage failed ({f})"));
+            return Err(Unfit::StorageFailed { failure: f.to_string() });
         }
         if self.repairing() {
-            return Err("it is repairing its store from the other replicas".into());
+            return Err(Unfit::Repairing);
         }
         match self.clock_outvoted() {
             Some(why) if !self.inner.alone => Err(why),
@@ -116,10 +111,24 @@ impl Health {
 
     /// Ok when this replica may escalate overdue cases (督办), else why not: deadlines are judged by
     /// its clock, so a clock that disagrees with its peers' does not supervise.
-    pub fn may_supervise(&self) -> Result<(), String> {
+    pub fn may_supervise(&self) -> Result<(), Unfit> {
         self.may_lead()?;
         self.clock_off().map_or(Ok(()), Err)
     }
+}
+
+/// Why a replica may not lead (or supervise) right now.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unfit {
+    /// Its storage failed; it stays down until restarted.
+    #[error("its storage failed ({failure})")]
+    StorageFailed { failure: String },
+    /// It copies its log from its peers after a damaged store.
+    #[error("it is repairing its store from the other replicas")]
+    Repairing,
+    /// Its clock disagrees with its peers' (`whose`) by `offset_ms` (positive: ahead).
+    #[error("its clock is {} {} {whose}", human(offset_ms.abs()), if *offset_ms > 0 { "ahead of" } else { "behind" })]
+    ClockOff { offset_ms: i64, whose: &'static str },
 }
 
 /// "3h 0m", "12m 5s" or "850ms".
@@ -145,25 +154,25 @@ mod tests {
         let h = Health::new(Faults::new(), false);
         assert!(h.may_lead().is_ok());
         h.set_clock(Verdict::Off { offset: 3 * 3_600_000 });
-        assert_eq!(h.may_lead().unwrap_err(), "its clock is 3h 0m ahead of its peers'");
+        assert_eq!(h.may_lead().unwrap_err().to_string(), "its clock is 3h 0m ahead of its peers'");
         assert!(h.may_supervise().is_err());
         let alone = Health::new(Faults::new(), true);
         alone.set_clock(Verdict::Off { offset: -90_000 });
         assert!(alone.may_lead().is_ok());
-        assert!(alone.may_supervise().unwrap_err().contains("1m 30s behind"));
+        assert!(alone.may_supervise().unwrap_err().to_string().contains("1m 30s behind"));
         // One peer against us: no majority, so we lead, but we do not judge deadlines.
         h.set_clock(Verdict::Disputed { offset: 3 * 3_600_000 });
         assert!(h.may_lead().is_ok());
-        assert_eq!(h.may_supervise().unwrap_err(), "its clock is 3h 0m ahead of a peer's");
+        assert_eq!(h.may_supervise().unwrap_err().to_string(), "its clock is 3h 0m ahead of a peer's");
     }
 
     #[test]
     fn repair_and_storage_failure_stop_leading() {
         let h = Health::new(Faults::new(), false);
         h.set_repairing(true);
-        assert!(h.may_lead().unwrap_err().contains("repairing"));
+        assert_eq!(h.may_lead().unwrap_err(), Unfit::Repairing);
         h.set_repairing(false);
         h.faults().report("writing", &"No space left on device");
-        assert!(h.may_lead().unwrap_err().contains("No space left"));
+        assert!(h.may_lead().unwrap_err().to_string().contains("No space left"));
     }
 }

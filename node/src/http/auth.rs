@@ -180,15 +180,30 @@ pub async fn sign_out(State(ctx): State<HttpCtx>) -> Result<Response, ApiError> 
 pub struct LoginQuery {
     /// An access token, `gft_<id>_<secret>`.
     pub token: String,
+    /// Where to go once signed in: a path of this console (`/screen` for a wall screen); default `/`.
+    pub next: Option<String>,
 }
 
-/// Sign in with a token in the address (the link `gridnode demo` prints) and go to the console; the
-/// token leaves the address bar with the redirect.
+/// Whether `next` is a path on this server (not `//host` or `/\host`, which browsers take elsewhere).
+fn local_path(next: &str) -> bool {
+    next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && next.len() <= 512
+        && next.chars().all(|c| c.is_ascii_graphic())
+}
+
+/// Sign in with a token in the address (the link `gridnode demo` prints) and go to the console (or to
+/// `next`, e.g. `/screen`); the token leaves the address bar with the redirect.
 #[utoipa::path(get, path = "/login", tag = "session", params(LoginQuery),
-    responses((status = 303, description = "signed in; to /"), (status = 401, body = ApiError)))]
+    responses((status = 303, description = "signed in; to / or next"), (status = 400, body = ApiError), (status = 401, body = ApiError)))]
 pub async fn login(State(ctx): State<HttpCtx>, Query(q): Query<LoginQuery>) -> Result<Response, ApiError> {
+    let next = q.next.as_deref().unwrap_or("/");
+    if !local_path(next) {
+        return Err(ApiError::invalid("next", "must be a path of this console, such as /screen"));
+    }
     let (cookie, _) = open_session(&ctx, &q.token)?;
-    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response())
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response())
 }
 
 #[cfg(test)]
@@ -203,5 +218,15 @@ mod tests {
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer gft_abcd_header"));
         assert_eq!(presented(&h).as_deref(), Some("gft_abcd_header"));
         assert_eq!(presented(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn sign_in_goes_only_to_paths_of_this_console() {
+        for ok in ["/", "/screen", "/#/cases?state=reported"] {
+            assert!(local_path(ok), "{ok}");
+        }
+        for bad in ["https://evil.example/", "//evil.example", "/\\evil.example", "screen", "/a b", ""] {
+            assert!(!local_path(bad), "{bad}");
+        }
     }
 }

@@ -64,6 +64,7 @@ fn ownership(c: &pb::Case) -> Vec<OwnershipStep> {
                     from: String::new(),
                     to: c.origin.clone(),
                     actor: e.actor.clone(),
+                    by: e.by.clone(),
                     note: e.note.clone(),
                 });
                 continue;
@@ -81,6 +82,7 @@ fn ownership(c: &pb::Case) -> Vec<OwnershipStep> {
             from: owner.as_ref().map(|o| o.to_string()).unwrap_or_default(),
             to: next.as_ref().map(|o| o.to_string()).unwrap_or_default(),
             actor: e.actor.clone(),
+            by: e.by.clone(),
             note: e.note.clone(),
         });
         owner = next;
@@ -106,15 +108,16 @@ fn detail_of(ctx: &HttpCtx, c: &pb::Case) -> CaseDetail {
     let owned = c.owner == ctx.local.node.as_str();
     let mut allowed: Vec<String> = Vec::new();
     if let (true, Ok(state)) = (owned, CaseState::parse("state", &c.state)) {
-        allowed = allowed_actions(state).into_iter().map(str::to_string).collect();
-        if !state.is_terminal() && state != CaseState::Reported {
-            if ctx.local.parent.is_some() {
-                allowed.push("escalate".into());
-            }
-            if !ctx.local.children.is_empty() {
-                allowed.push("send_down".into());
-            }
-        }
+        // Up only with a parent, down only with children (the workflow allows both in the same states).
+        allowed = allowed_actions(state)
+            .into_iter()
+            .filter(|a| match *a {
+                "escalate" => ctx.local.parent.is_some(),
+                "send_down" => !ctx.local.children.is_empty(),
+                _ => true,
+            })
+            .map(str::to_string)
+            .collect();
     }
     CaseDetail {
         case: CaseJson::from(c),
@@ -128,6 +131,7 @@ fn detail_of(ctx: &HttpCtx, c: &pb::Case) -> CaseDetail {
                 from_state: e.from_state.clone(),
                 to_state: e.to_state.clone(),
                 note: e.note.clone(),
+                by: e.by.clone(),
             })
             .collect(),
         ownership: ownership(c),

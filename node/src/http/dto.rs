@@ -23,6 +23,9 @@ pub struct AuditJson {
     pub from_state: String,
     pub to_state: String,
     pub note: String,
+    /// Who acted as the node authenticated them (certificate identity and subject, a token, or the
+    /// replica for automatic steps); empty where not recorded.
+    pub by: String,
 }
 
 /// A case, as listed.
@@ -123,6 +126,8 @@ pub struct OwnershipStep {
     /// The owner after.
     pub to: String,
     pub actor: String,
+    /// Who acted as the node authenticated them; empty where not recorded.
+    pub by: String,
     pub note: String,
 }
 
@@ -288,6 +293,52 @@ impl StatsJson {
             at_ms: now,
         }
     }
+}
+
+/// Traffic lights of open cases.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LightsJson {
+    pub green: i64,
+    pub yellow: i64,
+    pub red: i64,
+}
+
+/// One node of a subtree with its subtree's figures (equal to `/api/v1/stats/subtree?scope=NODE`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TreeNodeJson {
+    pub node: String,
+    /// Its name where this node knows it (itself and its neighbours), else empty.
+    pub name: String,
+    /// district | street | community
+    pub level: String,
+    /// The node above it within the tree (None for the root).
+    pub parent: Option<String>,
+    /// The scalar counters and `by_state`; `by_category`, `by_grid` and `by_department` are left empty
+    /// here (ask `/api/v1/stats/subtree?scope=NODE`).
+    pub counters: CountersJson,
+    /// Cases not closed or cancelled (the sum of `by_state` over open states).
+    pub open: i64,
+    pub overdue: i64,
+    pub closure_rate: f64,
+    pub on_time_closure_rate: f64,
+    pub rework_rate: f64,
+    pub on_time_registration_rate: f64,
+    /// For the root only: the lights of its own open cases whose handling clock runs.
+    pub lights: Option<LightsJson>,
+    /// How fresh its last rollup is (None for the root, whose figures are live).
+    pub freshness: Option<FreshnessJson>,
+}
+
+/// Every node of the subtree with its figures, read at one moment from this replica's store.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TreeJson {
+    pub node: String,
+    pub from: String,
+    pub to: String,
+    /// Parents before children, by code.
+    pub nodes: Vec<TreeNodeJson>,
+    /// When the figures were read (ms since the epoch).
+    pub at_ms: i64,
 }
 
 /// Range and scope of the figures.

@@ -1,5 +1,5 @@
 //! The HTTP side of a replica: the console's JSON API under `/api/v1/`, its OpenAPI document, live
-//! events, `/metrics`, `/healthz` and `/readyz`, and the page at `/`. axum on the replica's runtime;
+//! events, `/metrics`, `/healthz` and `/readyz`, and the console's pages (`/`, `/screen`) and files. axum on the replica's runtime;
 //! HTTPS with the replica's certificate through the node's own acceptor (`tls::incoming_http`: reload
 //! on rotation, handshake limits, identity at the handshake, client certificate optional); plaintext
 //! only when the replica runs without TLS, or on loopback for the demo (`http.plaintext_loopback`).
@@ -13,13 +13,15 @@
 //! auth      certificate, bearer token or session cookie -> Caller; sign in and out
 //! cases     list, search, detail (audit, ownership, allowed actions), report, act
 //! figures   statistics (own, subtree with freshness), daily series, departments, categories
+//! tree      every node of the subtree with its figures, in one answer
 //! cluster   links with backlog, Raft status
 //! events    server-sent events: case, stats, links
 //! probe     /healthz, /readyz, /metrics
-//! openapi   /api/openapi.json          page   the placeholder at /
+//! openapi   /api/openapi.json          assets the pages and their embedded files
 //! dto       JSON shapes                error  { code, field, message } and HTTP statuses
 //! ```
 
+mod assets;
 mod auth;
 mod cases;
 mod cluster;
@@ -31,8 +33,8 @@ mod grids;
 mod listener;
 mod open311;
 mod openapi;
-mod page;
 mod probe;
+mod tree;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -141,7 +143,9 @@ impl HttpCtx {
 pub fn router(ctx: HttpCtx) -> Router {
     let metrics = ctx.metrics.clone();
     Router::new()
-        .route("/", get(page::index))
+        .route("/", get(assets::index))
+        .route("/screen", get(assets::screen))
+        .route("/assets/{*path}", get(assets::asset))
         .route("/login", get(auth::login))
         .route("/healthz", get(probe::healthz))
         .route("/readyz", get(probe::readyz))
@@ -154,6 +158,7 @@ pub fn router(ctx: HttpCtx) -> Router {
         .route("/api/v1/stats", get(figures::own))
         .route("/api/v1/stats/subtree", get(figures::subtree))
         .route("/api/v1/stats/series", get(figures::series))
+        .route("/api/v1/stats/tree", get(tree::tree))
         .route("/api/v1/grids", get(grids::list))
         .route("/api/v1/grids/locate", get(grids::locate))
         .route("/api/v1/grids/geojson", get(grids::geojson))

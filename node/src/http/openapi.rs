@@ -4,7 +4,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{auth, cases, cluster, dto, error, events, figures, grids, open311, probe};
+use super::{assets, auth, cases, cluster, dto, error, events, figures, grids, open311, probe, tree};
 
 /// Every route of the console's API.
 #[derive(OpenApi)]
@@ -14,19 +14,19 @@ use super::{auth, cases, cluster, dto, error, events, figures, grids, open311, p
     paths(
         auth::session, auth::sign_in, auth::sign_out, auth::login,
         cases::list, cases::detail, cases::act, cases::report,
-        figures::own, figures::subtree, figures::series, figures::departments, figures::categories,
+        figures::own, figures::subtree, figures::series, tree::tree, figures::departments, figures::categories,
         cluster::links, cluster::status,
         grids::list, grids::locate, grids::geojson,
         open311::get_root, open311::post_root, open311::get_service, open311::get_request, open311::get_token,
         events::events,
         probe::healthz, probe::readyz, probe::metrics,
-        document, super::page::index,
+        document, assets::index, assets::screen, assets::asset,
     ),
     components(schemas(
         error::ApiError, dto::CaseJson, dto::CaseDetail, dto::CasePage, dto::AuditJson, dto::OwnershipStep,
         dto::HandlerJson, dto::ActBody, cases::ReportBody, dto::StatsJson, dto::CountersJson, dto::FreshnessJson,
         dto::SeriesJson, dto::DayJson, dto::DepartmentJson, dto::CategoryJson, dto::LinksJson, dto::LinkJson,
-        dto::ClusterJson, dto::ReplicaJson, dto::SessionBody, dto::WhoAmI, dto::ProbeJson,
+        dto::ClusterJson, dto::ReplicaJson, dto::TreeJson, dto::TreeNodeJson, dto::LightsJson, dto::SessionBody, dto::WhoAmI, dto::ProbeJson,
         grids::GridsJson, grids::GridPlaceJson, grids::LocatedJson, grids::MapVersionJson,
     )),
     tags(
@@ -38,6 +38,7 @@ use super::{auth, cases, cluster, dto, error, events, figures, grids, open311, p
         (name = "events", description = "server-sent events"),
         (name = "open311", description = "Open311 GeoReport v2 for the 12345 hotline and city apps (api_key on POST)"),
         (name = "probes", description = "health, readiness, Prometheus metrics"),
+        (name = "console", description = "the console's pages (/, /screen) and their embedded files"),
     )
 )]
 pub struct ApiDoc;

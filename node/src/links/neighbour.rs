@@ -93,7 +93,11 @@ impl NeighbourClient {
 }
 
 /// Checks that the neighbour is who the config says: its code and level, and the parent/child relation.
-pub(super) async fn handshake(local: &Local, client: &NeighbourClient, peer: &Code) -> Result<(), String> {
+pub(super) async fn handshake(
+    local: &Local,
+    client: &NeighbourClient,
+    peer: &Code,
+) -> Result<(), HandshakeError> {
     let hello = HelloRequest {
         code: local.node.to_string(),
         level: local.node.level().to_string(),
@@ -102,14 +106,23 @@ pub(super) async fn handshake(local: &Local, client: &NeighbourClient, peer: &Co
     let r = client
         .call(hello, async |mut c, req| c.hello(req).await)
         .await
-        .map_err(|s| s.message().to_string())?;
+        .map_err(|s| HandshakeError::Call { message: s.message().to_string() })?;
     if r.code != peer.as_str() || r.level != peer.level().to_string() {
-        return Err(format!(
-            "the peer answered as {} ({}), expected {peer} ({})",
-            r.code,
-            r.level,
-            peer.level()
-        ));
+        return Err(HandshakeError::Stranger {
+            code: r.code,
+            level: r.level,
+            expected: peer.clone(),
+            expected_level: peer.level().to_string(),
+        });
     }
     Ok(())
+}
+
+/// Why a neighbour's greeting failed.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum HandshakeError {
+    #[error("{message}")]
+    Call { message: String },
+    #[error("the peer answered as {code} ({level}), expected {expected} ({expected_level})")]
+    Stranger { code: String, level: String, expected: Code, expected_level: String },
 }

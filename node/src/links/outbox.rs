@@ -57,7 +57,7 @@ pub(super) async fn run(ctx: LinkCtx, peer: Neighbour) {
                         SendEvent::Loaded { now: ctx.clock.now_ms(), range, next, resync }
                     }
                     SendCommand::Greet => {
-                        let result = handshake(&ctx.local, &client, &code).await;
+                        let result = handshake(&ctx.local, &client, &code).await.map_err(|e| e.to_string());
                         SendEvent::Greeted { now: ctx.clock.now_ms(), result }
                     }
                     SendCommand::Deliver { first, last } => {

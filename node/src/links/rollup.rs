@@ -51,7 +51,7 @@ pub(super) async fn run(ctx: LinkCtx, parent: Neighbour) {
                         RollupEvent::Loaded { now: ctx.clock.now_ms(), entries: loaded.len(), high }
                     }
                     RollupCommand::Greet => {
-                        let result = handshake(&ctx.local, &client, &code).await;
+                        let result = handshake(&ctx.local, &client, &code).await.map_err(|e| e.to_string());
                         RollupEvent::Greeted { now: ctx.clock.now_ms(), result }
                     }
                     RollupCommand::Push => {

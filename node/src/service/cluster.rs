@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use federation::access::Need;
+use openraft::error::{ClientWriteError, RaftError};
 use openraft::{BasicNode, ServerState};
 use proto::v1::cluster_service_client::ClusterServiceClient;
 use proto::v1::cluster_service_server::ClusterService;
@@ -119,9 +120,21 @@ impl ClusterApi {
         let resp = tokio::time::timeout(MEMBERSHIP_TIMEOUT, fut)
             .await
             .map_err(|_| Status::deadline_exceeded("membership change did not commit in time"))?
-            .map_err(|e| Status::failed_precondition(format!("membership change refused: {e}")))?;
+            .map_err(|e| membership_refused("membership change refused", e))?;
         let status = self.local_status();
         Ok(MembershipResponse { replicas: status.replicas, log_index: resp.log_id.index })
+    }
+}
+
+/// A refused membership change as a status: leadership moving away mid-change is `UNAVAILABLE`, which
+/// callers retry (regression: `a_lost_leadership_during_add_replica_is_retried`); anything else is a
+/// precondition the operator must fix.
+fn membership_refused(what: &str, e: RaftError<ReplicaId, ClientWriteError<ReplicaId, BasicNode>>) -> Status {
+    match e {
+        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => {
+            Status::unavailable(format!("{what}: leadership moved (now {:?}); retry", f.leader_id))
+        }
+        other => Status::failed_precondition(format!("{what}: {other}")),
     }
 }
 
@@ -226,7 +239,7 @@ impl ClusterService for ClusterApi {
             .map_err(|_| {
                 Status::deadline_exceeded("the new replica did not catch up in time; is it running?")
             })?
-            .map_err(|e| Status::failed_precondition(format!("cannot add learner: {e}")))?;
+            .map_err(|e| membership_refused("cannot add learner", e))?;
         let mut voters: BTreeSet<ReplicaId> = m.membership_config.membership().voter_ids().collect();
         voters.insert(msg.id);
         info!(replica = msg.id, "promoting learner to voter");
@@ -254,5 +267,22 @@ impl ClusterService for ClusterApi {
         }
         info!(replica = msg.id, "removing replica");
         Ok(Response::new(self.change_voters(voters).await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::error::ForwardToLeader;
+
+    use super::*;
+
+    /// CI once saw `add-replica` fail with "has to forward request to: None, None" when an election
+    /// started between adding the learner and promoting it: the CLI retries UNAVAILABLE, not this.
+    #[test]
+    fn a_lost_leadership_during_add_replica_is_retried() {
+        let lost = RaftError::APIError(ClientWriteError::ForwardToLeader(ForwardToLeader::empty()));
+        let status = membership_refused("membership change refused", lost);
+        assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+        assert!(crate::client::is_retryable(&status));
     }
 }

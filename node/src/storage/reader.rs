@@ -20,6 +20,10 @@ use super::{
     cf, decode, keys, Faults, StoreError, CF_CASES, CF_DUE, CF_FED, CF_OUTBOX, CF_TALLY, CF_TALLY_IDX,
 };
 
+mod tree;
+
+pub use tree::{Lights, TreeNode};
+
 /// Tally entries changed after a push-index position, and the position they reach.
 pub type TallyBatch = (Vec<(TallyKey, Tally)>, Vec<u8>);
 
@@ -108,6 +112,10 @@ reads! {
     fn stats(&self, from: i64, to: i64, now: i64) -> Report;
     /// The figures of the subtree under `code`, from this node's own store, with each part's freshness.
     fn subtree(&self, code: &Code, from: i64, to: i64, now: i64) -> SubtreeReport;
+    /// Every node of this node's subtree with its figures (each equal to `subtree(node)`), one pass.
+    fn tree(&self, from: i64, to: i64, now: i64) -> Vec<TreeNode>;
+    /// The traffic lights of this node's own open cases whose handling clock runs.
+    fn own_lights(&self, now: i64, policy: &federation::deadline::DeadlinePolicy) -> Lights;
     /// Counters per report day in `from..=to` of the subtree under `code` (a node or a grid).
     fn daily(&self, code: &Code, from: i64, to: i64) -> std::collections::BTreeMap<i64, Counters>;
     /// The freshness of every node below that has reported.

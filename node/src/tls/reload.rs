@@ -195,7 +195,7 @@ impl Tls {
         Ok(true)
     }
 
-    /// Checks the files every [`RELOAD_CHECK`] until `stop` is cancelled, logging each change taken
+    /// Checks the files every `RELOAD_CHECK` (one second) until `stop` is cancelled, logging each change taken
     /// and each change refused (once per refused content).
     pub async fn watch(self: Arc<Self>, node: String, stop: CancellationToken) {
         let mut tick = tokio::time::interval(RELOAD_CHECK);

@@ -311,12 +311,25 @@ impl Federation {
 
     /// Reports a case at `node`; returns its id.
     pub fn report(&self, node: &str, grid: &str, title: &str, request_id: &str) -> String {
+        self.report_with(node, grid, title, request_id, &[])
+    }
+
+    /// Reports a case at `node` with more flags (`--address ...`); returns its id.
+    pub fn report_with(
+        &self,
+        node: &str,
+        grid: &str,
+        title: &str,
+        request_id: &str,
+        more: &[&str],
+    ) -> String {
         let source = if node.len() == 12 { "patrol" } else { "hotline" };
-        let v = self.cli_json(&[
+        let addrs = self.addrs(node);
+        let mut args = vec![
             "case",
             "report",
             "--node",
-            &self.addrs(node),
+            &addrs,
             "--grid",
             grid,
             "--category",
@@ -328,7 +341,9 @@ impl Federation {
             "--request-id",
             request_id,
             "--json",
-        ]);
+        ];
+        args.extend_from_slice(more);
+        let v = self.cli_json(&args);
         v["id"].as_str().unwrap().to_string()
     }
 

@@ -103,11 +103,18 @@ impl Http {
         s.write_all(req.as_bytes())?;
         s.flush()?;
         let mut raw = Vec::new();
-        match s.read_to_end(&mut raw) {
-            Ok(_) => {}
-            // rustls reports a peer that closes without close_notify; the answer is complete.
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
-            Err(e) => return Err(e),
+        let mut buf = [0u8; 16 * 1024];
+        // Until the server closes, or the body its Content-Length announces is in (chromedriver keeps
+        // the connection open despite `Connection: close`).
+        while !complete(&raw) {
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => raw.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // rustls reports a peer that closes without close_notify; the answer is complete.
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => break,
+                Err(e) => return Err(e),
+            }
         }
         Ok(parse(&raw))
     }
@@ -144,6 +151,18 @@ impl Http {
         // The stream is chunked: drop the chunk-size lines and the blank lines between events.
         r.lines().map_while(Result::ok).filter(|l| !is_chunk_size(l))
     }
+}
+
+/// Whether `raw` holds a whole answer with a Content-Length (without one, only the close ends it).
+fn complete(raw: &[u8]) -> bool {
+    let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else { return false };
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let length = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse::<usize>().ok());
+    length.is_some_and(|n| raw.len() >= split + 4 + n)
 }
 
 fn parse(raw: &[u8]) -> Answer {

@@ -500,3 +500,4 @@ impl Drop for Cluster {
 pub mod fed;
 pub mod http;
 pub mod proxy;
+pub mod webdriver;
