@@ -19,6 +19,10 @@
 /// The version this code speaks.
 pub const CURRENT: u32 = 3;
 
+/// The version that introduced intake: grid boundaries (also in messages to neighbours), reports by
+/// place, unassigned cases, Open311 keys.
+pub const INTAKE: u32 = 3;
+
 /// The version of a peer that announces none: gridnode before protocol versions (it sends no
 /// version, checks none, and knows the commands of version 1).
 pub const UNVERSIONED: u32 = 1;

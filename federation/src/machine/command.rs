@@ -203,13 +203,13 @@ impl Command {
     /// only when every replica of its node announces that version or a later one.
     pub fn since(&self) -> u32 {
         match self {
-            // A report located by its point, or carrying intake's fields, is read only by version 3.
+            // A report located by its point, or carrying intake's fields, is read only from INTAKE on.
             Command::Report(n)
                 if n.grid.is_none() || n.within.is_some() || n.intake != Default::default() =>
             {
-                3
+                crate::protocol::INTAKE
             }
-            Command::Act(a) if !a.photos.is_empty() => 3,
+            Command::Act(a) if !a.photos.is_empty() => crate::protocol::INTAKE,
             Command::Report(_)
             | Command::Act(_)
             | Command::Receive(_)
@@ -222,7 +222,7 @@ impl Command {
             Command::GridsImport(_)
             | Command::Place(_)
             | Command::ApiKeyCreate(_)
-            | Command::ApiKeyRevoke(_) => 3,
+            | Command::ApiKeyRevoke(_) => crate::protocol::INTAKE,
         }
     }
 }
