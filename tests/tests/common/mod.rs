@@ -3,7 +3,6 @@
 
 #![allow(dead_code)]
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -18,30 +17,9 @@ pub const GRID: &str = "370102001001001";
 /// Another community of the same street, in the topology but not started unless a test does.
 pub const SIBLING: &str = "370102001002";
 
-/// A free loopback port for a replica, outside the kernel's ephemeral range (32768-60999), so that no
-/// port the kernel hands out (proxies, client connections) can take it between now and the replica's
-/// bind, and a restarted replica gets its port back. Random, so parallel tests rarely pick the same.
-/// The port 1000 above it is free and reserved too: `topology render` gives the replica's console
-/// that port (regression: `free_port_reserves_the_console_port_above_it`).
-pub fn free_port() -> u16 {
-    use std::hash::{BuildHasher, Hasher};
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    // Never hand out a port, or its console port, twice in this test process.
-    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    loop {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        h.write_u32(std::process::id());
-        let port = 20_000 + (h.finish() % 9_000) as u16;
-        let console = port + 1000;
-        let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
-        let taken = |p: u16| given.contains(&p) || TcpListener::bind(("127.0.0.1", p)).is_err();
-        if !taken(port) && !taken(console) {
-            given.extend([port, console]);
-            return port;
-        }
-    }
-}
+#[path = "../../src/ports.rs"]
+mod ports;
+pub use ports::free_port;
 
 #[test]
 fn free_port_reserves_the_console_port_above_it() {

@@ -7,6 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+
+#[path = "../../ports.rs"]
+mod ports;
 use proto::v1::case_service_client::CaseServiceClient;
 use proto::v1::cluster_service_client::ClusterServiceClient;
 use proto::v1::{ReportRequest, StatusRequest};
@@ -80,8 +83,10 @@ pub fn du(path: &Path) -> u64 {
         .sum()
 }
 
+/// A free port for a replica, with its console port (+1000) free too (regression: the district
+/// benchmark's topology once had a replica's gRPC port equal to another's console port).
 pub fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(ports::free_port())
 }
 
 pub fn gridnode_bin() -> anyhow::Result<PathBuf> {

@@ -1,7 +1,8 @@
 //! A whole district on one machine: 1 district + 20 streets + 160 communities, one replica each (the
 //! district and the streets as 3 replicas with `BENCH_DISTRICT_REPLICAS=3`), all started from one
 //! rendered topology: start-up time until every node has a leader, total resident memory, and the
-//! freshness of the district's figures under a steady stream of reports and closes.
+//! freshness of the district's figures under a steady stream of reports and closes, and the district's
+//! console meanwhile: subtree statistics latency and the dashboard's load time (see `console`).
 
 use std::time::{Duration, Instant};
 
@@ -9,10 +10,13 @@ use proto::v1::{ActRequest, Handler, ReportRequest, StatsRequest};
 use serde_json::json;
 
 use super::common::{ms, percentiles, report, start_federation, NodeSpec};
+use super::console;
 
 const STREETS: usize = 20;
 const COMMUNITIES: usize = 8;
 const SAMPLES: usize = 20;
+const CONSOLE_SAMPLES: usize = 300;
+const PAGE_SAMPLES: usize = 10;
 
 fn act(id: &str, a: &str) -> ActRequest {
     ActRequest {
@@ -123,9 +127,27 @@ pub async fn run(dir: &std::path::Path) -> anyhow::Result<serde_json::Value> {
         }
         fresh.push(t.elapsed());
     }
+    // The console of the district's first replica, under the same activity.
+    let console = console::console_addr(&fed.addrs["370102"][0])?;
+    let mut stats = Vec::new();
+    for _ in 0..CONSOLE_SAMPLES {
+        let t = Instant::now();
+        let (status, _) = console::get(&console, "/api/v1/stats/subtree").await?;
+        anyhow::ensure!(status == 200, "the district's subtree statistics answered HTTP {status}");
+        stats.push(t.elapsed());
+    }
+    let mut loads = Vec::new();
+    let mut requests = 0;
+    for _ in 0..PAGE_SAMPLES {
+        let (took, n) = console::load_overview(&console).await?;
+        loads.push(took);
+        requests = n;
+    }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let rss: u64 = fed.procs.iter().map(|(_, _, p)| p.rss()).sum();
     let (f50, f99) = percentiles(&mut fresh);
+    let (s50, s99) = percentiles(&mut stats);
+    let (l50, l99) = percentiles(&mut loads);
     let gib = rss as f64 / (1u64 << 30) as f64;
     println!("\nA whole district on one machine: {} nodes, {processes} replica processes.\n", nodes.len());
     println!("| start-up (all leaders) | total RSS | freshness p50 | freshness p99 |");
@@ -136,12 +158,26 @@ pub async fn run(dir: &std::path::Path) -> anyhow::Result<serde_json::Value> {
         ms(f50),
         ms(f99)
     );
+    println!(
+        "\nThe district's console under the same activity (plain HTTP on loopback, fresh connections).\n"
+    );
+    println!("| subtree statistics p50 | p99 | overview loaded p50 | p99 | requests per load |");
+    println!("|---:|---:|---:|---:|---:|");
+    println!(
+        "| {:.1} ms | {:.1} ms (goal 50 ms) | {:.0} ms | {:.0} ms (goal 1 s) | {requests} |",
+        ms(s50),
+        ms(s99),
+        ms(l50),
+        ms(l99)
+    );
     Ok(json!({
         "nodes": nodes.len(),
         "processes": processes,
         "startup_ms": ms(startup),
         "rss_bytes": rss,
         "freshness": {"p50_ms": ms(f50), "p99_ms": ms(f99), "samples": fresh.len()},
+        "console_subtree_stats": {"p50_ms": ms(s50), "p99_ms": ms(s99), "samples": stats.len()},
+        "console_overview_load": {"p50_ms": ms(l50), "p99_ms": ms(l99), "samples": loads.len(), "requests": requests},
     }))
 }
 

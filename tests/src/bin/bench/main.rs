@@ -16,6 +16,7 @@
 
 mod catchup;
 mod common;
+mod console;
 mod district;
 mod failover;
 mod footprint;
