@@ -6,6 +6,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/gridfed/v1/peer.proto",
         "proto/gridfed/v1/raft.proto",
         "proto/gridfed/v1/access.proto",
+        "proto/gridfed/v1/grids.proto",
+        "proto/gridfed/v1/photos.proto",
+        "proto/gridfed/v1/apikeys.proto",
     ];
     for f in files {
         println!("cargo:rerun-if-changed={f}");

@@ -58,7 +58,7 @@ impl Case {
             check_short(&f(&format!("audit[{i}].action")), &a.action, false)?;
             check_short(&f(&format!("audit[{i}].note")), &a.note, false)?;
         }
-        Ok(())
+        self.intake.check_received(&f("intake"))
     }
 }
 

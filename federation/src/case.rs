@@ -300,6 +300,9 @@ pub struct Case {
     /// Nodes that held or created the case and keep a read-only copy that receives status updates.
     pub watchers: Vec<Code>,
     pub audit: Vec<AuditEntry>,
+    /// The micro-grid, photos, media link and sending system intake recorded (none for older cases).
+    #[serde(default)]
+    pub intake: crate::intake::Intake,
 }
 
 impl Case {
@@ -322,6 +325,11 @@ impl Case {
     /// The department handling the case, if it was dispatched to one (吹哨).
     pub fn department(&self) -> Option<&str> {
         self.handler.as_ref().filter(|h| h.kind == HandlerKind::Department).map(|h| h.name.as_str())
+    }
+
+    /// True while the case waits unassigned (待分派) for an operator to place it on a grid.
+    pub fn is_unplaced(&self) -> bool {
+        self.grid.is_unassigned_grid()
     }
 
     /// The key under which the overdue index keeps this case, if it is open with a deadline.

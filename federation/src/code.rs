@@ -163,6 +163,19 @@ impl Code {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The grid that stands for "no grid yet" at this node: its code padded with zeros to 15 digits.
+    /// Grids (and streets and communities) are numbered from 001, so no real grid has this code. A
+    /// case reported by a point in no known grid waits on it, unassigned (待分派), until an operator
+    /// places it (see `machine::place`).
+    pub fn unassigned_grid(&self) -> Code {
+        Code(format!("{:0<15}", self.0))
+    }
+
+    /// True for a grid code whose own number is 000: an unassigned grid, never a real one.
+    pub fn is_unassigned_grid(&self) -> bool {
+        self.level() == Level::Grid && self.0.ends_with("000")
+    }
 }
 
 impl fmt::Display for Code {
@@ -222,6 +235,17 @@ mod tests {
         let err = Code::parse_level("grid", "370102001", Level::Grid).unwrap_err();
         assert!(err.to_string().contains("is a street code, expected a grid code"), "{err}");
         assert!(Code::parse_node("node", "370102001001002").is_err());
+    }
+
+    #[test]
+    fn the_unassigned_grid_lies_under_its_node_and_is_no_real_grid() {
+        for node in ["370102", "370102001", "370102001001"] {
+            let n = Code::parse("n", node).unwrap();
+            let g = n.unassigned_grid();
+            assert_eq!((g.level(), g.is_within(&n), g.is_unassigned_grid()), (Level::Grid, true, true));
+        }
+        assert!(!Code::parse("g", "370102001001001").unwrap().is_unassigned_grid());
+        assert!(!Code::parse("c", "370102001000").unwrap().is_unassigned_grid());
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! case      the case record (案件/工单) and its audit trail
 //! deadline  the deadline policy ("7123" by default)
 //! geo       grid boundaries and where a GPS point lies: GCJ-02, place codes, GeoJSON import, R-tree
+//! grids     grid boundaries as a node's replicated state: versions, bounds, each child's part
+//! intake    photos, keys of integrating systems, Open311 GeoReport v2, unassigned (待分派) cases
 //! workflow  the seven-stage lifecycle: which action is legal from which state
 //! stats     the statistics algebra: per-case contributions summed into counters, rates
 //! link      routing between nodes and the store-and-forward envelope
@@ -27,7 +29,9 @@ pub mod code;
 pub mod deadline;
 pub mod field;
 pub mod geo;
+pub mod grids;
 pub mod identity;
+pub mod intake;
 pub mod light;
 pub mod link;
 pub mod machine;

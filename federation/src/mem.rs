@@ -6,6 +6,9 @@ use std::convert::Infallible;
 use crate::access::AccessToken;
 use crate::case::Case;
 use crate::code::Code;
+use crate::geo::{Crs, GridMap, Located};
+use crate::grids::{GridSet, MapVersion};
+use crate::intake::apikey::ApiKey;
 use crate::link::Envelope;
 use crate::machine::{Change, Department, RestoredLink, Store};
 use crate::stats::Counters;
@@ -25,6 +28,9 @@ pub struct Mem {
     pub fresh: BTreeMap<Code, Freshness>,
     pub departments: BTreeMap<String, Department>,
     pub tokens: BTreeMap<String, AccessToken>,
+    /// The node's grid boundaries and their index.
+    pub grids: Option<(GridSet, GridMap)>,
+    pub api_keys: BTreeMap<String, ApiKey>,
     /// The apply index the next writes are made at (as the RocksDB overlay's `index`).
     pub index: u64,
     /// The apply index that last wrote each tally (the push index of rollups).
@@ -93,6 +99,15 @@ impl Store for Mem {
     fn token(&mut self, id: &str) -> Result<Option<AccessToken>, Infallible> {
         Ok(self.tokens.get(id).cloned())
     }
+    fn grid_version(&mut self) -> Result<Option<MapVersion>, Infallible> {
+        Ok(self.grids.as_ref().map(|(s, _)| s.version.clone()))
+    }
+    fn locate(&mut self, lat: f64, lon: f64) -> Result<Option<Located>, Infallible> {
+        Ok(self.grids.as_ref().and_then(|(_, m)| m.locate(lat, lon, Crs::Wgs84)))
+    }
+    fn api_key(&mut self, id: &str) -> Result<Option<ApiKey>, Infallible> {
+        Ok(self.api_keys.get(id).cloned())
+    }
     fn queued(&mut self, peer: &Code) -> Result<Vec<(u64, Envelope)>, Infallible> {
         Ok(Mem::queued(self, peer))
     }
@@ -138,6 +153,13 @@ impl Store for Mem {
             }
             Change::Token(t) => {
                 self.tokens.insert(t.id.clone(), *t);
+            }
+            Change::Grids(set) => {
+                let map = crate::grids::index(&set).unwrap_or_default();
+                self.grids = Some((*set, map));
+            }
+            Change::ApiKey(k) => {
+                self.api_keys.insert(k.id.clone(), *k);
             }
             Change::Restored { peer, link: Some(l) } => {
                 self.restored.insert(peer, l);

@@ -270,6 +270,7 @@ impl World {
             parent: n.parent.as_ref(),
             children: &n.children,
             grids: &n.grids,
+            intake: &crate::intake::DEFAULT_RULES,
         };
         let out = apply(&mut n.store, &rules, Ctx { now, index: n.index }, cmd).unwrap();
         for i in 0..self.nodes[at].drivers.len() {
@@ -569,7 +570,7 @@ impl World {
         self.reports += 1;
         let new = NewCase {
             request_id: Some(format!("r{}", self.reports)),
-            grid,
+            grid: Some(grid),
             category: "0101".into(),
             source: if at.level() == Level::Community { Source::Patrol } else { Source::Hotline },
             title: format!("案件 {}", self.reports),
@@ -578,6 +579,8 @@ impl World {
             reporter: "市民".into(),
             priority: Priority::Normal,
             by: String::new(),
+            intake: Default::default(),
+            within: None,
         };
         let out = self.run(&at, &Command::Report(new.clone()));
         assert!(matches!(out, Outcome::Reported { duplicate: false, .. }), "{out:?}");
@@ -622,7 +625,7 @@ impl World {
             expected_version: None,
             by: String::new(),
         };
-        self.run(&at, &Command::Act(Act { case_id: id, step }));
+        self.run(&at, &Command::Act(Act::new(id, step)));
     }
 
     /// Random faults of the moment: a link cut for a spell, a leadership flap, a stale rollup replayed.
@@ -793,7 +796,7 @@ impl World {
         self.reports += 1;
         let new = NewCase {
             request_id: Some(format!("after-restore-{}", self.reports)),
-            grid: grid.clone(),
+            grid: Some(grid.clone()),
             category: "0101".into(),
             source: if at.level() == Level::Community { Source::Patrol } else { Source::Hotline },
             title: format!("案件 {}", self.reports),
@@ -802,6 +805,8 @@ impl World {
             reporter: "市民".into(),
             priority: Priority::Normal,
             by: String::new(),
+            intake: Default::default(),
+            within: None,
         };
         let Outcome::Reported { case, .. } = self.run(at, &Command::Report(new)) else {
             panic!("not reported")
@@ -820,7 +825,7 @@ impl World {
             expected_version: None,
             by: String::new(),
         };
-        let out = self.run(at, &Command::Act(Act { case_id: id.to_string(), step }));
+        let out = self.run(at, &Command::Act(Act::new(id.to_string(), step)));
         assert!(matches!(out, Outcome::Acted { .. }), "{at} {id}: {out:?}");
     }
 

@@ -291,6 +291,7 @@ pub(crate) mod tests {
             epoch: 1,
             watchers: vec![],
             audit: vec![],
+            intake: Default::default(),
         }
     }
 

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use proto::v1::access_service_client::AccessServiceClient;
 use proto::v1::case_service_client::CaseServiceClient;
 use proto::v1::cluster_service_client::ClusterServiceClient;
+use proto::v1::grid_service_client::GridServiceClient;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 
@@ -108,6 +109,30 @@ impl Client {
         F: AsyncFnMut(AccessServiceClient<Channel>, Duration) -> Result<Response<T>, Status>,
     {
         self.retry(AccessServiceClient::new, f).await
+    }
+
+    /// Calls the Open311 key service.
+    pub async fn api_keys<T, F>(&self, f: F) -> Result<T, ClientError>
+    where
+        F: AsyncFnMut(
+            proto::v1::api_key_service_client::ApiKeyServiceClient<Channel>,
+            Duration,
+        ) -> Result<Response<T>, Status>,
+    {
+        self.retry(proto::v1::api_key_service_client::ApiKeyServiceClient::new, f).await
+    }
+
+    /// Calls the grid service (a whole GeoJSON file may go in one import).
+    pub async fn grids<T, F>(&self, f: F) -> Result<T, ClientError>
+    where
+        F: AsyncFnMut(GridServiceClient<Channel>, Duration) -> Result<Response<T>, Status>,
+    {
+        let limit = crate::service::MAX_GEOJSON_BYTES + 1024 * 1024;
+        self.retry(
+            |ch| GridServiceClient::new(ch).max_encoding_message_size(limit).max_decoding_message_size(limit),
+            f,
+        )
+        .await
     }
 
     /// Calls the cluster service.

@@ -211,6 +211,36 @@ impl HttpSettings {
     }
 }
 
+/// Intake from the outside world (`[intake]`): what to do with a report by place whose point lies in
+/// no grid the node knows, and how large a photo may be. The same on every replica of a node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeSettings {
+    /// `refuse` (default): the report is refused with an error naming the point; `park`: it is kept
+    /// at the receiving node as unassigned (待分派) until an operator places it (`case place`).
+    #[serde(default)]
+    pub unlocated: federation::intake::Unlocated,
+    /// Largest photo accepted, in bytes.
+    #[serde(default = "default_photo_max_bytes")]
+    pub photo_max_bytes: u64,
+}
+
+fn default_photo_max_bytes() -> u64 {
+    federation::intake::photo::DEFAULT_MAX_PHOTO_BYTES
+}
+
+impl IntakeSettings {
+    fn is_default(&self) -> bool {
+        *self == IntakeSettings::default()
+    }
+}
+
+impl Default for IntakeSettings {
+    fn default() -> Self {
+        IntakeSettings { unlocated: Default::default(), photo_max_bytes: default_photo_max_bytes() }
+    }
+}
+
 /// The HTTP port `topology render` gives a replica whose gRPC port is `grpc_port`.
 pub fn http_port_for(grpc_port: u16) -> Option<u16> {
     grpc_port.checked_add(1000)
@@ -269,6 +299,9 @@ pub struct Config {
     /// The HTTP side (console API, metrics, health); off without this section.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<HttpSettings>,
+    /// Intake: points in no grid, photo sizes.
+    #[serde(default, skip_serializing_if = "IntakeSettings::is_default")]
+    pub intake: IntakeSettings,
 }
 
 fn default_true() -> bool {
@@ -471,6 +504,10 @@ mod tests {
             tls: None,
             deadlines: DeadlinePolicy::default(),
             http: Some(HttpSettings::on("127.0.0.1:8301")),
+            intake: IntakeSettings {
+                unlocated: federation::intake::Unlocated::Park,
+                photo_max_bytes: 1 << 20,
+            },
         }
     }
 

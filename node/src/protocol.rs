@@ -179,7 +179,10 @@ mod tests {
     fn a_caller_too_far_apart_is_refused_and_versions_are_remembered() {
         let p = Protocol::new();
         let mut md = MetadataMap::new();
-        assert!(p.admit("old", &md).is_ok(), "no header: the unversioned gridnode, one version back");
+        // No header: the unversioned gridnode, admitted only while it is one version back.
+        assert_eq!(p.admit("old", &md).is_ok(), understands(CURRENT, UNVERSIONED));
+        md.insert(HEADER, (CURRENT - 1).to_string().parse().unwrap());
+        assert!(p.admit("previous", &md).is_ok(), "one version back");
         md.insert(HEADER, (CURRENT + 2).to_string().parse().unwrap());
         let refused = p.admit("future", &md).unwrap_err();
         assert_eq!(refused.code(), tonic::Code::FailedPrecondition);

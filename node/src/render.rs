@@ -59,5 +59,6 @@ pub fn replica_config(topo: &Topology, node: &NodeSpec, index: usize) -> Result<
         tls: None,
         deadlines: topo.defaults.deadlines.clone(),
         http: http_addr(node, index).map(HttpSettings::on),
+        intake: Default::default(),
     })
 }

@@ -38,7 +38,7 @@ use crate::local::Local;
 use crate::metrics::Metrics;
 use crate::repair::Repair;
 use crate::rpc::ChannelPool;
-use crate::service::{AccessApi, BackupSource, CaseApi, ClusterApi, PeerApi, RaftApi};
+use crate::service::{AccessApi, BackupSource, CaseApi, ClusterApi, GridApi, PeerApi, RaftApi};
 use crate::storage::log_store::LogStore;
 use crate::storage::state_machine::{NodeRules, Signals, StateMachine};
 use crate::storage::{self, Faults, StoreError};
@@ -121,6 +121,11 @@ fn local_of(cfg: &Config, node: Code) -> Local {
         parent: cfg.parent.as_ref().and_then(|p| Code::parse_node("parent", &p.code).ok()),
         children: codes(&cfg.children),
         grids: cfg.grids.iter().filter_map(|g| Code::parse("grids", g).ok()).collect(),
+        intake: federation::intake::IntakeRules {
+            node_name: cfg.name.clone(),
+            unlocated: cfg.intake.unlocated,
+            photo_max_bytes: cfg.intake.photo_max_bytes,
+        },
     };
     Local {
         node,
@@ -272,6 +277,8 @@ pub async fn run_with(
     let cluster_api =
         ClusterApi::new(local.clone(), raft.clone(), reader.clone(), table.clone(), pool.clone())
             .with_backups(BackupSource::new(db.clone(), data_dir.clone(), clock.clone()));
+    let grid_api =
+        GridApi::new(local.clone(), writer.clone(), leadership.clone(), reader.clone(), pool.clone());
     if let (Some(settings), Some(http_listener)) = (&cfg.http, http_listener) {
         let https = tls.is_some() && !settings.plaintext_loopback;
         if tls.is_some() && !https {
@@ -283,6 +290,7 @@ pub async fn run_with(
                 local: local.clone(),
                 case: case_api.clone(),
                 cluster: cluster_api.clone(),
+                grids: grid_api.clone(),
                 reader: reader.clone(),
                 leadership: leadership.clone(),
                 health: health.clone(),
@@ -320,6 +328,7 @@ pub async fn run_with(
             clock.clone(),
             pool.clone(),
         ),
+        grids: grid_api,
         metrics,
         ready,
     };

@@ -14,7 +14,7 @@ use crate::config::PeerLimits;
 
 use crate::consensus::network::MAX_RAFT_MESSAGE;
 use crate::metrics::{Metrics, RequestLayer};
-use crate::service::{AccessApi, CaseApi, ClusterApi, PeerApi, RaftApi};
+use crate::service::{AccessApi, CaseApi, ClusterApi, GridApi, PeerApi, RaftApi};
 use crate::tls::Tls;
 
 /// How often the standard gRPC health service's status is brought up to date.
@@ -25,6 +25,7 @@ const HEALTH_EVERY: Duration = Duration::from_millis(200);
 /// `metrics`.
 pub struct Extras {
     pub access: AccessApi,
+    pub grids: GridApi,
     pub metrics: Metrics,
     /// Whether the replica is ready (see `health::ready`).
     pub ready: Box<dyn Fn() -> bool + Send + Sync>,
@@ -41,6 +42,8 @@ async fn follow_health(
         "gridfed.v1.CaseService",
         "gridfed.v1.ClusterService",
         "gridfed.v1.AccessService",
+        "gridfed.v1.GridService",
+        "gridfed.v1.ApiKeyService",
         "gridfed.v1.PeerService",
         "gridfed.v1.RaftService",
     ];
@@ -132,6 +135,7 @@ pub async fn serve(
     use proto::v1::access_service_server::AccessServiceServer;
     use proto::v1::case_service_server::CaseServiceServer;
     use proto::v1::cluster_service_server::ClusterServiceServer;
+    use proto::v1::grid_service_server::GridServiceServer;
     use proto::v1::peer_service_server::PeerServiceServer;
     use proto::v1::raft_service_server::RaftServiceServer;
     let reporter = tonic_health::server::HealthReporter::new();
@@ -155,7 +159,12 @@ pub async fn serve(
         .layer(crate::tls::PerPeerLimitLayer)
         .layer(crate::service::StatusCodesLayer)
         .add_service(health)
+        .add_service(proto::v1::api_key_service_server::ApiKeyServiceServer::new(extras.access.clone()))
         .add_service(AccessServiceServer::new(extras.access))
+        .add_service(
+            GridServiceServer::new(extras.grids)
+                .max_decoding_message_size(crate::service::MAX_GEOJSON_BYTES + 1024 * 1024),
+        )
         .add_optional_service(reflection.ok())
         .add_service(
             CaseServiceServer::new(case)

@@ -57,6 +57,12 @@ fn handler_from_pb(field: &str, h: pb::Handler) -> Result<Handler, ConvertError>
 
 /// A domain case as sent on the wire, with its category label resolved from `catalog`.
 pub fn case_to_pb(c: &Case, catalog: &Catalog) -> pb::Case {
+    let mut p = core_case_to_pb(c, catalog);
+    crate::intake::intake_to_pb(&c.intake, &mut p);
+    p
+}
+
+fn core_case_to_pb(c: &Case, catalog: &Catalog) -> pb::Case {
     pb::Case {
         id: c.id.clone(),
         grid: c.grid.to_string(),
@@ -90,6 +96,11 @@ pub fn case_to_pb(c: &Case, catalog: &Catalog) -> pb::Case {
         epoch: c.epoch,
         watchers: c.watchers.iter().map(|w| w.to_string()).collect(),
         light: String::new(),
+        micro_grid: String::new(),
+        photos: Vec::new(),
+        media_url: String::new(),
+        channel: String::new(),
+        owner_name: String::new(),
         audit: c
             .audit
             .iter()
@@ -111,7 +122,8 @@ fn state(field: &str, s: &str) -> Result<CaseState, ConvertError> {
 }
 
 /// A case from the wire (as a client receives it).
-pub fn case_from_pb(p: pb::Case) -> Result<Case, ConvertError> {
+pub fn case_from_pb(mut p: pb::Case) -> Result<Case, ConvertError> {
+    let intake = crate::intake::intake_from_pb(&mut p)?;
     let audit = p
         .audit
         .into_iter()
@@ -165,6 +177,7 @@ pub fn case_from_pb(p: pb::Case) -> Result<Case, ConvertError> {
             .map(|(i, w)| Code::parse(&format!("watchers[{i}]"), w))
             .collect::<Result<_, _>>()?,
         audit,
+        intake,
     })
 }
 
@@ -176,8 +189,23 @@ pub fn case_to_pb_at(c: &Case, catalog: &Catalog, now: i64, policy: &DeadlinePol
 }
 
 /// A report request as a domain `NewCase`; the category may be given by code, label or minor class.
+/// Without a grid the case is located by its point, converted here to WGS-84 from `crs`.
 pub fn new_case_from_pb(r: pb::ReportRequest, catalog: &Catalog) -> Result<NewCase, ConvertError> {
-    let grid = Code::parse_level("grid", &r.grid, Level::Grid)?;
+    let grid = match r.grid.as_str() {
+        "" => None,
+        g => Some(Code::parse_level("grid", g, Level::Grid)?),
+    };
+    let crs = crate::intake::crs_from_str("crs", &r.crs)?;
+    let mut location = r.location.and_then(location_from_pb);
+    if let Some(Location { lat: Some(lat), lon: Some(lon), .. }) = location.as_mut() {
+        if lat.is_finite() && lon.is_finite() {
+            (*lat, *lon) = crs.to_wgs84(*lat, *lon);
+        }
+    }
+    let within = match r.within.as_str() {
+        "" => None,
+        w => Some(Code::parse("within", w)?),
+    };
     let category = catalog.resolve("category", &r.category)?.code.clone();
     let source = Source::parse("source", &r.source).map_err(ConvertError::from_domain)?;
     let priority = match r.priority.as_str() {
@@ -191,11 +219,18 @@ pub fn new_case_from_pb(r: pb::ReportRequest, catalog: &Catalog) -> Result<NewCa
         source,
         title: r.title,
         description: r.description,
-        location: r.location.and_then(location_from_pb),
+        location,
         reporter: r.reporter,
         priority,
         // The node fills it in from the authenticated caller.
         by: String::new(),
+        intake: federation::intake::Intake {
+            photos: crate::intake::photos_from_pb("photos", r.photos)?,
+            media_url: (!r.media_url.is_empty()).then_some(r.media_url),
+            channel: (!r.channel.is_empty()).then_some(r.channel),
+            ..Default::default()
+        },
+        within,
     })
 }
 
@@ -274,6 +309,8 @@ pub fn step_to_pb(case_id: &str, step: &Step) -> pb::ActRequest {
         handler,
         new_due_ms,
         to: to.to_string(),
+        grid: String::new(),
+        photos: Vec::new(),
     }
 }
 
@@ -385,6 +422,7 @@ pub fn envelope_to_pb(e: &Envelope, catalog: &Catalog) -> pb::Envelope {
         body: Some(match &e.body {
             Body::Transfer { case } => B::Transfer(case_to_pb(case, catalog)),
             Body::Status { case } => B::Status(case_to_pb(case, catalog)),
+            Body::Boundaries { set } => B::Boundaries(crate::intake::grid_set_to_pb(set)),
         }),
     }
 }
@@ -394,6 +432,7 @@ pub fn envelope_from_pb(e: pb::Envelope) -> Result<Envelope, ConvertError> {
     let body = match e.body {
         Some(B::Transfer(c)) => Body::Transfer { case: Box::new(case_from_pb(c)?) },
         Some(B::Status(c)) => Body::Status { case: Box::new(case_from_pb(c)?) },
+        Some(B::Boundaries(s)) => Body::Boundaries { set: Box::new(crate::intake::grid_set_from_pb(s)?) },
         None => return Err(ConvertError::missing("envelope.body", "a transfer or a status is required")),
     };
     Ok(Envelope {
@@ -451,6 +490,7 @@ mod tests {
             }),
             reporter: "市民李女士".into(),
             priority: String::new(),
+            ..Default::default()
         }
     }
 
@@ -470,6 +510,20 @@ mod tests {
         let mut bad = report();
         bad.category = "不存在".into();
         assert!(new_case_from_pb(bad, cat).unwrap_err().to_string().contains("category"));
+        // Without a grid, by a GCJ-02 point: kept in WGS-84.
+        let mut by_place = report();
+        by_place.grid = String::new();
+        by_place.crs = "gcj02".into();
+        let n = new_case_from_pb(by_place, cat).unwrap();
+        let (lat, lon) = n.point().unwrap();
+        assert_eq!(n.grid, None);
+        assert!(
+            (lat - 36.67).abs() > 1e-4 && (lat - 36.67).abs() < 0.01 && (lon - 117.02).abs() < 0.01,
+            "{lat} {lon}"
+        );
+        let mut bad = report();
+        bad.crs = "bd09".into();
+        assert!(new_case_from_pb(bad, cat).unwrap_err().to_string().starts_with("crs:"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! protobuf messages are converted to and from the domain types of `federation`.
 
 pub mod convert;
+pub mod intake;
 
 /// Generated messages and service stubs of package `gridfed.v1`.
 pub mod v1 {

@@ -221,6 +221,7 @@ fn step(world: &mut World, op: &Op, rt: &tokio::runtime::Runtime) {
                         due.saturating_add(*due_shift)
                     }),
                     to: to.clone(),
+                    ..Default::default()
                 };
                 cl.act(req).await.map(|r| r.into_inner().case)
             }

@@ -30,11 +30,18 @@ const ROUTES: &[&str] = &[
     "/api/v1/stats/subtree",
     "/api/v1/stats/series",
     "/api/v1/stats/tree",
+    "/api/v1/grids",
+    "/api/v1/grids/locate",
+    "/api/v1/grids/geojson",
     "/api/v1/departments",
     "/api/v1/categories",
     "/api/v1/links",
     "/api/v1/cluster",
     "/api/v1/events",
+    "/open311/v2/{file}",
+    "/open311/v2/services/{file}",
+    "/open311/v2/requests/{file}",
+    "/open311/v2/tokens/{file}",
 ];
 
 /// Gives the HTTP side of a replica config a free port; returns its address.

@@ -50,7 +50,10 @@ fn every_gridnode_command_in_the_readme_names_real_subcommands_and_flags() {
         // The subcommand path: the leading words that are not flags, values or placeholders.
         let path: Vec<&str> = words
             .iter()
-            .take_while(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '-') && !w.starts_with('-'))
+            .take_while(|w| {
+                w.starts_with(|c: char| c.is_ascii_lowercase())
+                    && w.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            })
             .copied()
             .collect();
         let mut args = path.clone();

@@ -1,8 +1,8 @@
 //! Rolling upgrades with real replica processes: the replicas of a node run adjacent protocol versions
 //! side by side, one replica restarted at a time under a steady load, and nothing acknowledged is lost.
-//! `serve --protocol-version 1` makes a replica announce and behave as the gridnode from before
-//! protocol versions (no header, no checks, no newer commands); a replica two versions apart is
-//! refused, logged once, and the node goes on without it.
+//! `serve --protocol-version N` makes a replica announce and behave as version N (the previous one here:
+//! no newer commands; version 1 is the gridnode from before protocol versions, with no header and no
+//! checks); a replica two versions apart is refused, logged once, and the node goes on without it.
 
 mod common;
 
@@ -13,6 +13,12 @@ use std::time::Duration;
 
 use common::{cli_env, wait_for, Cluster, Tuning, GRID};
 use serde_json::Value;
+
+/// The protocol this gridnode speaks (`federation::protocol::CURRENT`), the one before, and one two
+/// versions ahead.
+const CURRENT: &str = "3";
+const PREVIOUS: &str = "2";
+const TWO_AHEAD: &str = "5";
 
 /// Reports cases one after another until stopped; keeps the ids acknowledged.
 struct Load {
@@ -90,7 +96,7 @@ fn a_node_is_upgraded_one_replica_at_a_time_under_load_and_loses_nothing() {
     let load = Load::start(&c);
     load.progress(5, "the first reports");
     // Every replica back to the previous protocol version, then forward again, one at a time.
-    for version in [Some("1"), None] {
+    for version in [Some(PREVIOUS), None] {
         for id in 1..=3 {
             c.stop(id);
             match version {
@@ -100,7 +106,7 @@ fn a_node_is_upgraded_one_replica_at_a_time_under_load_and_loses_nothing() {
             c.wait_leader();
             c.wait_caught_up(id);
             load.progress(5, &format!("reports with replica {id} at protocol {version:?}"));
-            let serving = format!("protocol={}", version.unwrap_or("2"));
+            let serving = format!("protocol={}", version.unwrap_or(CURRENT));
             assert!(c
                 .log_of(id)
                 .lines()
@@ -113,7 +119,7 @@ fn a_node_is_upgraded_one_replica_at_a_time_under_load_and_loses_nothing() {
     let leader = c.wait_leader();
     let x = (1..=3).find(|&i| i != leader).unwrap();
     c.stop(x);
-    c.start_replica_args(x, &["--protocol-version", "4"]);
+    c.start_replica_args(x, &["--protocol-version", TWO_AHEAD]);
     wait_for("the leader to refuse the replica two versions apart", Duration::from_secs(30), || {
         c.log_of(leader).contains("PROTOCOL").then_some(())
     });

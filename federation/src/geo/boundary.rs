@@ -5,7 +5,9 @@
 //! Polygon or MultiPolygon geometry. A feature is checked for its code (present, well formed, not used
 //! by an earlier feature), its name, its geometry's type, every ring (at least 4 positions, closed,
 //! coordinates in range) and the geometry's validity (no self-intersection, holes inside, polygons of a
-//! MultiPolygon not overlapping). The checks between features are in `relations`.
+//! MultiPolygon not overlapping). A feature whose code is a community's (12 digits) is that
+//! community's outline, not a place: its grids must lie within it. The checks between features are in
+//! `relations`.
 
 use std::collections::BTreeMap;
 
@@ -61,12 +63,14 @@ pub(crate) struct Candidate {
 }
 
 /// Reads the collection, adding each feature's own problems to `problems` and returning the features
-/// without any. Fails outright only if the text is not a FeatureCollection or has no features.
+/// without any, and the community outlines the file itself holds (features whose code is a 12-digit
+/// community code, in the file's datum converted to WGS-84; checked by `relations::outlines`). Fails
+/// outright only if the text is not a FeatureCollection or has no features.
 pub(crate) fn read(
     text: &str,
     options: &ImportOptions,
     problems: &mut Vec<Problem>,
-) -> Result<Vec<Candidate>, ImportError> {
+) -> Result<(Vec<Candidate>, BTreeMap<Code, Shape>), ImportError> {
     let value: JsonValue = serde_json::from_str(text).map_err(|e| ImportError::Json {
         line: e.line(),
         column: e.column(),
@@ -96,8 +100,47 @@ pub(crate) fn read(
     }
     let mut seen: BTreeMap<PlaceCode, usize> = BTreeMap::new();
     let mut out = Vec::new();
+    let mut outlines = BTreeMap::new();
     for (index, raw) in features.iter().enumerate() {
         let written = raw.get("properties").and_then(|p| p.get(&options.code_property)).and_then(code_text);
+        let community = written
+            .as_deref()
+            .and_then(|w| Code::parse("code", w).ok())
+            .filter(|c| c.level() == crate::code::Level::Community);
+        if let Some(community) = community {
+            match raw.get("geometry").cloned().map(serde_json::from_value::<geojson::Geometry>) {
+                Some(Ok(g)) => {
+                    let shape = match g.value {
+                        GeometryValue::Polygon { coordinates } => Shape(vec![rings(&coordinates)]),
+                        GeometryValue::MultiPolygon { coordinates } => {
+                            Shape(coordinates.iter().map(rings).collect())
+                        }
+                        other => {
+                            problems.push(Problem {
+                                feature: index,
+                                code: written.clone(),
+                                reason: format!(
+                                    "the community outline is a {}; expected Polygon or MultiPolygon",
+                                    other.type_name()
+                                ),
+                            });
+                            continue;
+                        }
+                    };
+                    let shape = match options.crs {
+                        Crs::Wgs84 => shape,
+                        Crs::Gcj02 => shape.map_positions(gcj02_to_wgs84),
+                    };
+                    outlines.insert(community, shape);
+                }
+                _ => problems.push(Problem {
+                    feature: index,
+                    code: written.clone(),
+                    reason: "the community outline has no valid geometry".to_string(),
+                }),
+            }
+            continue;
+        }
         let mut reasons = Vec::new();
         let candidate = check_feature(index, raw, options, &mut seen, &mut reasons);
         problems.extend(reasons.into_iter().map(|reason| Problem {
@@ -107,7 +150,7 @@ pub(crate) fn read(
         }));
         out.extend(candidate);
     }
-    Ok(out)
+    Ok((out, outlines))
 }
 
 /// Every check of one feature on its own; the candidate if it passed them all.

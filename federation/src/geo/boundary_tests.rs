@@ -45,8 +45,12 @@ fn missing_and_malformed_codes() {
     assert_eq!((p.feature, p.code.as_deref()), (0, None));
     assert!(p.reason.contains("missing property \"code\""), "{}", p.reason);
 
-    let p = one_problem(&collection(&[feature(Some("370102001001"), &geometry)]));
-    assert_eq!(p.code.as_deref(), Some("370102001001"));
+    // A community's code makes a feature its outline, not a place: a file of outlines alone holds none.
+    let only_outline = collection(&[feature(Some("370102001001"), &geometry)]);
+    let err = GridMap::import(&only_outline, &ImportOptions::default()).unwrap_err();
+    assert!(matches!(err, ImportError::Empty), "{err:?}");
+    let p = one_problem(&collection(&[feature(Some("370102001"), &geometry)]));
+    assert_eq!(p.code.as_deref(), Some("370102001"));
     assert!(p.reason.starts_with("features[0].properties.code: "), "{}", p.reason);
     assert!(p.reason.contains("expected a grid code"), "{}", p.reason);
 
@@ -175,4 +179,23 @@ fn a_gcj02_file_is_stored_in_wgs84() {
     let map = GridMap::import(&text, &options).unwrap();
     let [x, y] = map.places()[0].outline().0[0][0][0];
     assert!((x - LON).abs() < 1e-8 && (y - LAT).abs() < 1e-8, "{x} {y}");
+}
+
+#[test]
+fn a_community_outline_in_the_file_bounds_its_grids_and_is_no_place() {
+    let text = collection(&[
+        feature(Some("370102001001"), &polygon(&[square(LON, LAT, 0.002)])),
+        grid("001", LON, LAT, 0.001),
+        grid("002", LON + 0.0015, LAT, 0.001),
+    ]);
+    let problems = problems_of(&text, &ImportOptions::default());
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert_eq!(problems[0].feature, 2);
+    assert!(problems[0].reason.contains("outside the outline of its community 370102001001"), "{problems:?}");
+    let inside = collection(&[
+        feature(Some("370102001001"), &polygon(&[square(LON, LAT, 0.004)])),
+        grid("001", LON, LAT, 0.001),
+    ]);
+    let map = GridMap::import(&inside, &ImportOptions::default()).unwrap();
+    assert_eq!(map.len(), 1, "the outline is not a place");
 }

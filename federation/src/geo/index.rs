@@ -83,9 +83,18 @@ impl GridMap {
     /// Reads and checks a GeoJSON FeatureCollection of grid and micro-grid boundaries: all of it or
     /// nothing, with every problem found when there are any.
     pub fn import(text: &str, options: &ImportOptions) -> Result<GridMap, ImportError> {
-        let outlines = relations::outlines(options)?;
         let mut problems = Vec::new();
-        let candidates = boundary::read(text, options, &mut problems)?;
+        let (candidates, in_file) = boundary::read(text, options, &mut problems)?;
+        if candidates.is_empty() && problems.is_empty() {
+            return Err(ImportError::Empty); // community outlines alone
+        }
+        let outlines = if in_file.is_empty() {
+            relations::outlines(options)?
+        } else {
+            let mut with_file = options.clone();
+            with_file.communities.extend(in_file);
+            relations::outlines(&with_file)?
+        };
         relations::check(&candidates, &outlines, options.tolerance_m2, &mut problems);
         if !problems.is_empty() {
             problems.sort_by_key(|p| p.feature);

@@ -32,7 +32,7 @@ pub enum ImportError {
     #[error("grid boundaries: expected a GeoJSON FeatureCollection, found {found}")]
     NotFeatureCollection { found: String },
     /// The collection has no feature.
-    #[error("grid boundaries: the FeatureCollection has no features")]
+    #[error("grid boundaries: the FeatureCollection has no grid or micro-grid features")]
     Empty,
     /// A community outline given with the options cannot be used.
     #[error("community outline {community}: {reason}")]

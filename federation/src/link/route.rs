@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::case::Case;
 use crate::code::Code;
+use crate::grids::GridSet;
 use crate::Millis;
 
 /// The neighbour a message leaves through.
@@ -43,6 +44,8 @@ pub enum Body {
     Transfer { case: Box<Case> },
     /// The owner's current state of a case the destination watches (反馈).
     Status { case: Box<Case> },
+    /// Grid boundaries for the destination's subtree, from a node above it (newest version wins).
+    Boundaries { set: Box<GridSet> },
 }
 
 /// A message in an outbox, with where it came from and where it goes.
@@ -56,9 +59,11 @@ pub struct Envelope {
 }
 
 impl Envelope {
-    pub fn case(&self) -> &Case {
+    /// The case a transfer or status carries; none for boundaries.
+    pub fn case(&self) -> Option<&Case> {
         match &self.body {
-            Body::Transfer { case } | Body::Status { case } => case,
+            Body::Transfer { case } | Body::Status { case } => Some(case),
+            Body::Boundaries { .. } => None,
         }
     }
 }

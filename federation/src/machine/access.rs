@@ -99,6 +99,7 @@ mod tests {
             parent: None,
             children: &[],
             grids: &[],
+            intake: &crate::intake::DEFAULT_RULES,
         };
         let mut m = Mem::default();
         let out = apply(&mut m, &rules, Ctx { now: 1_000, index: 1 }, &create_cmd("ab12", "370102")).unwrap();
@@ -132,6 +133,7 @@ mod tests {
             parent: None,
             children: &[],
             grids: &[],
+            intake: &crate::intake::DEFAULT_RULES,
         };
         let mut m = Mem::default();
         let field =

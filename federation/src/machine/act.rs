@@ -2,6 +2,7 @@
 //! ownership when the action escalates or sends the case down.
 
 use crate::code::{Code, Level};
+use crate::intake::photo::{self, Photo, PhotoKind};
 use crate::link::{Body, Envelope};
 use crate::workflow::{self, Action, Step};
 
@@ -36,6 +37,7 @@ pub(crate) fn act<S: Store>(
     ctx: Ctx,
     case_id: &str,
     step: &Step,
+    photos: &[Photo],
 ) -> Result<Outcome, S::Error> {
     let Some(case) = store.case(case_id)? else {
         return Ok(Outcome::Refused(Refusal::NotFound { case: case_id.to_string() }));
@@ -44,6 +46,20 @@ pub(crate) fn act<S: Store>(
         return Ok(Outcome::Refused(Refusal::NotOwner { case: case.id, owner: case.owner.to_string() }));
     }
     if let Err(r) = step.validate() {
+        return Ok(Outcome::Refused(r));
+    }
+    if case.is_unplaced() && step.action != Action::Cancel {
+        return Ok(Outcome::Refused(invalid(
+            "action",
+            format!(
+                "case {} waits unassigned (待分派): place it on a grid first (action place), or cancel it",
+                case.id
+            ),
+        )));
+    }
+    if let Err(r) =
+        photo::check_new(photos, PhotoKind::After, &case.intake.photos, rules.intake.photo_max_bytes)
+    {
         return Ok(Outcome::Refused(r));
     }
     let target = match transfer_target(rules, &step.action) {
@@ -70,6 +86,14 @@ pub(crate) fn act<S: Store>(
     };
     if let (Some(d), None) = (&department, case.due_at) {
         new.due_at = Some(ctx.now + d.minutes * 60_000);
+    }
+    new.intake.photos.extend(photos.iter().cloned().map(|mut p| {
+        p.home = Some(rules.node.clone());
+        p.at = ctx.now;
+        p
+    }));
+    if target.is_none() {
+        new.intake.owner_name = rules.intake.node_name.clone();
     }
     match target {
         Some(to) => {

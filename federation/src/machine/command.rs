@@ -5,8 +5,12 @@
 use serde::{Deserialize, Serialize};
 
 use crate::access::{AccessRole, AccessToken};
-use crate::case::Case;
+use crate::case::{Case, Source};
 use crate::code::Code;
+use crate::geo::StoredMap;
+use crate::grids::MapVersion;
+use crate::intake::apikey::ApiKey;
+use crate::intake::Photo;
 use crate::link::Envelope;
 use crate::tally::{Freshness, Tally, TallyKey};
 use crate::workflow::{Step, WorkflowError};
@@ -29,6 +33,17 @@ pub struct Act {
     pub case_id: String,
     /// The action, who takes it and why.
     pub step: Step,
+    /// Photos after handling (处置后) that come with it (metadata; the bytes are in the replicas'
+    /// photo directories).
+    #[serde(default)]
+    pub photos: Vec<Photo>,
+}
+
+impl Act {
+    /// `step` on `case_id`, without photos.
+    pub fn new(case_id: impl Into<String>, step: Step) -> Act {
+        Act { case_id: case_id.into(), step, photos: Vec::new() }
+    }
 }
 
 /// Messages from neighbour `from`, in its link order; each is applied once.
@@ -85,6 +100,56 @@ pub struct TokenRevoke {
     pub id: String,
 }
 
+/// Import grid boundaries (`gridnode grids import`): checked at the edge (geometry, overlaps), then
+/// here again place by place and against the node (see `grids`). A new version of the node's set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GridsImport {
+    pub map: StoredMap,
+    /// Who imported it (the caller as the node authenticated it).
+    #[serde(default)]
+    pub by: String,
+}
+
+/// Place an unassigned case (待分派) on a grid: it is then routed to the grid's community as any
+/// report is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Place {
+    pub case_id: String,
+    /// The unit grid it belongs to.
+    pub grid: Code,
+    /// Who says they place it.
+    pub actor: String,
+    #[serde(default)]
+    pub note: String,
+    pub expected_version: Option<u64>,
+    /// Who places it, as the node authenticated the caller.
+    #[serde(default)]
+    pub by: String,
+}
+
+/// Create a key for an integrating system (Open311 `api_key`); only the secret's SHA-256 is logged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyCreate {
+    /// Public id, 4 to 32 lowercase hex digits, unique on the node.
+    pub id: String,
+    /// The system it is for, e.g. 12345热线.
+    pub name: String,
+    /// The subtree it may report into: this node or one below.
+    pub scope: Code,
+    /// The source its reports are recorded with.
+    pub source: Source,
+    /// SHA-256 of the secret, 64 lowercase hex digits.
+    pub hash: String,
+    /// The creator's certificate identity.
+    pub created_by: String,
+}
+
+/// Revoke a key; revoking a revoked key changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRevoke {
+    pub id: String,
+}
+
 /// The neighbour `peer` has applied our messages up to `applied`, more than this node's own (older)
 /// state accounts for: after a restore from a backup, or when `applied` exceeds every sequence number
 /// this node ever gave the link. Every queued message for `peer` is numbered again from `applied + 1`,
@@ -100,6 +165,9 @@ pub struct Resequence {
 
 /// A command in the replicated log. Variants carry the typed proposals below (bincode encodes
 /// `Act(Act { case_id, step })` exactly as it encoded the former `Act { case_id, step }`).
+// A report is the most common command and the largest; it is built once and moved into a batch, so
+// boxing it would cost an allocation per report for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {
     /// A new case (上报).
@@ -120,6 +188,14 @@ pub enum Command {
     TokenRevoke(TokenRevoke),
     /// Renumber a link's queued messages above the neighbour's high-water mark (protocol 2).
     Resequence(Resequence),
+    /// Import grid boundaries.
+    GridsImport(GridsImport),
+    /// Place an unassigned case on a grid.
+    Place(Place),
+    /// Create a key of an integrating system.
+    ApiKeyCreate(ApiKeyCreate),
+    /// Revoke a key of an integrating system.
+    ApiKeyRevoke(ApiKeyRevoke),
 }
 
 impl Command {
@@ -127,6 +203,13 @@ impl Command {
     /// only when every replica of its node announces that version or a later one.
     pub fn since(&self) -> u32 {
         match self {
+            // A report located by its point, or carrying intake's fields, is read only from INTAKE on.
+            Command::Report(n)
+                if n.grid.is_none() || n.within.is_some() || n.intake != Default::default() =>
+            {
+                crate::protocol::INTAKE
+            }
+            Command::Act(a) if !a.photos.is_empty() => crate::protocol::INTAKE,
             Command::Report(_)
             | Command::Act(_)
             | Command::Receive(_)
@@ -136,6 +219,10 @@ impl Command {
             | Command::TokenCreate(_)
             | Command::TokenRevoke(_) => 1,
             Command::Resequence(_) => 2,
+            Command::GridsImport(_)
+            | Command::Place(_)
+            | Command::ApiKeyCreate(_)
+            | Command::ApiKeyRevoke(_) => crate::protocol::INTAKE,
         }
     }
 }
@@ -179,6 +266,10 @@ pub enum Outcome {
     Token(Box<AccessToken>),
     /// Refused; nothing changed.
     Refused(Refusal),
+    /// Grid boundaries imported: the new version and how many places it holds.
+    Imported { version: MapVersion, places: u64 },
+    /// A key of an integrating system as stored (created or revoked).
+    ApiKey(Box<ApiKey>),
 }
 
 /// What a report returns.
@@ -334,6 +425,72 @@ impl Proposal for TokenRevoke {
     type Output = AccessToken;
     fn output(o: Outcome) -> Result<Result<AccessToken, Refusal>, Outcome> {
         token(o)
+    }
+}
+
+impl From<GridsImport> for Command {
+    fn from(v: GridsImport) -> Command {
+        Command::GridsImport(v)
+    }
+}
+
+impl Proposal for GridsImport {
+    /// The new version and its number of places.
+    type Output = (MapVersion, u64);
+    fn output(o: Outcome) -> Result<Result<(MapVersion, u64), Refusal>, Outcome> {
+        refused_or(o, |o| match o {
+            Outcome::Imported { version, places } => Ok((version, places)),
+            other => Err(other),
+        })
+    }
+}
+
+impl From<Place> for Command {
+    fn from(v: Place) -> Command {
+        Command::Place(v)
+    }
+}
+
+impl Proposal for Place {
+    type Output = Box<Case>;
+    fn output(o: Outcome) -> Result<Result<Box<Case>, Refusal>, Outcome> {
+        refused_or(o, |o| match o {
+            Outcome::Acted { case } => Ok(case),
+            other => Err(other),
+        })
+    }
+}
+
+fn api_key(o: Outcome) -> Result<Result<ApiKey, Refusal>, Outcome> {
+    refused_or(o, |o| match o {
+        Outcome::ApiKey(k) => Ok(*k),
+        other => Err(other),
+    })
+}
+
+impl From<ApiKeyCreate> for Command {
+    fn from(v: ApiKeyCreate) -> Command {
+        Command::ApiKeyCreate(v)
+    }
+}
+
+impl Proposal for ApiKeyCreate {
+    type Output = ApiKey;
+    fn output(o: Outcome) -> Result<Result<ApiKey, Refusal>, Outcome> {
+        api_key(o)
+    }
+}
+
+impl From<ApiKeyRevoke> for Command {
+    fn from(v: ApiKeyRevoke) -> Command {
+        Command::ApiKeyRevoke(v)
+    }
+}
+
+impl Proposal for ApiKeyRevoke {
+    type Output = ApiKey;
+    fn output(o: Outcome) -> Result<Result<ApiKey, Refusal>, Outcome> {
+        api_key(o)
     }
 }
 

@@ -61,13 +61,23 @@ fn deliver<S: Store>(store: &mut S, rules: &Rules<'_>, ctx: Ctx, env: &Envelope)
         enqueue(store, rules, ctx, env.clone())?; // in transit: on to the next hop
         return Ok(());
     }
-    let incoming = env.case();
+    let Some(incoming) = env.case() else {
+        if let Body::Boundaries { set } = &env.body {
+            // Boundaries flow down only: from a node above this one.
+            if rules.node.is_within(&env.origin) && env.origin != *rules.node {
+                super::grids::receive(store, rules, ctx, set)?;
+            }
+        }
+        return Ok(());
+    };
     let existing = store.case(&incoming.id)?;
     match &env.body {
         Body::Transfer { case } => {
             let newer = existing.as_ref().is_none_or(|e| case.epoch > e.epoch);
             if newer && case.owner == *rules.node {
-                put_case(store, rules, ctx, existing.as_ref(), (**case).clone())?;
+                let mut taken = (**case).clone();
+                taken.intake.owner_name = rules.intake.node_name.clone();
+                put_case(store, rules, ctx, existing.as_ref(), taken)?;
             }
         }
         Body::Status { case } => {
@@ -77,6 +87,7 @@ fn deliver<S: Store>(store: &mut S, rules: &Rules<'_>, ctx: Ctx, env: &Envelope)
                 put_case(store, rules, ctx, existing.as_ref(), (**case).clone())?;
             }
         }
+        Body::Boundaries { .. } => {}
     }
     Ok(())
 }

@@ -14,14 +14,20 @@
 //!           link after a restore
 //! rollup    a child's statistics       cases    writing a case with its tallies and deadline index
 //! access    access tokens: created with their secret's hash, revoked
+//! grids     grid boundaries: imported here, received from above, passed down to each child
+//! place     an unassigned case (待分派) placed on a grid and routed as a report would be
+//! apikeys   keys of integrating systems (Open311): created with their secret's hash, revoked
 //! ```
 
 mod access;
 mod act;
+mod apikeys;
 mod cases;
 pub mod command;
+mod grids;
 mod inbox;
 mod outbox;
+mod place;
 mod report;
 #[cfg(test)]
 mod restored_tests;
@@ -33,12 +39,12 @@ pub mod validate;
 
 pub(crate) use command::invalid;
 pub use command::{
-    Acked, Act, Command, Department, Outcome, Proposal, Receive, Refusal, Reported, Resequence, Rollup,
-    TokenCreate, TokenRevoke,
+    Acked, Act, ApiKeyCreate, ApiKeyRevoke, Command, Department, GridsImport, Outcome, Place, Proposal,
+    Receive, Refusal, Reported, Resequence, Rollup, TokenCreate, TokenRevoke,
 };
 pub use outbox::route;
 pub use store::{Change, Ctx, RestoredLink, Rules, Store, RESTORED_SEQ_GAP};
-pub use validate::{check_short, check_text, NewCase};
+pub use validate::{check_grid, check_short, check_text, NewCase};
 
 /// Applies one command. Storage errors abort the apply (it is retried with the whole entry); refusals
 /// are results and change nothing.
@@ -50,7 +56,7 @@ pub fn apply<S: Store>(
 ) -> Result<Outcome, S::Error> {
     match cmd {
         Command::Report(new) => report::report(store, rules, ctx, new),
-        Command::Act(a) => act::act(store, rules, ctx, &a.case_id, &a.step),
+        Command::Act(a) => act::act(store, rules, ctx, &a.case_id, &a.step, &a.photos),
         Command::Receive(r) => inbox::receive(store, rules, ctx, &r.from, &r.batch),
         Command::Acked(a) => {
             store.write(Change::OutboxAck { peer: a.peer.clone(), upto: a.upto })?;
@@ -69,6 +75,10 @@ pub fn apply<S: Store>(
         }
         Command::TokenCreate(t) => access::create(store, rules, ctx, t),
         Command::TokenRevoke(t) => access::revoke(store, ctx, t),
+        Command::GridsImport(g) => grids::import(store, rules, ctx, g),
+        Command::Place(p) => place::place(store, rules, ctx, p),
+        Command::ApiKeyCreate(k) => apikeys::create(store, rules, ctx, k),
+        Command::ApiKeyRevoke(k) => apikeys::revoke(store, ctx, k),
         Command::Resequence(r) => outbox::resequence(store, rules, &r.peer, r.applied),
     }
 }

@@ -1,15 +1,73 @@
 //! 上报: a new case. A community owns what it takes in; an upper node routes it down to the grid's
-//! community (精准派单). A retried report (same request id) returns the first case.
+//! community (精准派单). A case reported by place (no grid, a point) is located on the node's grid
+//! boundaries first, micro-grid first; a point in no grid is refused naming it, or parked at this node
+//! unassigned (待分派) when its rules say so. A retried report (same request id) returns the first case.
 
 use crate::case::{Case, CaseState};
-use crate::code::Level;
+use crate::code::{Code, Level};
+use crate::geo::PlaceCode;
+use crate::intake::Unlocated;
 use crate::link::{Body, Envelope};
 use crate::stats::{day_of, format_day};
 
 use super::cases::put_case;
-use super::command::{NewCase, Outcome};
+use super::command::{invalid, NewCase, Outcome, Refusal};
 use super::outbox::{community_of, enqueue};
 use super::store::{Change, Ctx, Rules, Store};
+use super::validate::check_grid;
+
+/// Where a new case goes: its grid, the micro-grid its point lies in, and whether it waits unassigned.
+struct Placed {
+    grid: Code,
+    micro: Option<PlaceCode>,
+    parked: bool,
+}
+
+/// The grid of a new case: the one given, or the one its point lies in.
+fn place<S: Store>(
+    store: &mut S,
+    rules: &Rules<'_>,
+    new: &NewCase,
+) -> Result<Result<Placed, Refusal>, S::Error> {
+    if let Some(grid) = &new.grid {
+        return Ok(check_grid(grid, rules).map(|()| Placed {
+            grid: grid.clone(),
+            micro: None,
+            parked: false,
+        }));
+    }
+    let (why, located) = match new.point() {
+        Some((lat, lon)) => {
+            let why = format!("point ({lat}, {lon}) (WGS-84) lies in no grid of node {}", rules.node);
+            let why = match store.grid_version()? {
+                None => format!("{why}: it holds no grid boundaries (gridnode grids import)"),
+                Some(_) => why,
+            };
+            (why, store.locate(lat, lon)?)
+        }
+        None => ("the report has an address but no point (lat and lon) to locate it by".to_string(), None),
+    };
+    Ok(match (located, rules.intake.unlocated) {
+        (Some(l), _) => {
+            let within = match &new.within {
+                Some(w) if !l.grid.is_within(w) => Err(invalid(
+                    "location",
+                    format!("the point lies in grid {}, outside {w}, where this sender may report", l.grid),
+                )),
+                _ => Ok(()),
+            };
+            within.and_then(|()| check_grid(&l.grid, rules)).map(|()| Placed {
+                grid: l.grid,
+                micro: l.micro,
+                parked: false,
+            })
+        }
+        (None, Unlocated::Refuse) => Err(invalid("location", why)),
+        (None, Unlocated::Park) => {
+            Ok(Placed { grid: rules.node.unassigned_grid(), micro: None, parked: true })
+        }
+    })
+}
 
 pub(crate) fn report<S: Store>(
     store: &mut S,
@@ -24,8 +82,20 @@ pub(crate) fn report<S: Store>(
             }
         }
     }
-    if let Err(refusal) = new.validate(rules) {
+    if let Err(refusal) = new.validate_fields(rules) {
         return Ok(Outcome::Refused(refusal));
+    }
+    let placed = match place(store, rules, new)? {
+        Ok(p) => p,
+        Err(refusal) => return Ok(Outcome::Refused(refusal)),
+    };
+    if let (Some(w), false) = (&new.within, placed.parked) {
+        if !placed.grid.is_within(w) {
+            return Ok(Outcome::Refused(invalid(
+                "grid",
+                format!("{} is outside {w}, where this sender may report", placed.grid),
+            )));
+        }
     }
     let day = format_day(day_of(ctx.now)).replace('-', "");
     let mut seq = store.seq()? + 1;
@@ -36,12 +106,25 @@ pub(crate) fn report<S: Store>(
         seq += 1;
         id = format!("{}-{day}-{seq:06}", rules.node);
     }
-    // A community owns what it takes in; an upper node routes it down to the grid's community (精准派单).
-    let local = rules.node.level() == Level::Community;
-    let owner = if local { rules.node.clone() } else { community_of(&new.grid) };
+    // A community owns what it takes in, and an unassigned case waits where it came in; an upper node
+    // routes the rest down to the grid's community (精准派单).
+    let local = rules.node.level() == Level::Community || placed.parked;
+    let owner = if local { rules.node.clone() } else { community_of(&placed.grid) };
+    let mut intake = new.intake.clone();
+    intake.micro = placed.micro;
+    intake.owner_name = if local { rules.intake.node_name.clone() } else { String::new() };
+    for p in &mut intake.photos {
+        p.home = Some(rules.node.clone());
+        p.at = ctx.now;
+    }
+    let note = match (local, placed.parked) {
+        (_, true) => format!("source: {}; unassigned (待分派): no grid known for its location", new.source),
+        (true, false) => format!("source: {}", new.source),
+        (false, false) => format!("source: {}; dispatched down to {owner}", new.source),
+    };
     let case = Case {
         id: id.clone(),
-        grid: new.grid.clone(),
+        grid: placed.grid,
         category: new.category.clone(),
         source: new.source,
         title: new.title.clone(),
@@ -73,13 +156,10 @@ pub(crate) fn report<S: Store>(
             action: "report".into(),
             from: None,
             to: CaseState::Reported,
-            note: if local {
-                format!("source: {}", new.source)
-            } else {
-                format!("source: {}; dispatched down to {owner}", new.source)
-            },
+            note,
             by: new.by.clone(),
         }],
+        intake,
     };
     store.write(Change::Seq(seq))?;
     if let Some(rid) = &new.request_id {

@@ -24,11 +24,12 @@ fn transfer(origin: &Code, to: &Code, grid: &str, n: u64) -> Envelope {
         parent: None,
         children: &[],
         grids: &[],
+        intake: &crate::intake::DEFAULT_RULES,
     };
     let mut m = Mem::default();
     let new = NewCase {
         request_id: Some(format!("r{n}")),
-        grid: code(grid),
+        grid: Some(code(grid)),
         category: "0101".into(),
         source: Source::Patrol,
         title: format!("案件 {n}"),
@@ -37,6 +38,8 @@ fn transfer(origin: &Code, to: &Code, grid: &str, n: u64) -> Envelope {
         reporter: "网格员".into(),
         priority: Priority::Normal,
         by: String::new(),
+        intake: Default::default(),
+        within: None,
     };
     let Outcome::Reported { mut case, .. } =
         apply(&mut m, &rules, Ctx { now: 1_795_000_000_000 + n as i64, index: n }, &Command::Report(new))
@@ -74,6 +77,7 @@ impl Street {
             parent: Some(&self.parent),
             children: &self.children,
             grids: &[],
+            intake: &crate::intake::DEFAULT_RULES,
         }
     }
 }
@@ -177,13 +181,14 @@ fn a_report_never_reuses_the_id_of_a_case_that_came_back() {
         parent: None,
         children: &[],
         grids: &[],
+        intake: &crate::intake::DEFAULT_RULES,
     };
     let mut m = Mem::default();
     let now = 1_795_000_000_000;
     let report = |m: &mut Mem, rid: &str| {
         let new = NewCase {
             request_id: Some(rid.into()),
-            grid: code("370102001001001"),
+            grid: Some(code("370102001001001")),
             category: "0101".into(),
             source: Source::Patrol,
             title: "楼道堆物".into(),
@@ -192,6 +197,8 @@ fn a_report_never_reuses_the_id_of_a_case_that_came_back() {
             reporter: "网格员".into(),
             priority: Priority::Normal,
             by: String::new(),
+            intake: Default::default(),
+            within: None,
         };
         let Outcome::Reported { case, .. } =
             apply(m, &rules, Ctx { now, index: 1 }, &Command::Report(new)).unwrap()

@@ -6,6 +6,10 @@ use crate::case::Case;
 use crate::category::Catalog;
 use crate::code::Code;
 use crate::deadline::DeadlinePolicy;
+use crate::geo::Located;
+use crate::grids::{GridSet, MapVersion};
+use crate::intake::apikey::ApiKey;
+use crate::intake::IntakeRules;
 use crate::link::Envelope;
 use crate::tally::{Freshness, Tally, TallyKey};
 use crate::Millis;
@@ -78,6 +82,10 @@ pub enum Change {
     Department(Department),
     /// An access token, created or revoked.
     Token(Box<AccessToken>),
+    /// The node's grid boundaries, replaced by a newer set.
+    Grids(Box<GridSet>),
+    /// A key of an integrating system, created or revoked.
+    ApiKey(Box<ApiKey>),
     /// Mark (or, with None, unmark) the link to `peer` as restored.
     Restored {
         peer: Code,
@@ -99,6 +107,11 @@ pub trait Store {
     fn fresh(&mut self, node: &Code) -> Result<Option<Freshness>, Self::Error>;
     fn department(&mut self, name: &str) -> Result<Option<Department>, Self::Error>;
     fn token(&mut self, id: &str) -> Result<Option<AccessToken>, Self::Error>;
+    /// The version of the node's grid boundaries, if it holds any.
+    fn grid_version(&mut self) -> Result<Option<MapVersion>, Self::Error>;
+    /// Where the WGS-84 point lies on the node's grid boundaries (the most specific place).
+    fn locate(&mut self, lat: f64, lon: f64) -> Result<Option<Located>, Self::Error>;
+    fn api_key(&mut self, id: &str) -> Result<Option<ApiKey>, Self::Error>;
     /// The messages queued for `peer`, in sequence order.
     fn queued(&mut self, peer: &Code) -> Result<Vec<(u64, Envelope)>, Self::Error>;
     /// Whether the link to `peer` was restored from a backup, and what remains to resynchronise.
@@ -118,6 +131,8 @@ pub struct Rules<'a> {
     pub children: &'a [Code],
     /// Known grids: a community's own, or every grid below an upper node (empty: not checked).
     pub grids: &'a [Code],
+    /// What to do with points in no grid, how large photos may be, the node's name.
+    pub intake: &'a IntakeRules,
 }
 
 /// When and where in the log a command is applied.

@@ -12,7 +12,7 @@ use crate::Millis;
 fn new_case(rid: Option<&str>, grid: &str) -> NewCase {
     NewCase {
         request_id: rid.map(str::to_string),
-        grid: Code::parse("grid", grid).unwrap(),
+        grid: Some(Code::parse("grid", grid).unwrap()),
         category: "0101".into(),
         source: Source::Hotline,
         title: "楼道堆放杂物".into(),
@@ -21,11 +21,21 @@ fn new_case(rid: Option<&str>, grid: &str) -> NewCase {
         reporter: "市民".into(),
         priority: Priority::Normal,
         by: String::new(),
+        intake: Default::default(),
+        within: None,
     }
 }
 
 fn rules<'a>(node: &'a Code, policy: &'a DeadlinePolicy) -> Rules<'a> {
-    Rules { node, policy, catalog: Catalog::standard(), parent: None, children: &[], grids: &[] }
+    Rules {
+        node,
+        policy,
+        catalog: Catalog::standard(),
+        parent: None,
+        children: &[],
+        grids: &[],
+        intake: &crate::intake::DEFAULT_RULES,
+    }
 }
 
 fn ctx(now: Millis) -> Ctx {
@@ -90,8 +100,7 @@ fn acting_on_a_missing_case_or_illegally_changes_nothing() {
         expected_version: None,
         by: String::new(),
     };
-    let out =
-        apply(&mut m, &r, ctx(0), &Command::Act(Act { case_id: "nope".into(), step: step.clone() })).unwrap();
+    let out = apply(&mut m, &r, ctx(0), &Command::Act(Act::new("nope", step.clone()))).unwrap();
     assert!(matches!(out, Outcome::Refused(Refusal::NotFound { .. })));
     let Outcome::Reported { case, .. } =
         apply(&mut m, &r, ctx(0), &Command::Report(new_case(None, "370102001001001"))).unwrap()
@@ -99,7 +108,7 @@ fn acting_on_a_missing_case_or_illegally_changes_nothing() {
         panic!()
     };
     let before = m.tallies.clone();
-    let out = apply(&mut m, &r, ctx(0), &Command::Act(Act { case_id: case.id.clone(), step })).unwrap();
+    let out = apply(&mut m, &r, ctx(0), &Command::Act(Act::new(case.id.clone(), step))).unwrap();
     assert!(matches!(out, Outcome::Refused(Refusal::Workflow(WorkflowError::IllegalAction { .. }))));
     assert_eq!(m.cases[&case.id], *case);
     assert_eq!(m.tallies, before);
@@ -123,7 +132,7 @@ fn escalating_without_a_parent_is_refused() {
         expected_version: None,
         by: String::new(),
     };
-    apply(&mut m, &r, ctx(1), &Command::Act(Act { case_id: case.id.clone(), step: reg })).unwrap();
+    apply(&mut m, &r, ctx(1), &Command::Act(Act::new(case.id.clone(), reg))).unwrap();
     let esc = Step {
         action: Action::Escalate,
         actor: "op".into(),
@@ -131,7 +140,7 @@ fn escalating_without_a_parent_is_refused() {
         expected_version: None,
         by: String::new(),
     };
-    let out = apply(&mut m, &r, ctx(2), &Command::Act(Act { case_id: case.id.clone(), step: esc })).unwrap();
+    let out = apply(&mut m, &r, ctx(2), &Command::Act(Act::new(case.id.clone(), esc))).unwrap();
     assert!(
         matches!(out, Outcome::Refused(Refusal::Invalid { ref field, .. }) if field == "action"),
         "{out:?}"

@@ -35,6 +35,27 @@ pub enum CaseCmd {
     /// Take an action on a case: register, cancel, dispatch, start, handled, close, return, suspend,
     /// resume, extend.
     Act(ActArgs),
+    /// Place an unassigned case (待分派) on a grid: it then goes to the grid's community as a report
+    /// on that grid would.
+    Place {
+        /// Case id.
+        id: String,
+        /// The unit grid (15 digits) it belongs to.
+        #[arg(long)]
+        grid: String,
+        #[command(flatten)]
+        node: NodeArgs,
+        /// Who places it.
+        #[arg(long, default_value = "operator")]
+        actor: String,
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Refuse unless the case is at this version.
+        #[arg(long)]
+        expect_version: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
     /// The national event/component categories this node accepts.
     Categories {
         #[arg(long)]
@@ -46,8 +67,9 @@ pub enum CaseCmd {
 pub struct ReportArgs {
     #[command(flatten)]
     node: NodeArgs,
-    /// Unit grid (15 digits).
-    #[arg(long)]
+    /// Unit grid (15 digits); without it the node locates the case by --lat/--lon on its grid
+    /// boundaries and routes it to the grid's community.
+    #[arg(long, default_value = "", required_unless_present = "lat")]
     grid: String,
     /// Category: 4-digit code, "major/minor" (市容环境/暴露垃圾) or an unambiguous minor class.
     #[arg(long)]
@@ -69,8 +91,11 @@ pub struct ReportArgs {
     address: String,
     #[arg(long)]
     lat: Option<f64>,
-    #[arg(long)]
+    #[arg(long, requires = "lat")]
     lon: Option<f64>,
+    /// The datum of --lat/--lon: wgs84 (GPS) or gcj02 (Chinese map apps).
+    #[arg(long, default_value = "wgs84", value_parser = ["wgs84", "gcj02"])]
+    crs: String,
     /// Idempotency key; a retried report with the same key returns the first case. Generated if absent.
     #[arg(long)]
     request_id: Option<String>,
@@ -215,6 +240,8 @@ pub async fn run(cmd: CaseCmd) -> anyhow::Result<ExitCode> {
                     .then_some(pb::Location { lat: a.lat, lon: a.lon, address: a.address }),
                 reporter: a.reporter,
                 priority: a.priority,
+                crs: a.crs,
+                ..Default::default()
             };
             let resp = client.case(async |mut c, d| c.report(with_deadline(msg.clone(), d)).await).await?;
             let duplicate = resp.duplicate;
@@ -296,6 +323,7 @@ pub async fn run(cmd: CaseCmd) -> anyhow::Result<ExitCode> {
                 handler,
                 new_due_ms,
                 to: a.to.unwrap_or_default(),
+                ..Default::default()
             };
             let resp = client.case(async |mut c, d| c.act(with_deadline(msg.clone(), d)).await).await?;
             let (case, light) = domain(resp.case)?;
@@ -303,6 +331,31 @@ pub async fn run(cmd: CaseCmd) -> anyhow::Result<ExitCode> {
                 say!("{}", output::case_json(&case, &label(&case), &light));
             } else {
                 say!("{}  -> {}  (version {})", case.id, case.state, case.version);
+            }
+        }
+        CaseCmd::Place { id, grid, node, actor, note, expect_version, json } => {
+            let client = node.client()?;
+            let msg = pb::ActRequest {
+                case_id: id,
+                action: "place".into(),
+                actor,
+                note,
+                expected_version: expect_version,
+                grid,
+                ..Default::default()
+            };
+            let resp = client.case(async |mut c, d| c.act(with_deadline(msg.clone(), d)).await).await?;
+            let (case, light) = domain(resp.case)?;
+            if json {
+                say!("{}", output::case_json(&case, &label(&case), &light));
+            } else {
+                say!(
+                    "{}  on grid {}  -> owner {}  (version {})",
+                    case.id,
+                    case.grid,
+                    case.owner,
+                    case.version
+                );
             }
         }
         CaseCmd::Categories { json } => {

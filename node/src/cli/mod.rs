@@ -16,6 +16,7 @@ mod case;
 mod certs;
 mod cluster;
 mod export;
+mod grids;
 mod install;
 mod links;
 pub(crate) mod output;
@@ -145,6 +146,9 @@ enum Command {
     /// Access tokens of the node's console, for wall screens and browsers without a certificate.
     #[command(subcommand)]
     Access(access::AccessCmd),
+    /// Grid boundaries: import a GeoJSON file, list them, locate a point.
+    #[command(subcommand)]
+    Grids(grids::GridsCmd),
     /// Functional departments cases can be dispatched to (吹哨).
     #[command(subcommand)]
     Department(links::DepartmentCmd),
@@ -276,6 +280,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Access(cmd) => {
             init_tracing("warn");
             access::run(cmd).await
+        }
+        Command::Grids(cmd) => {
+            init_tracing("warn");
+            grids::run(cmd).await
         }
     }
 }

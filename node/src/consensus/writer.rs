@@ -149,6 +149,10 @@ fn command_name(c: &federation::machine::Command) -> &'static str {
         Command::TokenCreate(_) => "token create",
         Command::TokenRevoke(_) => "token revoke",
         Command::Resequence(_) => "resequence",
+        Command::GridsImport(_) => "grids import",
+        Command::Place(_) => "place",
+        Command::ApiKeyCreate(_) => "api key create",
+        Command::ApiKeyRevoke(_) => "api key revoke",
     }
 }
 

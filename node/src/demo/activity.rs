@@ -121,6 +121,7 @@ impl Activity {
             location: None,
             reporter,
             priority: if self.rng.gen_bool(0.1) { "high".into() } else { "normal".into() },
+            ..Default::default()
         };
         if let Err(e) = n.client.case(async |mut c, d| c.report(with_deadline(msg.clone(), d)).await).await {
             eprintln!("demo: report at {} failed: {e}", n.code);

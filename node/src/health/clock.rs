@@ -41,6 +41,9 @@ async fn ask_replica(ctx: &ClockCtx, id: u64, addr: &str) -> Option<i64> {
     req.set_timeout(ASK);
     req.metadata_mut().insert(NODE_HEADER, ctx.local.node.as_str().parse().ok()?);
     req.metadata_mut().insert(TARGET_HEADER, id.into());
+    // Like every Raft call, it carries this replica's protocol version (without it a replica two
+    // versions past the unversioned gridnode refuses the probe).
+    crate::protocol::stamp(req.metadata_mut());
     RaftServiceClient::new(channel).time(req).await.ok().map(|r| r.into_inner().now_ms)
 }
 

@@ -38,6 +38,13 @@ impl Authed {
             Caller::Granted(g) => format!("console: {}", g.describe()),
         }
     }
+
+    /// Refuses (403) unless the caller may do what `need` asks on this node.
+    pub fn require(&self, ctx: &super::HttpCtx, need: federation::access::Need) -> Result<(), ApiError> {
+        crate::service::authz::authorize(&self.caller, &ctx.local.node, need).map_err(|e| {
+            ApiError::new(axum::http::StatusCode::FORBIDDEN, "permission_denied", None, e.to_string())
+        })
+    }
 }
 
 /// The token in `Authorization: Bearer` or the session cookie.

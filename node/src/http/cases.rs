@@ -160,6 +160,8 @@ pub async fn act(
         handler: body.handler.map(|h: HandlerJson| pb::Handler { kind: h.kind, name: h.name }),
         new_due_ms: body.new_due_ms,
         to: body.to,
+        grid: body.grid,
+        photos: Vec::new(),
     };
     let resp = ctx.case.act(ctx.request(&a, req)).await?.into_inner();
     let c =
@@ -172,7 +174,8 @@ pub async fn act(
 pub struct ReportBody {
     /// A retried report with the same id returns the first case.
     pub request_id: Option<String>,
-    /// 15-digit grid code.
+    /// 15-digit grid code; empty or absent to locate the case by `lat`/`lon`.
+    #[serde(default)]
     pub grid: String,
     /// Code, "major/minor", or an unambiguous minor class.
     pub category: String,
@@ -189,6 +192,9 @@ pub struct ReportBody {
     /// low | normal | high | urgent (default normal)
     #[serde(default)]
     pub priority: String,
+    /// The datum of `lat`/`lon` when the case is located by them: wgs84 (default) or gcj02.
+    #[serde(default)]
+    pub crs: String,
 }
 
 /// Report a case.
@@ -210,6 +216,8 @@ pub async fn report(
         location: Some(pb::Location { lat: b.lat, lon: b.lon, address: b.address }),
         reporter: b.reporter,
         priority: b.priority,
+        crs: b.crs,
+        ..Default::default()
     };
     let resp = ctx.case.report(ctx.request(&a, req)).await?.into_inner();
     let c =

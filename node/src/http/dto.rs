@@ -67,6 +67,12 @@ pub struct CaseJson {
     pub watchers: Vec<String>,
     /// green | yellow | red; empty when no clock runs.
     pub light: String,
+    /// The micro-grid (微网格) the reported point lies in; empty when none.
+    pub micro_grid: String,
+    /// The owning node's name.
+    pub owner_name: String,
+    /// True while the case waits unassigned (待分派) for an operator to place it (`place`).
+    pub unassigned: bool,
 }
 
 impl From<&pb::Case> for CaseJson {
@@ -102,6 +108,9 @@ impl From<&pb::Case> for CaseJson {
             epoch: c.epoch,
             watchers: c.watchers.clone(),
             light: c.light.clone(),
+            micro_grid: c.micro_grid.clone(),
+            owner_name: c.owner_name.clone(),
+            unassigned: c.grid.ends_with("000"),
         }
     }
 }
@@ -181,6 +190,9 @@ pub struct ActBody {
     /// For send_down: the node below that takes the case over.
     #[serde(default)]
     pub to: String,
+    /// For place: the grid an unassigned case (待分派) belongs to.
+    #[serde(default)]
+    pub grid: String,
 }
 
 /// Counters of a set of cases.

@@ -118,9 +118,7 @@ fn stream(feed: Feed) -> impl Stream<Item = Result<Event, Infallible>> {
     responses((status = 200, description = "text/event-stream of hello, case, stats and links events"),
         (status = 503, body = ApiError, description = "too many streams open")))]
 pub async fn events(State(ctx): State<HttpCtx>, a: Authed) -> Result<Response, ApiError> {
-    crate::service::authz::authorize(&a.caller, &ctx.local.node, Need::Read).map_err(|e| {
-        ApiError::new(axum::http::StatusCode::FORBIDDEN, "permission_denied", None, e.to_string())
-    })?;
+    a.require(&ctx, Need::Read)?;
     let permit = ctx.events.clone().try_acquire_owned().map_err(|_| {
         ApiError::unavailable("too many live-event streams are open on this replica; retry later")
     })?;

@@ -70,9 +70,7 @@ pub async fn series(
     a: Authed,
     Query(q): Query<StatsQuery>,
 ) -> Result<Json<SeriesJson>, ApiError> {
-    crate::service::authz::authorize(&a.caller, &ctx.local.node, Need::Read).map_err(|e| {
-        ApiError::new(axum::http::StatusCode::FORBIDDEN, "permission_denied", None, e.to_string())
-    })?;
+    a.require(&ctx, Need::Read)?;
     let today = day_of(ctx.clock.now_ms());
     let to = match q.to.as_deref() {
         None | Some("") => today,

@@ -29,7 +29,9 @@ pub mod dto;
 mod error;
 mod events;
 mod figures;
+mod grids;
 mod listener;
+mod open311;
 mod openapi;
 mod probe;
 mod tree;
@@ -66,6 +68,7 @@ pub struct HttpCtx {
     pub(crate) local: Arc<Local>,
     pub(crate) case: CaseApi,
     pub(crate) cluster: ClusterApi,
+    pub(crate) grids: crate::service::GridApi,
     pub(crate) reader: CaseReader,
     pub(crate) leadership: Leadership,
     pub(crate) health: Health,
@@ -87,6 +90,7 @@ pub struct HttpParts {
     pub local: Arc<Local>,
     pub case: CaseApi,
     pub cluster: ClusterApi,
+    pub grids: crate::service::GridApi,
     pub reader: CaseReader,
     pub leadership: Leadership,
     pub health: Health,
@@ -112,6 +116,7 @@ impl HttpCtx {
             local: p.local,
             case: p.case,
             cluster: p.cluster,
+            grids: p.grids,
             reader: p.reader,
             leadership: p.leadership,
             health: p.health,
@@ -154,11 +159,18 @@ pub fn router(ctx: HttpCtx) -> Router {
         .route("/api/v1/stats/subtree", get(figures::subtree))
         .route("/api/v1/stats/series", get(figures::series))
         .route("/api/v1/stats/tree", get(tree::tree))
+        .route("/api/v1/grids", get(grids::list))
+        .route("/api/v1/grids/locate", get(grids::locate))
+        .route("/api/v1/grids/geojson", get(grids::geojson))
         .route("/api/v1/departments", get(figures::departments))
         .route("/api/v1/categories", get(figures::categories))
         .route("/api/v1/links", get(cluster::links))
         .route("/api/v1/cluster", get(cluster::status))
         .route("/api/v1/events", get(events::events))
+        .route("/open311/v2/{file}", get(open311::get_root).post(open311::post_root))
+        .route("/open311/v2/services/{file}", get(open311::get_service))
+        .route("/open311/v2/requests/{file}", get(open311::get_request))
+        .route("/open311/v2/tokens/{file}", get(open311::get_token))
         .fallback(|| async { ApiError::not_found("no such route; see /api/openapi.json") })
         .with_state(ctx)
         .layer(RequestLayer::http(metrics))

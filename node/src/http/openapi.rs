@@ -4,7 +4,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{assets, auth, cases, cluster, dto, error, events, figures, probe, tree};
+use super::{assets, auth, cases, cluster, dto, error, events, figures, grids, open311, probe, tree};
 
 /// Every route of the console's API.
 #[derive(OpenApi)]
@@ -16,6 +16,8 @@ use super::{assets, auth, cases, cluster, dto, error, events, figures, probe, tr
         cases::list, cases::detail, cases::act, cases::report,
         figures::own, figures::subtree, figures::series, tree::tree, figures::departments, figures::categories,
         cluster::links, cluster::status,
+        grids::list, grids::locate, grids::geojson,
+        open311::get_root, open311::post_root, open311::get_service, open311::get_request, open311::get_token,
         events::events,
         probe::healthz, probe::readyz, probe::metrics,
         document, assets::index, assets::screen, assets::asset,
@@ -25,13 +27,16 @@ use super::{assets, auth, cases, cluster, dto, error, events, figures, probe, tr
         dto::HandlerJson, dto::ActBody, cases::ReportBody, dto::StatsJson, dto::CountersJson, dto::FreshnessJson,
         dto::SeriesJson, dto::DayJson, dto::DepartmentJson, dto::CategoryJson, dto::LinksJson, dto::LinkJson,
         dto::ClusterJson, dto::ReplicaJson, dto::TreeJson, dto::TreeNodeJson, dto::LightsJson, dto::SessionBody, dto::WhoAmI, dto::ProbeJson,
+        grids::GridsJson, grids::GridPlaceJson, grids::LocatedJson, grids::MapVersionJson,
     )),
     tags(
         (name = "session", description = "signing in with an access token"),
         (name = "cases", description = "案件: list, search, detail, report, act"),
         (name = "figures", description = "statistics with freshness, daily series, departments, categories"),
         (name = "cluster", description = "federation links and the Raft group"),
+        (name = "grids", description = "grid boundaries: places, locating a point, GeoJSON for maps"),
         (name = "events", description = "server-sent events"),
+        (name = "open311", description = "Open311 GeoReport v2 for the 12345 hotline and city apps (api_key on POST)"),
         (name = "probes", description = "health, readiness, Prometheus metrics"),
         (name = "console", description = "the console's pages (/, /screen) and their embedded files"),
     )

@@ -26,6 +26,13 @@ pub struct NeighbourClient {
 }
 
 impl NeighbourClient {
+    /// The protocol version the neighbour's preferred replica last answered with, if it answered.
+    pub fn version(&self) -> Option<u32> {
+        let idx = self.preferred.load(Ordering::Relaxed) % self.channels.len().max(1);
+        let (addr, _) = self.channels.get(idx)?;
+        self.protocol.of(&format!("node {} at {addr}", self.code))
+    }
+
     pub fn new(
         peer: &Neighbour,
         timeout: Duration,

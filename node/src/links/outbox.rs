@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 
 use federation::category::Catalog;
 use federation::code::Code;
-use federation::link::{Envelope, Health, OutboxSender, SendCommand, SendEvent};
+use federation::link::{Body, Envelope, Health, OutboxSender, SendCommand, SendEvent};
 use federation::machine::{Acked, Resequence};
 use proto::convert;
 use proto::v1::{DeliverRequest, Sequenced};
@@ -61,29 +61,37 @@ pub(super) async fn run(ctx: LinkCtx, peer: Neighbour) {
                         SendEvent::Greeted { now: ctx.clock.now_ms(), result }
                     }
                     SendCommand::Deliver { first, last } => {
-                        let msg = DeliverRequest {
-                            from: ctx.local.node.to_string(),
-                            messages: loaded
-                                .iter()
-                                .filter(|(seq, _)| (first..=last).contains(seq))
-                                .map(|(seq, env)| Sequenced {
-                                    seq: *seq,
-                                    envelope: Some(convert::envelope_to_pb(env, Catalog::standard())),
-                                })
-                                .collect(),
-                        };
-                        let result = client
-                            .call(msg, async |mut c, req| c.deliver(req).await)
-                            .await
-                            .map(|r| r.applied)
-                            .map_err(|s| s.message().to_string());
-                        if let Ok(applied) = result {
-                            debug!(peer = %code, first, last, applied, "delivered");
-                            if applied < first {
-                                warn!(peer = %code, first, applied, "peer has not applied earlier messages");
+                        match boundaries_wait(&loaded, first, last, &client) {
+                            Some(why) => {
+                                debug!(peer = %code, "{why}");
+                                SendEvent::Delivered { now: ctx.clock.now_ms(), result: Err(why) }
+                            }
+                            None => {
+                                let msg = DeliverRequest {
+                                    from: ctx.local.node.to_string(),
+                                    messages: loaded
+                                        .iter()
+                                        .filter(|(seq, _)| (first..=last).contains(seq))
+                                        .map(|(seq, env)| Sequenced {
+                                            seq: *seq,
+                                            envelope: Some(convert::envelope_to_pb(env, Catalog::standard())),
+                                        })
+                                        .collect(),
+                                };
+                                let result = client
+                                    .call(msg, async |mut c, req| c.deliver(req).await)
+                                    .await
+                                    .map(|r| r.applied)
+                                    .map_err(|s| s.message().to_string());
+                                if let Ok(applied) = result {
+                                    debug!(peer = %code, first, last, applied, "delivered");
+                                    if applied < first {
+                                        warn!(peer = %code, first, applied, "peer has not applied earlier messages");
+                                    }
+                                }
+                                SendEvent::Delivered { now: ctx.clock.now_ms(), result }
                             }
                         }
-                        SendEvent::Delivered { now: ctx.clock.now_ms(), result }
                     }
                     SendCommand::Ack { upto } => {
                         let result = match ctx.writer.propose(Acked { peer: code.clone(), upto }).await {
@@ -151,4 +159,27 @@ pub(super) async fn run(ctx: LinkCtx, peer: Neighbour) {
             Wake::Closed => return,
         }
     }
+}
+
+/// Why messages `first..=last` wait: grid boundaries among them and a neighbour that has not answered
+/// with the protocol version that reads them (it would refuse the whole delivery). The link retries
+/// with its backoff until the neighbour is upgraded.
+fn boundaries_wait(
+    loaded: &[(u64, Envelope)],
+    first: u64,
+    last: u64,
+    client: &super::neighbour::NeighbourClient,
+) -> Option<String> {
+    let boundaries = loaded
+        .iter()
+        .any(|(seq, env)| (first..=last).contains(seq) && matches!(env.body, Body::Boundaries { .. }));
+    let version = client.version();
+    (boundaries && version.is_none_or(|v| v < federation::protocol::INTAKE)).then(|| {
+        format!(
+            "grid boundaries wait until node {} speaks protocol {} (it answered {})",
+            client.code,
+            federation::protocol::INTAKE,
+            version.map_or("nothing yet".to_string(), |v| v.to_string())
+        )
+    })
 }

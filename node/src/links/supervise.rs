@@ -44,7 +44,7 @@ pub(super) async fn run(ctx: LinkCtx) {
                 expected_version: Some(case.version),
                 by: format!("gridfed://{}/replica {} (supervision)", ctx.local.node, ctx.local.replica),
             };
-            match ctx.writer.propose(Act { case_id: id.clone(), step }).await {
+            match ctx.writer.propose(Act::new(id.clone(), step)).await {
                 Ok(Ok(_)) => info!(case = %id, "overdue case escalated (督办)"),
                 Ok(Err(_)) => {}
                 Err(e) => {

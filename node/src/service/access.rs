@@ -30,16 +30,16 @@ const DEFAULT_TTL: &str = "8h";
 /// The access-token service of a replica.
 #[derive(Clone)]
 pub struct AccessApi {
-    local: Arc<Local>,
-    writer: Writer,
-    leadership: Leadership,
-    reader: CaseReader,
+    pub(super) local: Arc<Local>,
+    pub(super) writer: Writer,
+    pub(super) leadership: Leadership,
+    pub(super) reader: CaseReader,
     clock: Clock,
-    pool: ChannelPool,
+    pub(super) pool: ChannelPool,
 }
 
 /// A fresh random token id (8 hex digits) and secret (32 hex digits).
-fn fresh_secret() -> (String, String) {
+pub(super) fn fresh_secret() -> (String, String) {
     let mut bytes = [0u8; 20];
     rand::thread_rng().fill_bytes(&mut bytes);
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
@@ -64,7 +64,7 @@ impl AccessApi {
     }
 
     /// The caller, allowed to manage tokens here.
-    fn manager<T>(&self, req: &Request<T>) -> Result<Caller, Status> {
+    pub(super) fn manager<T>(&self, req: &Request<T>) -> Result<Caller, Status> {
         let c = caller(self.local.authenticated, req)?;
         super::authz::authorize(&c, &self.local.node, Need::Manage).map_err(denied)?;
         Ok(c)

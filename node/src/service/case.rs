@@ -102,6 +102,41 @@ impl CaseApi {
         Ok(Response::new(DepartmentsResponse { departments }))
     }
 
+    /// Reports `new`, whose sender the node authenticated elsewhere (an Open311 key; `new.by` names it):
+    /// checked, then committed here or forwarded to the leader on the sender's behalf.
+    pub async fn report_for(&self, new: federation::machine::NewCase) -> Result<ReportResponse, Status> {
+        new.validate(&self.local.rules.rules()).map_err(refusal_status)?;
+        let msg = proto::intake::new_case_to_pb(&new);
+        let by = new.by.clone();
+        let here = |r: federation::machine::Reported| {
+            tracing::info!(case = %r.case.id, duplicate = r.duplicate, by = %by, "reported");
+            Ok(ReportResponse { case: Some(self.case_pb(&r.case)), duplicate: r.duplicate })
+        };
+        let there = async |ch, d| CaseServiceClient::new(ch).report(forwarded_for(msg, d, &by)).await;
+        commit_or_forward(&self.writer, &self.pool, new, false, here, there).await.map(Response::into_inner)
+    }
+
+    /// Places an unassigned case (待分派) on a grid (`case place`, action "place").
+    async fn place(&self, msg: ActRequest, fwd: bool, by: String) -> Result<Response<ActResponse>, Status> {
+        check_case_id("case_id", &msg.case_id).map_err(refusal_status)?;
+        let grid = Code::parse_level("grid", &msg.grid, Level::Grid)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let cmd = federation::machine::Place {
+            case_id: msg.case_id.clone(),
+            grid,
+            actor: msg.actor.clone(),
+            note: msg.note.clone(),
+            expected_version: msg.expected_version,
+            by: by.clone(),
+        };
+        let here = |case: Box<federation::Case>| {
+            tracing::info!(case = %case.id, grid = %case.grid, "placed");
+            Ok(ActResponse { case: Some(self.case_pb(&case)) })
+        };
+        let there = async |ch, d| CaseServiceClient::new(ch).act(forwarded_for(msg, d, &by)).await;
+        commit_or_forward(&self.writer, &self.pool, cmd, fwd, here, there).await
+    }
+
     fn case_pb(&self, c: &federation::Case) -> proto::v1::Case {
         convert::case_to_pb_at(c, Catalog::standard(), self.clock.now_ms(), &self.local.rules.policy)
     }
@@ -235,6 +270,9 @@ impl CaseService for CaseApi {
         let fwd = is_forwarded(&req);
         let by = super::authz::who(self.local.authenticated, &self.local.node, &req);
         let msg = req.into_inner();
+        if msg.action == "place" {
+            return self.place(msg, fwd, by).await;
+        }
         let (case_id, mut step) =
             convert::step_from_pb(msg.clone()).map_err(|e| Status::invalid_argument(e.to_string()))?;
         step.by = by.clone();
@@ -245,7 +283,7 @@ impl CaseService for CaseApi {
             Ok(ActResponse { case: Some(self.case_pb(&case)) })
         };
         let there = async |ch, d| CaseServiceClient::new(ch).act(forwarded_for(msg, d, &by)).await;
-        commit_or_forward(&self.writer, &self.pool, Act { case_id, step }, fwd, here, there).await
+        commit_or_forward(&self.writer, &self.pool, Act::new(case_id, step), fwd, here, there).await
     }
 
     #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica))]

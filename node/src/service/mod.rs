@@ -7,17 +7,21 @@
 //! peer     PeerService     neighbour nodes: handshake, deliveries, rollups
 //! raft     RaftService     the node's other replicas: openraft's messages
 //! access   AccessService   operators: the console's access tokens
+//! apikeys  ApiKeyService   operators: keys of systems reporting through Open311
+//! grids    GridService     grid boundaries: import (operators), list, locate a point
 //! authz    who may call what: one rule for certificates and tokens, gRPC and HTTP
 //! commit   commit here or forward once to the leader; errors to statuses
 //! ```
 
 mod access;
+mod apikeys;
 pub mod authz;
 mod backup;
 mod case;
 mod cluster;
 mod codes;
 pub(crate) mod commit;
+mod grids;
 mod peer;
 mod raft;
 
@@ -27,5 +31,6 @@ pub use case::CaseApi;
 pub use cluster::ClusterApi;
 pub use codes::StatusCodesLayer;
 pub use commit::FORWARDED;
+pub use grids::{GridApi, MAX_GEOJSON_BYTES};
 pub use peer::PeerApi;
 pub use raft::RaftApi;

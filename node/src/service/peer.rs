@@ -129,7 +129,16 @@ impl PeerService for PeerApi {
                 .ok_or_else(|| Status::invalid_argument(format!("messages[{i}].envelope: missing")))?;
             let env = convert::envelope_from_pb(env)
                 .map_err(|e| Status::invalid_argument(format!("messages[{i}]: {e}")))?;
-            env.case().check_received(&format!("messages[{i}].envelope.case")).map_err(refusal_status)?;
+            match env.case() {
+                Some(case) => {
+                    case.check_received(&format!("messages[{i}].envelope.case")).map_err(refusal_status)?
+                }
+                None => {
+                    if let federation::link::Body::Boundaries { set } = &env.body {
+                        federation::grids::check_size(&set.map).map_err(refusal_status)?;
+                    }
+                }
+            }
             // A child speaks only for its subtree; a parent only sends into ours.
             let from_parent = from.parent().as_ref() != Some(&self.local.node);
             let in_scope =

@@ -20,6 +20,7 @@
 //! Raft runs on it (see `integrity`).
 
 pub mod faults;
+pub mod grids;
 pub mod integrity;
 #[cfg(test)]
 mod integrity_tests;

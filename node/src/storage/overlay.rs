@@ -6,12 +6,16 @@ use std::collections::HashMap;
 use federation::access::AccessToken;
 use federation::case::Case;
 use federation::code::Code;
+use federation::geo::Located;
+use federation::grids::MapVersion;
+use federation::intake::apikey::ApiKey;
 use federation::link::Envelope;
 use federation::machine::{self, Change, Department, RestoredLink};
 use federation::tally::{Freshness, Tally, TallyKey};
 use rocksdb::{Direction, IteratorMode, WriteBatch, DB};
 use serde::{Deserialize, Serialize};
 
+use super::grids::{self, GridCache, Indexed};
 use super::{cf, decode, encode, keys, StoreError};
 use super::{CF_CASES, CF_DUE, CF_FED, CF_OUTBOX, CF_REQUESTS, CF_SM, CF_TALLY, CF_TALLY_IDX};
 
@@ -54,11 +58,22 @@ pub(crate) struct Overlay<'a> {
     view: HashMap<(&'static str, Vec<u8>), Option<Vec<u8>>>,
     ops: Vec<Op>,
     pub touched: Touched,
+    grids: &'a GridCache,
+    /// Grid boundaries written in this batch, indexed (the cache takes them once the batch is written).
+    pub new_grids: Option<Indexed>,
 }
 
 impl<'a> Overlay<'a> {
-    pub fn new(db: &'a DB) -> Overlay<'a> {
-        Overlay { db, index: 0, view: HashMap::new(), ops: Vec::new(), touched: Touched::default() }
+    pub fn new(db: &'a DB, grids: &'a GridCache) -> Overlay<'a> {
+        Overlay {
+            db,
+            index: 0,
+            view: HashMap::new(),
+            ops: Vec::new(),
+            touched: Touched::default(),
+            grids,
+            new_grids: None,
+        }
     }
 
     fn get(&self, name: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
@@ -200,6 +215,22 @@ impl machine::Store for Overlay<'_> {
             .collect()
     }
 
+    fn grid_version(&mut self) -> Result<Option<MapVersion>, StoreError> {
+        self.get_as(CF_FED, "grid boundaries version", &grids::version_key())
+    }
+
+    fn locate(&mut self, lat: f64, lon: f64) -> Result<Option<Located>, StoreError> {
+        let map = match &self.new_grids {
+            Some((_, m)) => Some(m.clone()),
+            None => self.grids.map(self.db)?.map(|(_, m)| m),
+        };
+        Ok(map.and_then(|m| m.locate(lat, lon, federation::geo::Crs::Wgs84)))
+    }
+
+    fn api_key(&mut self, id: &str) -> Result<Option<ApiKey>, StoreError> {
+        self.get_as(CF_FED, "api key", &keys::fed("apikey", id))
+    }
+
     fn restored(&mut self, peer: &Code) -> Result<Option<RestoredLink>, StoreError> {
         self.get_as(CF_FED, "restored link", &keys::fed("restored", peer.as_str()))
     }
@@ -252,6 +283,15 @@ impl machine::Store for Overlay<'_> {
             }
             Change::Department(d) => self.put(CF_FED, "department", keys::fed("dept", &d.name), &d)?,
             Change::Token(t) => self.put(CF_FED, "access token", keys::fed("token", &t.id), &*t)?,
+            Change::Grids(set) => {
+                self.put(CF_FED, "grid boundaries", grids::set_key(), &*set)?;
+                self.put(CF_FED, "grid boundaries version", grids::version_key(), &set.version)?;
+                // The state machine checked the set; one that fails here locates nothing.
+                self.new_grids = federation::grids::index(&set)
+                    .ok()
+                    .map(|m| (set.version.clone(), std::sync::Arc::new(m)));
+            }
+            Change::ApiKey(k) => self.put(CF_FED, "api key", keys::fed("apikey", &k.id), &*k)?,
             Change::Restored { peer, link: Some(l) } => {
                 self.put(CF_FED, "restored link", keys::fed("restored", peer.as_str()), &l)?;
                 self.touched.outbox = true;

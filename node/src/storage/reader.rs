@@ -7,12 +7,14 @@ use std::sync::Arc;
 use federation::access::AccessToken;
 use federation::case::Case;
 use federation::code::{Code, Level};
+use federation::intake::apikey::ApiKey;
 use federation::link::Envelope;
 use federation::machine::Department;
 use federation::stats::{Counters, Report};
 use federation::tally::{Freshness, Tally, TallyKey};
 use rocksdb::{Direction, IteratorMode, ReadOptions, DB};
 
+use super::grids::{GridCache, Indexed};
 use super::overlay::StoredTally;
 use super::{
     cf, decode, keys, Faults, StoreError, CF_CASES, CF_DUE, CF_FED, CF_OUTBOX, CF_TALLY, CF_TALLY_IDX,
@@ -31,6 +33,7 @@ pub type TallyBatch = (Vec<(TallyKey, Tally)>, Vec<u8>);
 pub struct CaseReader {
     raw: Raw,
     faults: Faults,
+    grids: GridCache,
 }
 
 /// The reads themselves.
@@ -123,6 +126,10 @@ reads! {
     fn token(&self, id: &str) -> Option<AccessToken>;
     /// Every access token of this node, revoked and expired ones included.
     fn tokens(&self) -> Vec<AccessToken>;
+    /// The key of an integrating system with `id`.
+    fn api_key(&self, id: &str) -> Option<ApiKey>;
+    /// Every key of an integrating system, revoked ones included.
+    fn api_keys(&self) -> Vec<ApiKey>;
     /// Up to `limit` queued messages for `peer`, in order.
     fn outbox(&self, peer: &Code, limit: usize) -> Vec<(u64, Envelope)>;
     /// How many messages wait for `peer`, and when the oldest was queued.
@@ -137,7 +144,22 @@ reads! {
 impl CaseReader {
     /// Reads of `db` for node `node`; damage found is reported to `faults`.
     pub fn new(db: Arc<DB>, node: Code, faults: Faults) -> CaseReader {
-        CaseReader { raw: Raw { db, node }, faults }
+        CaseReader { raw: Raw { db, node }, faults, grids: GridCache::default() }
+    }
+
+    /// Reads grid boundaries through `grids` (the state machine's index).
+    pub fn with_grids(mut self, grids: GridCache) -> CaseReader {
+        self.grids = grids;
+        self
+    }
+
+    /// The node's grid boundaries, indexed: their version and map; none when it holds none.
+    pub fn grid_map(&self) -> Result<Option<Indexed>, StoreError> {
+        self.grids.map(&self.raw.db).inspect_err(|e| {
+            if e.is_corruption() {
+                self.faults.report("reading (grid_map)", e);
+            }
+        })
     }
 }
 
@@ -384,6 +406,17 @@ impl Raw {
 
     pub fn tokens(&self) -> Result<Vec<AccessToken>, StoreError> {
         self.fed_values(b"token/", "access token")
+    }
+
+    pub fn api_key(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
+        match self.db.get_cf(cf(&self.db, CF_FED)?, keys::fed("apikey", id))? {
+            Some(b) => Ok(Some(decode("api key", &b)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        self.fed_values(b"apikey/", "api key")
     }
 
     /// Up to `limit` queued messages for `peer`, in order.

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use federation::category::Catalog;
 use federation::code::Code;
 use federation::deadline::DeadlinePolicy;
+use federation::intake::IntakeRules;
 use federation::machine::{self, Ctx, Outcome, Rules};
 use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, RaftSnapshotBuilder, StorageIOError};
@@ -22,6 +23,7 @@ use rocksdb::{IteratorMode, WriteBatch, DB};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 
+use super::grids::GridCache;
 pub use super::overlay::CaseChanged;
 use super::overlay::Overlay;
 use super::reader::CaseReader;
@@ -41,6 +43,7 @@ pub struct NodeRules {
     pub parent: Option<Code>,
     pub children: Vec<Code>,
     pub grids: Vec<Code>,
+    pub intake: IntakeRules,
 }
 
 impl NodeRules {
@@ -52,6 +55,7 @@ impl NodeRules {
             parent: self.parent.as_ref(),
             children: &self.children,
             grids: &self.grids,
+            intake: &self.intake,
         }
     }
 }
@@ -96,6 +100,7 @@ pub struct StateMachine {
     applied: Option<LogId>,
     membership: StoredMembership,
     snapshots_built: u64,
+    grids: GridCache,
 }
 
 impl StateMachine {
@@ -125,16 +130,17 @@ impl StateMachine {
             applied,
             membership,
             snapshots_built: 0,
+            grids: GridCache::default(),
         })
     }
 
     /// Reads of this state machine's store; damage found is reported to `faults`.
     pub fn reader(&self, faults: Faults) -> CaseReader {
-        CaseReader::new(self.db.clone(), self.rules.node.clone(), faults)
+        CaseReader::new(self.db.clone(), self.rules.node.clone(), faults).with_grids(self.grids.clone())
     }
 
     fn apply_entries(&mut self, entries: Vec<Entry>) -> Result<Vec<Response>, StoreError> {
-        let mut overlay = Overlay::new(&self.db);
+        let mut overlay = Overlay::new(&self.db, &self.grids);
         let rules = self.rules.rules();
         let mut responses = Vec::with_capacity(entries.len());
         let mut applied = self.applied;
@@ -166,12 +172,16 @@ impl StateMachine {
             responses.push(Response { outcomes });
         }
         let touched = std::mem::take(&mut overlay.touched);
+        let new_grids = overlay.new_grids.take();
         let sm_cf = cf(&self.db, CF_SM)?;
         let mut batch = overlay.into_batch()?;
         batch.put_cf(sm_cf, KEY_APPLIED, encode("applied log id", &applied)?);
         batch.put_cf(sm_cf, KEY_MEMBERSHIP, encode("membership", &membership)?);
         // Durable with the next fsynced log write (one shared WAL); see the module docs.
         self.db.write(batch)?;
+        if let Some((version, map)) = new_grids {
+            self.grids.put(version, map);
+        }
         self.applied = applied;
         self.membership = membership;
         if touched.outbox {
@@ -313,6 +323,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 applied: self.applied,
                 membership: self.membership.clone(),
                 snapshots_built: self.snapshots_built + 1,
+                grids: self.grids.clone(),
             },
         }
     }

@@ -21,6 +21,7 @@ fn rules() -> NodeRules {
         parent: None,
         children: vec![],
         grids: vec![],
+        intake: Default::default(),
     }
 }
 
@@ -49,7 +50,7 @@ fn openraft_storage_suite() {
 fn new_report(i: usize, grid: &str) -> Command {
     Command::Report(NewCase {
         request_id: Some(format!("req-{i}")),
-        grid: Code::parse("grid", grid).unwrap(),
+        grid: Some(Code::parse("grid", grid).unwrap()),
         category: "0101".into(),
         source: Source::Patrol,
         title: format!("暴露垃圾 {i}"),
@@ -58,7 +59,56 @@ fn new_report(i: usize, grid: &str) -> Command {
         reporter: "网格员".into(),
         priority: Priority::Normal,
         by: String::new(),
+        intake: Default::default(),
+        within: None,
     })
+}
+
+fn report_at(i: usize, lat: f64, lon: f64) -> Command {
+    let Command::Report(mut new) = new_report(i, "370102001001001") else { unreachable!() };
+    new.grid = None;
+    new.location =
+        Some(federation::case::Location { lat: Some(lat), lon: Some(lon), address: String::new() });
+    Command::Report(new)
+}
+
+fn import_fixture() -> Command {
+    let text = include_str!("../../../federation/tests/data/lixia_grids.geojson");
+    let map = federation::geo::GridMap::import(text, &Default::default()).unwrap().to_stored();
+    Command::GridsImport(federation::machine::GridsImport { map, by: String::new() })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn boundaries_locate_in_the_same_batch_after_it_and_after_a_snapshot_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_log, mut sm) = open(dir.path());
+    let reader = sm.reader(super::Faults::new());
+    assert!(reader.grid_map().unwrap().is_none());
+    // A report by point in the same entry as the import is located on it.
+    let resp =
+        sm.apply(vec![entry(1, vec![import_fixture(), report_at(1, 36.6668, 117.0521)])]).await.unwrap();
+    let Outcome::Reported { case, .. } = &resp[0].outcomes[1] else { panic!("{:?}", resp[0].outcomes) };
+    assert_eq!(
+        (case.grid.as_str(), case.intake.micro.as_ref().map(|m| m.to_string())),
+        ("370102001001001", Some("370102001001001-03".into()))
+    );
+    let (version, map) = reader.grid_map().unwrap().unwrap();
+    assert_eq!((version.index, map.len()), (1, 10));
+    let resp = sm.apply(vec![entry(2, vec![report_at(2, 36.70, 117.10)])]).await.unwrap();
+    assert!(
+        matches!(&resp[0].outcomes[0], Outcome::Refused(r) if r.to_string().contains("(36.7, 117.1)")),
+        "{:?}",
+        resp[0].outcomes
+    );
+
+    // A replica installing a snapshot indexes the boundaries it brings.
+    let snap = sm.get_snapshot_builder().await.build_snapshot().await.unwrap();
+    let other = tempfile::tempdir().unwrap();
+    let (_l2, mut sm2) = open(other.path());
+    let r2 = sm2.reader(super::Faults::new());
+    assert!(r2.grid_map().unwrap().is_none());
+    sm2.install_snapshot(&snap.meta, snap.snapshot).await.unwrap();
+    assert_eq!(r2.grid_map().unwrap().map(|(v, _)| v), Some(version));
 }
 
 fn entry(index: u64, commands: Vec<Command>) -> Entry {

@@ -13,7 +13,7 @@
 //! certificate ([`Federation::cli`]).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::Duration;
 
@@ -392,6 +392,16 @@ impl Federation {
     pub fn backlog(&self, node: &str) -> u64 {
         let v = self.cli_json(&["federation", "status", "--node", &self.addrs(node), "--json"]);
         v["links"].as_array().unwrap().iter().map(|l| l["backlog"].as_u64().unwrap()).sum()
+    }
+
+    /// The console of the first replica of `node` over HTTPS, as the district's operator.
+    pub fn http(&self, node: &str) -> super::http::Http {
+        let p = self.procs.iter().find(|p| p.node == node).expect("node");
+        let t: toml::Table = toml::from_str(&std::fs::read_to_string(&p.config).unwrap()).unwrap();
+        let addr = t["http"]["listen"].as_str().unwrap().to_string();
+        let (ca, cert, key) =
+            (Path::new(&self.env[0].1), Path::new(&self.env[1].1), Path::new(&self.env[2].1));
+        super::http::Http::tls(&addr, ca, Some((cert, key)))
     }
 
     pub fn nodes() -> Vec<&'static str> {

@@ -9,6 +9,7 @@
 //! catchup    a long outage's queued escalations drained: messages per second
 //! footprint  one replica: start-up, memory idle and under load, data per 100,000 cases
 //! district   1 district + 20 streets + 160 communities on one machine: start-up, memory, freshness
+//! locate     a report's point among 10,000 grids (WGS-84 and GCJ-02): p50, p99, max
 //! ```
 //! Prints a table per benchmark and writes every figure as JSON (`--json FILE`, default
 //! `target/bench/results.json`).
@@ -21,12 +22,13 @@ mod failover;
 mod footprint;
 mod intake;
 mod latency;
+mod locate;
 
 use std::path::PathBuf;
 
 use anyhow::bail;
 
-const ALL: [&str; 6] = ["intake", "failover", "latency", "catchup", "footprint", "district"];
+const ALL: [&str; 7] = ["intake", "failover", "latency", "catchup", "footprint", "district", "locate"];
 
 /// Resolves on Ctrl-C or SIGTERM.
 async fn interrupted() {
@@ -75,6 +77,7 @@ async fn main() -> anyhow::Result<()> {
                 "catchup" => catchup::run(dir.path()).await,
                 "footprint" => footprint::run(dir.path()).await,
                 "district" => district::run(dir.path()).await,
+                "locate" => locate::run(dir.path()).await,
                 _ => unreachable!("checked above"),
             }
         };
