@@ -16,7 +16,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use common::fed::{Federation, COMMUNITIES, DISTRICT, STREET_A, STREET_B};
-use common::wait_for;
 use federation::stats::Counters;
 
 struct Rng(u64);
@@ -346,26 +345,43 @@ fn a_seeded_storm_of_faults_loses_and_doubles_nothing() {
     }
     assert_eq!(owners.len(), acked.len(), "[seed {seed}] cases nobody reported exist");
     // The district's rollup of its subtree equals the recount.
-    wait_for(
-        &format!("[seed {seed}] the district's figures to equal the recount"),
-        Duration::from_secs(60),
-        || {
-            let v = s.f.stats(DISTRICT, Some(""));
-            let got = (
-                v["total"].as_i64()?,
-                v["registered"].as_i64()?,
-                v["closed"].as_i64()?,
-                v["returned"].as_i64()?,
-            );
-            (got == (truth.total, truth.registered, truth.closed, truth.returned)).then_some(())
-        },
-    );
+    let want = (truth.total, truth.registered, truth.closed, truth.returned);
+    let last = std::cell::RefCell::new(serde_json::Value::Null);
+    let equal = wait_until(Duration::from_secs(60), || {
+        let v = s.f.stats(DISTRICT, Some(""));
+        let got =
+            (v["total"].as_i64(), v["registered"].as_i64(), v["closed"].as_i64(), v["returned"].as_i64());
+        *last.borrow_mut() = v;
+        got == (Some(want.0), Some(want.1), Some(want.2), Some(want.3))
+    });
+    if !equal {
+        let per_node: Vec<String> =
+            Federation::nodes().iter().map(|n| format!("{n}: {}", s.f.stats(n, Some("")))).collect();
+        panic!(
+            "[seed {seed}] the district's figures never equalled the recount (total, registered, closed, returned) = {want:?}\n\
+             district: {}\nsubtree figures per node:\n{}",
+            last.borrow(),
+            per_node.join("\n")
+        );
+    }
     eprintln!("fault storm: seed {seed}: {} cases, every one present once", owners.len());
     assert!(
         owners.len() >= steps / 10,
         "[seed {seed}] only {} cases in {steps} steps: the storm did little",
         owners.len()
     );
+}
+
+/// Polls `ok` until it holds (true) or `limit` passes (false).
+fn wait_until(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
 }
 
 /// A case as `case list --json` prints it, without the fields the CLI adds.

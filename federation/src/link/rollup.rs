@@ -98,8 +98,21 @@ impl<C: Clone + Default + Ord> RollupSender<C> {
         vec![RollupCommand::Load { since: self.pushed.clone(), max: self.timing.batch }]
     }
 
+    /// `interval` after the last push, measured from now if the clock has gone back since (a push
+    /// stamped by a clock hours ahead must not hold the next one back for hours).
+    fn after_last_push(&self, now: Millis, interval: u64) -> Millis {
+        self.last_push.map_or(now, |t| after(t.min(now), interval))
+    }
+
     fn heartbeat_at(&self, now: Millis) -> Millis {
-        self.last_push.map_or(now, |t| after(t, self.timing.heartbeat_ms))
+        self.after_last_push(now, self.timing.heartbeat_ms)
+    }
+
+    /// Whether a wait until `until` is over at `now`: reached, or further off than any wait this
+    /// sender sets (the clock went back while it slept).
+    fn due(&self, until: Millis, now: Millis) -> bool {
+        let longest = self.timing.heartbeat_ms.max(self.timing.settle_ms).max(self.timing.max_backoff_ms);
+        now >= until || until.saturating_sub(now) as u64 > longest
     }
 
     fn retry(&mut self, now: Millis) -> Vec<RollupCommand<C>> {
@@ -142,18 +155,20 @@ impl<C: Clone + Default + Ord> RollupSender<C> {
             (Phase::Idle { .. }, E::Changed { now }) => {
                 // The first change after a quiet spell goes up at once (freshness); changes right after
                 // a push settle into the next one, at most one push per `settle_ms` (throughput).
-                let until = self.last_push.map_or(now, |t| after(t, self.timing.settle_ms));
+                let until = self.after_last_push(now, self.timing.settle_ms);
                 if until <= now {
                     return self.load();
                 }
                 self.phase = Phase::Settling { until };
                 vec![RollupCommand::Sleep { until }]
             }
-            (Phase::Idle { heartbeat_at }, E::Tick { now }) if now >= heartbeat_at => self.load(),
+            (Phase::Idle { heartbeat_at }, E::Tick { now }) if self.due(heartbeat_at, now) => self.load(),
             (Phase::Idle { heartbeat_at }, E::Tick { .. }) => {
                 vec![RollupCommand::Sleep { until: heartbeat_at }]
             }
-            (Phase::Settling { until } | Phase::Waiting { until }, E::Tick { now }) if now >= until => {
+            (Phase::Settling { until } | Phase::Waiting { until }, E::Tick { now })
+                if self.due(until, now) =>
+            {
                 self.load()
             }
             (Phase::Settling { until } | Phase::Waiting { until }, E::Tick { .. } | E::Changed { .. }) => {
@@ -195,6 +210,30 @@ mod tests {
 
     fn sender() -> RollupSender<u64> {
         RollupSender::new(LinkTiming { settle_ms: 250, heartbeat_ms: 1000, ..LinkTiming::default() }, 3)
+    }
+
+    /// The fault storm (seed 1795585062273763805) once left a street's figures stale at the district:
+    /// its leader pushed while its clock was 3 h ahead, and once the clock was right again the next
+    /// push waited for `last push + settle`, 3 h away.
+    #[test]
+    fn a_push_stamped_by_a_clock_hours_ahead_does_not_hold_the_next_one_back() {
+        const AHEAD: Millis = 3 * 3_600_000;
+        let mut r = sender();
+        r.step(RollupEvent::Leading { now: AHEAD, leading: true });
+        r.step(RollupEvent::Loaded { now: AHEAD, entries: 3, high: 10 });
+        r.step(RollupEvent::Greeted { now: AHEAD, result: Ok(()) });
+        r.step(RollupEvent::Pushed { now: AHEAD, result: Ok(()) });
+        // The clock is put right while the sender idles towards a heartbeat 3 h away: the next tick
+        // loads at once, and a change settles for settle_ms at most.
+        let cmds = r.step(RollupEvent::Loaded { now: AHEAD, entries: 0, high: 10 });
+        assert_eq!(cmds, vec![RollupCommand::Sleep { until: AHEAD + 1000 }]);
+        assert_eq!(r.step(RollupEvent::Tick { now: 5 }), vec![RollupCommand::Load { since: 10, max: 256 }]);
+        assert_eq!(
+            r.step(RollupEvent::Loaded { now: 5, entries: 0, high: 10 }),
+            vec![RollupCommand::Sleep { until: 1005 }]
+        );
+        assert_eq!(r.step(RollupEvent::Changed { now: 6 }), vec![RollupCommand::Sleep { until: 256 }]);
+        assert_eq!(r.step(RollupEvent::Tick { now: 256 }), vec![RollupCommand::Load { since: 10, max: 256 }]);
     }
 
     #[test]

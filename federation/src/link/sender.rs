@@ -135,6 +135,13 @@ impl OutboxSender {
         vec![SendCommand::Load { max: self.timing.batch }]
     }
 
+    /// Whether a wait until `until` is over at `now`: reached, or further off than any wait this
+    /// sender sets (the clock went back while it slept, e.g. a clock hours ahead put right).
+    fn due(&self, until: Millis, now: Millis) -> bool {
+        let longest = self.timing.probe_ms.max(self.timing.max_backoff_ms);
+        now >= until || until.saturating_sub(now) as u64 > longest
+    }
+
     fn retry(&mut self, now: Millis) -> Vec<SendCommand> {
         let until = after(now, self.backoff.next_ms());
         self.phase = Phase::Waiting { until };
@@ -193,7 +200,7 @@ impl OutboxSender {
             (Phase::Resequencing, E::Resequenced { result: Ok(()), .. }) => self.load(),
             (Phase::Resequencing, E::Resequenced { now, result: Err(_) }) => self.retry(now),
             (Phase::Idle { .. }, E::OutboxChanged { .. }) => self.load(),
-            (Phase::Idle { probe_at }, E::Tick { now }) if now >= probe_at => {
+            (Phase::Idle { probe_at }, E::Tick { now }) if self.due(probe_at, now) => {
                 self.phase = Phase::Probing;
                 vec![SendCommand::Greet]
             }
@@ -244,7 +251,7 @@ impl OutboxSender {
             }
             (Phase::Acking, E::Acked { result: Ok(()), .. }) => self.load(),
             (Phase::Acking, E::Acked { now, result: Err(_) }) => self.retry(now),
-            (Phase::Waiting { until }, E::Tick { now }) if now >= until => self.load(),
+            (Phase::Waiting { until }, E::Tick { now }) if self.due(until, now) => self.load(),
             (Phase::Waiting { until }, _) => vec![SendCommand::Sleep { until }],
             // Answers that do not belong to the current phase, and changes while busy, are dropped:
             // the next load sees the outbox as it is then.
