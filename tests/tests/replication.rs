@@ -174,7 +174,7 @@ fn raft_messages_for_another_node_or_replica_are_refused() {
         let mut out = Vec::new();
         for (node, replica) in [(None, None), (Some("370102001002"), Some("1")), (Some(COMMUNITY), Some("2"))]
         {
-            let mut req = tonic::Request::new(RaftPayload { data: vec![1, 2, 3] });
+            let mut req = common::versioned(RaftPayload { data: vec![1, 2, 3] });
             if let Some(n) = node {
                 req.metadata_mut().insert("x-gridfed-node", n.parse().unwrap());
             }
@@ -184,7 +184,7 @@ fn raft_messages_for_another_node_or_replica_are_refused() {
             out.push(client.vote(req).await.unwrap_err().code());
         }
         // The right node and replica get past the check (and then fail to decode the junk payload).
-        let mut req = tonic::Request::new(RaftPayload { data: vec![1, 2, 3] });
+        let mut req = common::versioned(RaftPayload { data: vec![1, 2, 3] });
         req.metadata_mut().insert("x-gridfed-node", COMMUNITY.parse().unwrap());
         req.metadata_mut().insert("x-gridfed-replica", "1".parse().unwrap());
         out.push(client.vote(req).await.unwrap_err().code());

@@ -94,7 +94,7 @@ fn certificates_are_authorized_by_code_and_role() {
     let code = rt.block_on(async {
         let ch = tls_channel(c.addr(1), &stranger).await.unwrap();
         let mut client = proto::v1::raft_service_client::RaftServiceClient::new(ch);
-        let mut req = tonic::Request::new(proto::v1::RaftPayload { data: vec![] });
+        let mut req = common::versioned(proto::v1::RaftPayload { data: vec![] });
         req.metadata_mut().insert("x-gridfed-node", COMMUNITY.parse().unwrap());
         req.metadata_mut().insert("x-gridfed-replica", "1".parse().unwrap());
         client.vote(req).await.unwrap_err().code()

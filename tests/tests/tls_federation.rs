@@ -59,24 +59,28 @@ fn a_community_cannot_push_rollups_or_escalate_as_another_nor_dispatch() {
         let mut fed = PeerServiceClient::new(ch);
         let mut call = async |what: &str| -> Code {
             let r = match what {
-                "own rollup" => fed.push_rollup(rollup(COMMUNITY, COMMUNITY)).await.map(|_| ()),
-                "rollup as the sibling" => fed.push_rollup(rollup(SIBLING, SIBLING)).await.map(|_| ()),
+                "own rollup" => {
+                    fed.push_rollup(common::versioned(rollup(COMMUNITY, COMMUNITY))).await.map(|_| ())
+                }
+                "rollup as the sibling" => {
+                    fed.push_rollup(common::versioned(rollup(SIBLING, SIBLING))).await.map(|_| ())
+                }
                 "rollup of the sibling's grids" => {
-                    fed.push_rollup(rollup(COMMUNITY, SIBLING)).await.map(|_| ())
+                    fed.push_rollup(common::versioned(rollup(COMMUNITY, SIBLING))).await.map(|_| ())
                 }
                 "escalation as the sibling" => {
-                    fed.deliver(escalation(SIBLING, SIBLING, &case)).await.map(|_| ())
+                    fed.deliver(common::versioned(escalation(SIBLING, SIBLING, &case))).await.map(|_| ())
                 }
                 "escalation of the sibling's case" => {
-                    fed.deliver(escalation(COMMUNITY, SIBLING, &case)).await.map(|_| ())
+                    fed.deliver(common::versioned(escalation(COMMUNITY, SIBLING, &case))).await.map(|_| ())
                 }
                 "dispatch as the district" => {
-                    fed.deliver(escalation("370102", "370102", &case)).await.map(|_| ())
+                    fed.deliver(common::versioned(escalation("370102", "370102", &case))).await.map(|_| ())
                 }
                 "escalation of an oversized case" => {
                     let mut big = case.clone();
                     big.title = "超".repeat(101);
-                    match fed.deliver(escalation(COMMUNITY, COMMUNITY, &big)).await {
+                    match fed.deliver(common::versioned(escalation(COMMUNITY, COMMUNITY, &big))).await {
                         Err(s) if !s.message().contains("messages[0].envelope.case.title") => {
                             panic!("refused without naming the field: {s:?}")
                         }

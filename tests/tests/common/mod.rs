@@ -479,3 +479,13 @@ pub mod fed;
 pub mod http;
 pub mod proxy;
 pub mod webdriver;
+
+/// `msg` as a request announcing this build's protocol version, as a replica's Raft and peer calls
+/// do (a call without the header counts as protocol 1, which a protocol-3 replica refuses).
+pub fn versioned<T>(msg: T) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(msg);
+    if let Ok(v) = federation::protocol::CURRENT.to_string().parse() {
+        req.metadata_mut().insert("x-gridfed-protocol", v);
+    }
+    req
+}
