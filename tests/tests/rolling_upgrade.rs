@@ -123,10 +123,15 @@ fn a_node_is_upgraded_one_replica_at_a_time_under_load_and_loses_nothing() {
     wait_for("the leader to refuse the replica two versions apart", Duration::from_secs(30), || {
         c.log_of(leader).contains("PROTOCOL").then_some(())
     });
+    // Both sides log the refusal, each in its own time (CI once counted before the refused side had).
+    wait_for("the replica two versions apart to log its refusal", Duration::from_secs(30), || {
+        c.log_of(x).contains("PROTOCOL").then_some(())
+    });
     // (A client that tries the refused replica first waits for it to find no leader, then moves on.)
     load.progress(3, "reports while a replica is refused");
     let refusals = c.log_of(leader).lines().filter(|l| l.contains("PROTOCOL")).count();
-    assert_eq!(refusals, 1, "logged more than once:\n{}", c.log_of(leader));
+    // Once as the refusing side, at most once more as the refused side (its calls to the replica).
+    assert!((1..=2).contains(&refusals), "the leader floods its log:\n{}", c.log_of(leader));
     let refused = c.log_of(x).lines().filter(|l| l.contains("PROTOCOL")).count();
     assert!((1..=2).contains(&refused), "the refused replica floods its log:\n{}", c.log_of(x));
     c.stop(x);
