@@ -8,7 +8,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{cli, cli_env, wait_for, Cluster, Tuning, GRID, SIBLING};
+use common::{cli, cli_env, holds_exactly, wait_for, Cluster, Tuning, GRID, SIBLING};
 use serde_json::Value;
 
 /// Reports `n` cases through `c` from 4 threads; returns the acknowledged ids.
@@ -29,36 +29,6 @@ fn report_many(c: &Cluster, n: usize, prefix: &str) -> Vec<String> {
             .collect();
         handles.into_iter().flat_map(|h| h.join().expect("reporter")).collect()
     })
-}
-
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v
-}
-
-/// Waits until replica `id` holds exactly `ids`.
-fn holds_exactly(c: &Cluster, id: u64, ids: &[String]) {
-    let want = sorted(ids.to_vec());
-    wait_for(&format!("replica {id} to hold every acknowledged case"), Duration::from_secs(60), || {
-        let out = c.cli(&[
-            "case",
-            "list",
-            "--node",
-            c.addr(id),
-            "--local",
-            "--all",
-            "--page-size",
-            "500",
-            "--json",
-        ]);
-        if !out.status.success() {
-            return None;
-        }
-        let v: Value = serde_json::from_slice(&out.stdout).ok()?;
-        let got: Vec<String> =
-            v["cases"].as_array()?.iter().filter_map(|c| c["id"].as_str().map(str::to_string)).collect();
-        (sorted(got) == want).then_some(())
-    });
 }
 
 fn config_of(c: &Cluster, id: u64) -> String {

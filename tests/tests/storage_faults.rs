@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{wait_for, Cluster, Tuning, GRID};
+use common::{holds_exactly, wait_for, Cluster, Tuning, GRID};
 
 /// Reports `n` cases through `c` from 8 threads; returns the acknowledged ids.
 fn report_many(c: &Cluster, n: usize, prefix: &str) -> Vec<String> {
@@ -59,36 +59,6 @@ fn damage_middle(file: &Path) {
         *x = (i as u8).wrapping_mul(37) ^ 0xa5;
     }
     std::fs::write(file, b).expect("write");
-}
-
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v
-}
-
-/// Waits until replica `id` holds exactly `ids` (after repairing, if it was).
-fn holds_exactly(c: &Cluster, id: u64, ids: &[String]) {
-    let want = sorted(ids.to_vec());
-    wait_for(&format!("replica {id} to hold every acknowledged case"), Duration::from_secs(60), || {
-        let out = c.cli(&[
-            "case",
-            "list",
-            "--node",
-            c.addr(id),
-            "--local",
-            "--all",
-            "--page-size",
-            "500",
-            "--json",
-        ]);
-        if !out.status.success() {
-            return None;
-        }
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-        let got: Vec<String> =
-            v["cases"].as_array()?.iter().filter_map(|c| c["id"].as_str().map(str::to_string)).collect();
-        (sorted(got) == want).then_some(())
-    });
 }
 
 #[test]

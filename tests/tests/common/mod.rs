@@ -489,3 +489,34 @@ pub fn versioned<T>(msg: T) -> tonic::Request<T> {
     }
     req
 }
+
+/// Waits until replica `id` of `c` holds exactly the cases `ids` (after repairing, if it was).
+pub fn holds_exactly(c: &Cluster, id: u64, ids: &[String]) {
+    let mut want = ids.to_vec();
+    want.sort();
+    wait_for(&format!("replica {id} to hold every acknowledged case"), Duration::from_secs(60), || {
+        let out = c.cli(&[
+            "case",
+            "list",
+            "--node",
+            c.addr(id),
+            "--local",
+            "--all",
+            "--page-size",
+            "500",
+            "--json",
+        ]);
+        if !out.status.success() {
+            return None;
+        }
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        let got: Vec<String> =
+            v["cases"].as_array()?.iter().filter_map(|c| c["id"].as_str().map(str::to_string)).collect();
+        (sorted_ids(got) == want).then_some(())
+    });
+}
+
+fn sorted_ids(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
