@@ -22,7 +22,6 @@ pub mod codec;
 pub mod config;
 pub mod consensus;
 pub mod demo;
-pub mod demo_data;
 pub mod export;
 pub mod health;
 pub mod http;

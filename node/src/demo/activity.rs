@@ -11,8 +11,8 @@ use proto::v1::{ActRequest, Department, Handler, ListRequest, ReportRequest};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use super::data::{self, CaseTemplate, DemoData};
 use crate::client::{with_deadline, Client};
-use crate::demo_data::{self as data, CaseTemplate};
 
 struct Node {
     code: Code,
@@ -21,6 +21,7 @@ struct Node {
 }
 
 pub struct Activity {
+    data: &'static DemoData,
     nodes: Vec<Node>,
     rng: StdRng,
     reports: u64,
@@ -51,14 +52,15 @@ impl Activity {
                 grids,
             });
         }
-        Ok(Activity { nodes, rng: StdRng::seed_from_u64(seed), reports: 0 })
+        Ok(Activity { data: data::get()?, nodes, rng: StdRng::seed_from_u64(seed), reports: 0 })
     }
 
     /// Departments at the district and the streets, and a first batch of cases.
     pub async fn seed(&mut self) -> anyhow::Result<()> {
         for n in self.nodes.iter().filter(|n| n.code.level() != Level::Community) {
-            for (name, hours) in data::DEPARTMENTS {
-                let msg = Department { name: name.to_string(), deadline_hours: *hours };
+            for dep in &self.data.departments {
+                let (name, deadline_hours) = (&dep.name, dep.deadline_hours);
+                let msg = Department { name: name.clone(), deadline_hours };
                 n.client
                     .case(async |mut c, d| c.register_department(with_deadline(msg.clone(), d)).await)
                     .await
@@ -86,6 +88,7 @@ impl Activity {
 
     async fn report(&mut self) {
         self.reports += 1;
+        let data = self.data;
         let rng = &mut self.rng;
         let upper: Vec<usize> =
             (0..self.nodes.len()).filter(|&i| self.nodes[i].code.level() != Level::Community).collect();
@@ -93,31 +96,31 @@ impl Activity {
         let (node, source, t, reporter): (usize, &str, &CaseTemplate, String) = if roll < 20 {
             // 12345 tickets, mostly taken at the district, routed down to the grid's community.
             let at = if rng.gen_bool(0.7) { 0 } else { *pick(rng, &upper) };
-            (at, "hotline", pick(rng, data::HOTLINE), format!("12345 {}", pick(rng, data::REPORTERS)))
+            (at, "hotline", pick(rng, &data.hotline), format!("12345 {}", pick(rng, &data.reporters)))
         } else if roll < 25 {
             // 上级交办: a street office or the district assigns a case to a community.
             let at = *pick(rng, &upper);
             let who = format!("{}交办", self.nodes[at].code.level().zh());
-            (at, "assigned_from_above", pick(rng, data::CASES), who)
+            (at, "assigned_from_above", pick(rng, &data.cases), who)
         } else {
             let communities: Vec<usize> =
                 (0..self.nodes.len()).filter(|&i| self.nodes[i].code.level() == Level::Community).collect();
             let source = *pick(rng, &["patrol", "patrol", "patrol", "public", "video"]);
             let reporter = match source {
-                "patrol" => format!("网格员{}", pick(rng, data::WORKERS)),
+                "patrol" => format!("网格员{}", pick(rng, &data.workers)),
                 "video" => "视频监控AI识别".to_string(),
-                _ => pick(rng, data::REPORTERS).to_string(),
+                _ => pick(rng, &data.reporters).to_string(),
             };
-            (*pick(rng, &communities), source, pick(rng, data::CASES), reporter)
+            (*pick(rng, &communities), source, pick(rng, &data.cases), reporter)
         };
         let n = &self.nodes[node];
         let msg = ReportRequest {
             request_id: Some(format!("demo-{}-{}", std::process::id(), self.reports)),
             grid: pick(&mut self.rng, &n.grids).clone(),
-            category: t.category.into(),
+            category: t.category.clone(),
             source: source.into(),
-            title: t.title.into(),
-            description: t.description.into(),
+            title: t.title.clone(),
+            description: t.description.clone(),
             location: None,
             reporter,
             priority: if self.rng.gen_bool(0.1) { "high".into() } else { "normal".into() },
@@ -147,6 +150,7 @@ impl Activity {
         if self.rng.gen_bool(0.25) {
             return;
         }
+        let data = self.data;
         let rng = &mut self.rng;
         let level = n.code.level();
         let children: Vec<&Node> =
@@ -160,12 +164,12 @@ impl Activity {
         match case.state.as_str() {
             "reported" if rng.gen_bool(0.05) => {
                 msg.action = "cancel".into();
-                msg.note = pick(rng, data::CANCEL_REASONS).to_string();
+                msg.note = pick(rng, &data.cancel_reasons).to_string();
             }
             "reported" => msg.action = "register".into(),
             "registered" | "suspended" if level == Level::Community && rng.gen_bool(0.12) => {
                 msg.action = "escalate".into();
-                msg.note = pick(rng, data::ESCALATE_REASONS).to_string();
+                msg.note = pick(rng, &data.escalate_reasons).to_string();
             }
             "registered" if level != Level::Community && !children.is_empty() && rng.gen_bool(0.15) => {
                 msg.action = "send_down".into();
@@ -175,13 +179,13 @@ impl Activity {
             "registered" if level == Level::Community => {
                 msg.action = "dispatch".into();
                 msg.handler =
-                    Some(Handler { kind: "grid_worker".into(), name: pick(rng, data::WORKERS).to_string() });
+                    Some(Handler { kind: "grid_worker".into(), name: pick(rng, &data.workers).to_string() });
             }
             "registered" => {
                 msg.action = "dispatch".into();
                 msg.handler = Some(Handler {
                     kind: "department".into(),
-                    name: pick(rng, data::DEPARTMENTS).0.to_string(),
+                    name: pick(rng, &data.departments).name.clone(),
                 });
                 msg.note = "吹哨报到，请部门到场处置".into();
             }
@@ -193,11 +197,11 @@ impl Activity {
             }
             "handling" => {
                 msg.action = "handled".into();
-                msg.note = pick(rng, data::HANDLED_NOTES).to_string();
+                msg.note = pick(rng, &data.handled_notes).to_string();
             }
             "handled" if rng.gen_bool(0.15) => {
                 msg.action = "return".into();
-                msg.note = pick(rng, data::RETURN_REASONS).to_string();
+                msg.note = pick(rng, &data.return_reasons).to_string();
             }
             "handled" => {
                 msg.action = "close".into();

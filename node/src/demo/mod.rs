@@ -4,6 +4,7 @@
 //! every few seconds until Ctrl-C.
 
 mod activity;
+pub mod data;
 mod table;
 
 use std::collections::HashMap;
@@ -19,7 +20,6 @@ use tokio::task::JoinSet;
 
 use crate::client::{with_deadline, Client};
 use crate::config::HttpSettings;
-use crate::demo_data::{DISTRICT, STREETS};
 use crate::tls::{Tls, TlsFiles};
 use federation::code::Code;
 use federation::identity::{Identity, Role};
@@ -68,29 +68,30 @@ async fn build(dir: &std::path::Path) -> anyhow::Result<(Topology, HashMap<Strin
         }
         Ok(addrs)
     };
-    let (dcode, dname) = DISTRICT;
+    let data = data::get()?;
+    let dcode = &data.district.code;
     let mut nodes = vec![NodeSpec {
-        code: dcode.into(),
-        name: dname.into(),
+        code: dcode.clone(),
+        name: data.district.name.clone(),
         replicas: bind(3).await?,
         grids: vec![],
         http: vec![],
     }];
-    for (s, sname, communities) in STREETS {
-        let scode = format!("{dcode}{s}");
+    for street in &data.streets {
+        let scode = format!("{dcode}{}", street.suffix);
         nodes.push(NodeSpec {
             code: scode.clone(),
-            name: sname.to_string(),
+            name: street.name.clone(),
             replicas: bind(3).await?,
             grids: vec![],
             http: vec![],
         });
-        for (c, cname, grids) in communities.iter() {
+        for community in &street.communities {
             nodes.push(NodeSpec {
-                code: format!("{scode}{c}"),
-                name: cname.to_string(),
+                code: format!("{scode}{}", community.suffix),
+                name: community.name.clone(),
                 replicas: bind(1).await?,
-                grids: (1..=grids.len()).map(|i| format!("{i:03}")).collect(),
+                grids: (1..=community.grids.len()).map(|i| format!("{i:03}")).collect(),
                 http: vec![],
             });
         }
@@ -116,7 +117,7 @@ fn demo_certs(dir: &std::path::Path, topo: &Topology) -> anyhow::Result<DemoCert
     let certs_dir = dir.join("certs");
     let ca_dir = certs_dir.join("ca");
     if !ca_dir.join("ca.pem").exists() {
-        crate::certs::init_ca(&ca_dir, DISTRICT.1)?;
+        crate::certs::init_ca(&ca_dir, &data::get()?.district.name)?;
     }
     let ca = ca_dir.join("ca.pem");
     let issue = |code: &str, role: Role, name: &str, hosts: &[String]| -> anyhow::Result<TlsFiles> {
@@ -136,7 +137,7 @@ fn demo_certs(dir: &std::path::Path, topo: &Topology) -> anyhow::Result<DemoCert
             replicas.insert((node.code.clone(), i), files);
         }
     }
-    let operator = issue(DISTRICT.0, Role::Operator, "demo", &[])?;
+    let operator = issue(&data::get()?.district.code, Role::Operator, "demo", &[])?;
     Ok(DemoCerts { replicas, operator })
 }
 
@@ -219,8 +220,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     println!(
         "gridfed demo: {} ({}) with {} nodes on loopback, data in {}",
-        DISTRICT.1,
-        DISTRICT.0,
+        data::get()?.district.name,
+        data::get()?.district.code,
         topo.nodes.len(),
         dir.display()
     );
