@@ -132,30 +132,44 @@ pub fn rate(numerator: i64, denominator: i64) -> f64 {
     }
 }
 
-/// The standard figures of a set of cases.
+/// The standard figures of a set of cases (definitions in `shared/domain.md`): the counts, and every rate
+/// from a summed numerator over a summed denominator. "Should be closed" and "should be handled" (应结案数,
+/// 应处置数) are both the registered, not cancelled cases.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
+    /// The summed counts.
     #[serde(flatten)]
     pub counters: Counters,
     /// Open cases past their handling deadline at the time of the query (超期).
     pub overdue: i64,
-    /// 结案率 = closed / registered.
+    /// 超期结案: closed, but after the deadline (closed − closed on time).
+    pub closed_late: i64,
+    /// 结案率 = closed / should be closed.
     pub closure_rate: f64,
-    /// 按期结案率 = closed on time / registered.
+    /// 按期结案率 = closed on time / should be closed.
     pub on_time_closure_rate: f64,
-    /// 返工率 = returned / closed.
+    /// 返工率 = returned / should be closed.
     pub rework_rate: f64,
     /// 按时立案率 = registered on time / registered.
     pub on_time_registration_rate: f64,
+    /// 处置率 = handled / should be handled.
+    pub handling_rate: f64,
+    /// 延期率 = extended / should be handled.
+    pub extension_rate: f64,
 }
 
 impl Report {
+    /// The figures of `counters`, with `overdue` open cases counted at query time.
     pub fn new(counters: Counters, overdue: i64) -> Report {
+        let should = counters.registered;
         Report {
-            closure_rate: rate(counters.closed, counters.registered),
-            on_time_closure_rate: rate(counters.closed_on_time, counters.registered),
-            rework_rate: rate(counters.returned, counters.closed),
+            closure_rate: rate(counters.closed, should),
+            on_time_closure_rate: rate(counters.closed_on_time, should),
+            rework_rate: rate(counters.returned, should),
             on_time_registration_rate: rate(counters.registered_on_time, counters.registered),
+            handling_rate: rate(counters.handled, should),
+            extension_rate: rate(counters.extended, should),
+            closed_late: counters.closed - counters.closed_on_time,
             overdue,
             counters,
         }
@@ -242,6 +256,39 @@ mod tests {
         }
         assert_eq!(Report::new(total, 0).closure_rate, 0.5);
         assert_eq!(rate(5, 0), 0.0);
+    }
+
+    /// The worked example of `shared/domain.md`: 972 should be closed, 911 closed, 737 on time.
+    #[test]
+    fn each_figure_on_a_hand_computed_example() {
+        let c = Counters {
+            total: 1000,
+            registered: 972,
+            registered_on_time: 950,
+            handled: 940,
+            closed: 911,
+            closed_on_time: 737,
+            returned: 36,
+            extended: 27,
+            ..Default::default()
+        };
+        let r = Report::new(c, 12);
+        let pct = |x: f64| (x * 10_000.0).round() / 100.0;
+        assert_eq!(pct(r.closure_rate), 93.72);
+        assert_eq!(pct(r.on_time_closure_rate), 75.82);
+        assert_eq!(r.closed_late, 174);
+        assert_eq!(pct(r.handling_rate), 96.71);
+        assert_eq!(pct(r.extension_rate), 2.78);
+        assert_eq!(pct(r.on_time_registration_rate), 97.74);
+        assert_eq!(r.overdue, 12);
+    }
+
+    /// 返工率 divided by closed cases, so a unit that closed little looked worse the less it closed
+    /// (issue 11): its denominator is the cases that should have been closed.
+    #[test]
+    fn rework_rate_divides_by_should_be_closed_not_by_closed() {
+        let c = Counters { registered: 40, closed: 10, returned: 4, ..Default::default() };
+        assert_eq!(Report::new(c, 0).rework_rate, 0.1);
     }
 
     fn random_action(i: u8) -> Action {

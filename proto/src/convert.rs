@@ -326,6 +326,9 @@ pub fn stats_to_pb(node: &str, from: &str, to: &str, r: &Report) -> pb::Stats {
         on_time_closure_rate: r.on_time_closure_rate,
         rework_rate: r.rework_rate,
         on_time_registration_rate: r.on_time_registration_rate,
+        closed_late: r.closed_late,
+        handling_rate: r.handling_rate,
+        extension_rate: r.extension_rate,
     }
 }
 

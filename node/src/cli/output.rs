@@ -150,11 +150,14 @@ pub fn stats_table(node: &str, from: &str, to: &str, r: &Report) -> String {
         ("返工 returned", c.returned.to_string()),
         ("自行处置 self-handled", c.self_handled.to_string()),
         ("作废 cancelled", c.cancelled.to_string()),
+        ("超期结案 closed late", r.closed_late.to_string()),
         ("超期 overdue (open)", r.overdue.to_string()),
         ("结案率 closure rate", pct(r.closure_rate)),
         ("按期结案率 on-time closure rate", pct(r.on_time_closure_rate)),
-        ("返工率 rework rate", pct(r.rework_rate)),
+        ("返工率 rework rate (of 应结案)", pct(r.rework_rate)),
         ("按时立案率 on-time registration", pct(r.on_time_registration_rate)),
+        ("处置率 handling rate", pct(r.handling_rate)),
+        ("延期率 extension rate", pct(r.extension_rate)),
     ];
     for (k, v) in rows {
         s += &format!("  {} {v}\n", pad(k, 36));

@@ -144,7 +144,7 @@ pub fn case_row(c: &Case, light: &str, lang: Lang) -> Vec<Cell> {
 }
 
 /// The columns of `export figures`.
-pub const FIGURE_COLUMNS: [Column; 18] = [
+pub const FIGURE_COLUMNS: [Column; 21] = [
     col("period", "周期"),
     col("from", "开始日期"),
     col("to", "结束日期"),
@@ -159,16 +159,21 @@ pub const FIGURE_COLUMNS: [Column; 18] = [
     col("extended", "延期数"),
     col("self_handled", "自行处置数"),
     col("cancelled", "作废数"),
+    col("closed_late", "超期结案数"),
     rate("closure_rate", "结案率"),
     rate("on_time_closure_rate", "按期结案率"),
     rate("rework_rate", "返工率"),
     rate("on_time_registration_rate", "按时立案率"),
+    rate("handling_rate", "处置率"),
+    rate("extension_rate", "延期率"),
 ];
 
 /// One node's figures for one period as the Stats RPC answered them, in the order of
 /// [`FIGURE_COLUMNS`].
 pub fn figures_row(period: &str, from: &str, to: &str, node: &str, r: &pb::Stats) -> Vec<Cell> {
-    let c = r.counters.clone().unwrap_or_default();
+    // Rates from the counts, so that a node answering without the newer rates still gets them right.
+    let r = proto::convert::stats_from_pb(r.clone());
+    let c = &r.counters;
     vec![
         text(period),
         text(from),
@@ -184,10 +189,13 @@ pub fn figures_row(period: &str, from: &str, to: &str, node: &str, r: &pb::Stats
         Cell::Int(c.extended),
         Cell::Int(c.self_handled),
         Cell::Int(c.cancelled),
+        Cell::Int(r.closed_late),
         Cell::Rate(r.closure_rate),
         Cell::Rate(r.on_time_closure_rate),
         Cell::Rate(r.rework_rate),
         Cell::Rate(r.on_time_registration_rate),
+        Cell::Rate(r.handling_rate),
+        Cell::Rate(r.extension_rate),
     ]
 }
 

@@ -255,10 +255,17 @@ pub struct StatsJson {
     pub to: String,
     pub counters: CountersJson,
     pub overdue: i64,
+    /// 超期结案: closed after the deadline.
+    pub closed_late: i64,
     pub closure_rate: f64,
     pub on_time_closure_rate: f64,
+    /// 返工率: returned / should be closed (registered).
     pub rework_rate: f64,
     pub on_time_registration_rate: f64,
+    /// 处置率: handled / should be handled (registered).
+    pub handling_rate: f64,
+    /// 延期率: extended / should be handled (registered).
+    pub extension_rate: f64,
     /// With a subtree: every node below that has rolled up, and this node.
     pub parts: Vec<FreshnessJson>,
     /// When the figures were read (ms since the epoch).
@@ -275,10 +282,13 @@ impl StatsJson {
             to: s.to,
             counters: s.counters.as_ref().map(CountersJson::from).unwrap_or_default(),
             overdue: s.overdue,
+            closed_late: s.closed_late,
             closure_rate: s.closure_rate,
             on_time_closure_rate: s.on_time_closure_rate,
             rework_rate: s.rework_rate,
             on_time_registration_rate: s.on_time_registration_rate,
+            handling_rate: s.handling_rate,
+            extension_rate: s.extension_rate,
             parts: r
                 .parts
                 .iter()
@@ -319,10 +329,17 @@ pub struct TreeNodeJson {
     /// Cases not closed or cancelled (the sum of `by_state` over open states).
     pub open: i64,
     pub overdue: i64,
+    /// 超期结案: closed after the deadline.
+    pub closed_late: i64,
     pub closure_rate: f64,
     pub on_time_closure_rate: f64,
+    /// 返工率: returned / should be closed (registered).
     pub rework_rate: f64,
     pub on_time_registration_rate: f64,
+    /// 处置率: handled / should be handled (registered).
+    pub handling_rate: f64,
+    /// 延期率: extended / should be handled (registered).
+    pub extension_rate: f64,
     /// For the root only: the lights of its own open cases whose handling clock runs.
     pub lights: Option<LightsJson>,
     /// How fresh its last rollup is (None for the root, whose figures are live).

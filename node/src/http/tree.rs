@@ -93,10 +93,13 @@ fn node_json(ctx: &HttpCtx, n: &TreeNode, now: i64, lights: &LightsJson) -> Tree
         counters,
         open,
         overdue: r.overdue,
+        closed_late: r.closed_late,
         closure_rate: r.closure_rate,
         on_time_closure_rate: r.on_time_closure_rate,
         rework_rate: r.rework_rate,
         on_time_registration_rate: r.on_time_registration_rate,
+        handling_rate: r.handling_rate,
+        extension_rate: r.extension_rate,
         lights: root.then(|| lights.clone()),
         freshness: n.fresh.as_ref().map(|f| FreshnessJson {
             node: f.node.to_string(),

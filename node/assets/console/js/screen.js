@@ -29,7 +29,7 @@ function kpis(root) {
     tile(t('fig.open'), countFig('div', root.node, 'open', root.open)),
     tile(t('fig.closure_rate'), rateFig('div', root.node, 'closure_rate', root.closure_rate, c.closed, c.registered), 'good'),
     tile(t('fig.on_time_closure_rate'), rateFig('div', root.node, 'on_time_closure_rate', root.on_time_closure_rate, c.closed_on_time, c.registered), 'good'),
-    tile(t('fig.rework_rate'), rateFig('div', root.node, 'rework_rate', root.rework_rate, c.returned, c.closed)),
+    tile(t('fig.rework_rate'), rateFig('div', root.node, 'rework_rate', root.rework_rate, c.returned, c.registered)),
     tile(t('fig.overdue'), countFig('div', root.node, 'overdue', root.overdue), root.overdue > 0 ? 'bad' : 'ok'),
   );
 }

@@ -33,7 +33,7 @@ function kpis(root) {
       t('fig.on_time_closure_rate'),
       rateFig('div', root.node, 'on_time_closure_rate', root.on_time_closure_rate, c.closed_on_time, c.registered),
     ),
-    kpi(root.node, t('fig.rework_rate'), rateFig('div', root.node, 'rework_rate', root.rework_rate, c.returned, c.closed)),
+    kpi(root.node, t('fig.rework_rate'), rateFig('div', root.node, 'rework_rate', root.rework_rate, c.returned, c.registered)),
     kpi(root.node, t('fig.overdue'), overdueFig),
     kpi(
       root.node,
@@ -84,7 +84,7 @@ function row(n, depth, hasChildren, byCode, rootCode, toggle) {
     h('td', { class: 'num' }, countFig('span', n.node, 'open', n.open)),
     h('td', { class: 'num' }, rateFig('span', n.node, 'closure_rate', n.closure_rate, c.closed, c.registered)),
     h('td', { class: 'num' }, rateFig('span', n.node, 'on_time_closure_rate', n.on_time_closure_rate, c.closed_on_time, c.registered)),
-    h('td', { class: 'num' }, rateFig('span', n.node, 'rework_rate', n.rework_rate, c.returned, c.closed)),
+    h('td', { class: 'num' }, rateFig('span', n.node, 'rework_rate', n.rework_rate, c.returned, c.registered)),
     h('td', { class: `num ${n.overdue > 0 ? 'warn' : ''}` }, countFig('span', n.node, 'overdue', n.overdue)),
     h('td', { class: 'num' }, lights),
     h('td', {}, freshness(n, rootCode)),
