@@ -11,6 +11,7 @@
 //! intake    photos, keys of integrating systems, Open311 GeoReport v2, unassigned (待分派) cases
 //! workflow  the seven-stage lifecycle: which action is legal from which state
 //! stats     the statistics algebra: per-case contributions summed into counters, rates
+//! bulletin  weekly and monthly bulletins: the ranking rule of streets and communities
 //! link      routing between nodes and the store-and-forward envelope
 //! tally     statistics as versioned, mergeable state for rollups
 //! machine   the replicated state machine's logic: cases, outbox/inbox, rollups
@@ -21,6 +22,7 @@
 
 pub mod access;
 pub mod bounds;
+pub mod bulletin;
 pub mod calendar;
 pub mod case;
 pub mod category;

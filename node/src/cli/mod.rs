@@ -12,6 +12,7 @@ macro_rules! say_raw {
 
 mod access;
 mod backup;
+mod bulletin;
 mod case;
 mod certs;
 mod cluster;
@@ -162,6 +163,8 @@ enum Command {
     /// Export cases or figures to CSV, XLSX or JSON (the monthly report).
     #[command(subcommand)]
     Export(export::ExportCmd),
+    /// The weekly or monthly bulletin (周通报, 月汇总): streets and communities ranked on their figures.
+    Bulletin(bulletin::BulletinArgs),
     /// Print the completion script for a shell (used by scripts/package).
     #[command(hide = true)]
     Completions(install::CompletionsArgs),
@@ -280,6 +283,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Access(cmd) => {
             init_tracing("warn");
             access::run(cmd).await
+        }
+        Command::Bulletin(args) => {
+            init_tracing("warn");
+            bulletin::run(args).await
         }
         Command::Grids(cmd) => {
             init_tracing("warn");

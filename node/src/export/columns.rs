@@ -199,13 +199,59 @@ pub fn figures_row(period: &str, from: &str, to: &str, node: &str, r: &pb::Stats
     ]
 }
 
+/// The columns of a bulletin's ranking (`gridnode bulletin --out`): one street or community per row.
+pub const BULLETIN_COLUMNS: [Column; 17] = [
+    col("period", "周期"),
+    col("level", "层级"),
+    col("rank", "排名"),
+    col("previous_rank", "上期排名"),
+    col("rank_change", "名次变化"),
+    col("node", "节点"),
+    col("total", "上报数"),
+    col("registered", "应结案数"),
+    col("closed", "结案数"),
+    col("closed_on_time", "按期结案数"),
+    col("closed_late", "超期结案数"),
+    col("returned", "返工数"),
+    col("overdue", "超期在办数"),
+    rate("closure_rate", "结案率"),
+    rate("on_time_closure_rate", "按期结案率"),
+    rate("previous_on_time_closure_rate", "上期按期结案率"),
+    rate("rework_rate", "返工率"),
+];
+
+/// One ranked line of a bulletin, in the order of [`BULLETIN_COLUMNS`].
+pub fn bulletin_row(period: &str, level: &str, l: &federation::bulletin::Line) -> Vec<Cell> {
+    let (c, p) = (&l.entry.current, &l.entry.previous);
+    let int = |v: Option<i64>| v.map(Cell::Int).unwrap_or(Cell::Empty);
+    vec![
+        text(period),
+        text(level),
+        int(l.rank.map(|r| r as i64)),
+        int(l.previous_rank.map(|r| r as i64)),
+        int(l.rank_change()),
+        text(l.entry.node.as_str()),
+        Cell::Int(c.counters.total),
+        Cell::Int(c.counters.registered),
+        Cell::Int(c.counters.closed),
+        Cell::Int(c.counters.closed_on_time),
+        Cell::Int(c.closed_late),
+        Cell::Int(c.counters.returned),
+        Cell::Int(c.overdue),
+        Cell::Rate(c.closure_rate),
+        Cell::Rate(c.on_time_closure_rate),
+        Cell::Rate(p.on_time_closure_rate),
+        Cell::Rate(c.rework_rate),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn column_ids_are_unique_and_headers_differ_by_language() {
-        for cols in [&CASE_COLUMNS[..], &FIGURE_COLUMNS[..]] {
+        for cols in [&CASE_COLUMNS[..], &FIGURE_COLUMNS[..], &BULLETIN_COLUMNS[..]] {
             let mut ids: Vec<_> = cols.iter().map(|c| c.id).collect();
             ids.sort();
             ids.dedup();

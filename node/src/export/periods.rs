@@ -67,6 +67,26 @@ pub fn split(first: i64, last: i64, by: By) -> Vec<Period> {
     out
 }
 
+/// The whole day, week or month that contains `day`.
+pub fn containing(day: i64, by: By) -> Period {
+    let start = match by {
+        By::Day => day,
+        By::Week => day - weekday(day),
+        By::Month => {
+            let s = format_day(day);
+            first_of(s[..4].parse().unwrap_or(1970), s[5..7].parse().unwrap_or(1))
+        }
+    };
+    // A month is at most 31 days: the first period from `start` is the whole one.
+    let whole = split(start, start + 31, by).into_iter().next();
+    whole.unwrap_or(Period { label: format_day(day), first: day, last: day })
+}
+
+/// The period before `p`: the whole day, week or month before it.
+pub fn before(p: &Period, by: By) -> Period {
+    containing(p.first - 1, by)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +121,18 @@ mod tests {
         assert_eq!(iso_week(d("2027-01-01")), "2026-W53");
         assert_eq!(split(d("2026-11-24"), d("2026-11-26"), By::Day).len(), 3);
         assert!(split(d("2026-11-24"), d("2026-11-23"), By::Day).is_empty());
+    }
+
+    #[test]
+    fn the_period_containing_a_day_and_the_one_before() {
+        let w = containing(d("2026-11-25"), By::Week);
+        assert_eq!((w.label.as_str(), w.first, w.last), ("2026-W48", d("2026-11-23"), d("2026-11-29")));
+        let b = before(&w, By::Week);
+        assert_eq!((b.label.as_str(), b.first, b.last), ("2026-W47", d("2026-11-16"), d("2026-11-22")));
+        let m = containing(d("2026-03-01"), By::Month);
+        assert_eq!((m.label.as_str(), m.first, m.last), ("2026-03", d("2026-03-01"), d("2026-03-31")));
+        let b = before(&m, By::Month);
+        assert_eq!((b.label.as_str(), b.first, b.last), ("2026-02", d("2026-02-01"), d("2026-02-28")));
+        assert_eq!(before(&containing(d("2026-01-10"), By::Month), By::Month).label, "2025-12");
     }
 }

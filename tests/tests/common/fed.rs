@@ -361,6 +361,20 @@ impl Federation {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// Takes a reported case at `node` through the whole workflow to closed: registered, dispatched to
+    /// a grid worker, started, handled, closed.
+    pub fn close(&self, node: &str, id: &str) {
+        for a in [
+            &["--action", "register"][..],
+            &["--action", "dispatch", "--handler", "张伟", "--handler-kind", "grid_worker"],
+            &["--action", "start"],
+            &["--action", "handled", "--note", "已清理"],
+            &["--action", "close"],
+        ] {
+            self.act(node, id, a);
+        }
+    }
+
     /// Every case in `node`'s store (owned, or read-only copies with `owned = false`).
     pub fn cases(&self, node: &str, owned: bool) -> BTreeMap<String, Value> {
         let addrs = self.addrs(node);
