@@ -33,6 +33,7 @@ const ROUTES: &[&str] = &[
     "/api/v1/grids",
     "/api/v1/grids/locate",
     "/api/v1/grids/geojson",
+    "/api/v1/grids/figures",
     "/api/v1/departments",
     "/api/v1/categories",
     "/api/v1/links",

@@ -315,6 +315,41 @@ fn the_dashboard_works_in_a_browser_against_a_real_federation() {
     assert!(cats.as_str().unwrap().contains("市容环境/暴露垃圾"), "{cats}");
     b.screenshot(&shots.join("charts.png"));
 
+    // The map: the district's grids filled by their open cases, a 12345 ticket's point as a marker
+    // (the district keeps a copy of the ticket it sent down to the community of the point).
+    let fixture = f.dir.path().join("lixia.geojson");
+    std::fs::write(&fixture, include_str!("../fixtures/lixia_grids.geojson")).unwrap();
+    f.cli_json(&["grids", "import", fixture.to_str().unwrap(), "--node", &dist, "--json"]);
+    let out = f.report_at(DISTRICT, (36.6668, 117.0521), "wgs84", "map-1");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ticket: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(ticket["grid"], "370102001001001", "{ticket}");
+    b.js("location.hash = '#/map'", vec![]);
+    b.wait("#map-chart canvas", T);
+    let grid = "370102001001001";
+    let shown = format!("#map-grids tr[data-grid='{grid}'] [data-fig='open']");
+    wait_for("the map's open cases of a grid to equal the API's", T, || {
+        let want = api.get("/api/v1/grids/figures", &[("Authorization", &auth)]).json()["grids"]
+            .as_array()?
+            .iter()
+            .find(|g| g["grid"] == grid)?["open"]
+            .as_i64()?;
+        let markers = b.js(
+            "const e = document.getElementById('map-markers'); return e ? Number(e.dataset.n) : 0",
+            vec![],
+        );
+        let on_page = b.try_text(&b.find(&shown)?)?;
+        if on_page == want.to_string() && want >= 3 && markers.as_i64() >= Some(1) {
+            Some(())
+        } else {
+            // Not there yet (rollups): read the page afresh once it has drawn again.
+            b.js("location.reload()", vec![]);
+            b.wait("#map-chart canvas", T);
+            None
+        }
+    });
+    b.screenshot(&shots.join("map.png"));
+
     // Links: the district's two streets, up.
     b.js("location.hash = '#/links'", vec![]);
     b.wait_for("both links up", T, || {

@@ -55,39 +55,6 @@ fn locate(f: &Federation, node: &str, (lat, lon): (f64, f64), crs: &str) -> Valu
     ])
 }
 
-fn report_at(
-    f: &Federation,
-    node: &str,
-    (lat, lon): (f64, f64),
-    crs: &str,
-    rid: &str,
-) -> std::process::Output {
-    let (lat, lon) = (lat.to_string(), lon.to_string());
-    f.cli(&[
-        "case",
-        "report",
-        "--node",
-        &f.addrs(node),
-        "--lat",
-        &lat,
-        "--lon",
-        &lon,
-        "--crs",
-        crs,
-        "--category",
-        "0101",
-        "--source",
-        "hotline",
-        "--title",
-        "路面积水",
-        "--reporter",
-        "市民",
-        "--request-id",
-        rid,
-        "--json",
-    ])
-}
-
 fn reported(out: std::process::Output) -> Value {
     assert!(out.status.success(), "report refused: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
@@ -186,7 +153,7 @@ fn boundaries_flow_down_and_reports_by_place_reach_the_owning_community() {
     );
 
     // A report by a GCJ-02 point at the district goes down to the community of its grid.
-    let case = reported(report_at(&f, DISTRICT, (glat, glon), "gcj02", "by-place-1"));
+    let case = reported(f.report_at(DISTRICT, (glat, glon), "gcj02", "by-place-1"));
     assert_eq!(
         (case["grid"].as_str(), case["owner"].as_str()),
         (Some("370102002001001"), Some(COMMUNITIES[2]))
@@ -198,10 +165,10 @@ fn boundaries_flow_down_and_reports_by_place_reach_the_owning_community() {
         "the case keeps its point"
     );
     // Retried: the same case.
-    let again = reported(report_at(&f, DISTRICT, (glat, glon), "gcj02", "by-place-1"));
+    let again = reported(f.report_at(DISTRICT, (glat, glon), "gcj02", "by-place-1"));
     assert_eq!((again["id"].as_str(), again["duplicate"].as_bool()), (Some(id.as_str()), Some(true)));
     // In a micro-grid: recorded on the case.
-    let micro = reported(report_at(&f, DISTRICT, MICRO_03, "wgs84", "by-place-2"));
+    let micro = reported(f.report_at(DISTRICT, MICRO_03, "wgs84", "by-place-2"));
     let micro_id = micro["id"].as_str().unwrap().to_string();
     assert_eq!(owned_at(&f, COMMUNITIES[0], &micro_id)["intake"]["micro"], "370102001001001-03");
 
@@ -215,16 +182,37 @@ fn boundaries_flow_down_and_reports_by_place_reach_the_owning_community() {
         (Some("370102001001002"), Some(COMMUNITIES[0]))
     );
 
+    // The map's figures: every grid's cases at the district (rolled up from the communities that own
+    // them) and at the owning community, equal; bad ranges are refused naming the field.
+    let grid_figures = |api: &common::http::Http| {
+        let v = api.get("/api/v1/grids/figures", &[]).json();
+        let grids = v["grids"].as_array().cloned().unwrap_or_default();
+        let of =
+            |g: &str| grids.iter().find(|x| x["grid"] == g).map(|x| (x["total"].clone(), x["open"].clone()));
+        (of("370102001001001"), of("370102001001002"), of("370102002001001"))
+    };
+    let one = Some((1.into(), 1.into()));
+    let community = wait_for("the community's map figures", Duration::from_secs(60), || {
+        let c = grid_figures(&f.http(COMMUNITIES[0]));
+        (c.0 == one && c.1 == one).then_some(c)
+    });
+    wait_for("the district's map figures to equal the communities'", Duration::from_secs(60), || {
+        let d = grid_figures(&api);
+        (d.0 == community.0 && d.1 == community.1 && d.2 == one).then_some(())
+    });
+    let bad = api.get("/api/v1/grids/figures?from=2026-02-30", &[]);
+    assert_eq!((bad.status, bad.json()["field"].as_str()), (400, Some("from")), "{}", bad.body);
+
     // A point in no grid: refused at the district, naming the point; nothing stored.
     let before = f.cases(DISTRICT, false).len();
-    let out = report_at(&f, DISTRICT, NOWHERE, "wgs84", "nowhere-1");
+    let out = f.report_at(DISTRICT, NOWHERE, "wgs84", "nowhere-1");
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(!out.status.success() && err.contains("location") && err.contains("(36.7, 117.1)"), "{err}");
     assert_eq!(f.cases(DISTRICT, false).len(), before);
 
     // Street A parks it as unassigned (待分派); an operator places it, and it goes down.
     let street = f.addrs(STREET_A);
-    let parked = reported(report_at(&f, STREET_A, NOWHERE, "wgs84", "nowhere-2"));
+    let parked = reported(f.report_at(STREET_A, NOWHERE, "wgs84", "nowhere-2"));
     assert_eq!(
         (parked["grid"].as_str(), parked["owner"].as_str()),
         (Some("370102001000000"), Some(STREET_A)),

@@ -48,6 +48,7 @@ static FILES: &[Asset] = assets! {
     "js/views/cases.js" => "js/views/cases.js",
     "js/views/charts.js" => "js/views/charts.js",
     "js/views/links.js" => "js/views/links.js",
+    "js/views/map.js" => "js/views/map.js",
     "js/views/tree.js" => "js/views/tree.js",
     "vendor/echarts-6.1.0/echarts.min.js" => "vendor/echarts/echarts.min.js",
     "vendor/echarts-6.1.0/LICENSE" => "vendor/echarts/LICENSE",

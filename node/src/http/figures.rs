@@ -30,7 +30,10 @@ async fn stats_of(
     let req = pb::StatsRequest {
         from: q.from.unwrap_or_default(),
         to: q.to.unwrap_or_default(),
-        local: false,
+        // A subtree's figures are mostly rollups, stale by their age whoever reads them: read them
+        // from this replica's store, as the tree is, without a round of the Raft group (whose queue
+        // behind a stream of rollups set the p99); the node's own figures stay linearizable.
+        local: subtree,
         subtree,
         scope: q.scope.unwrap_or_default(),
     };
@@ -49,7 +52,7 @@ pub async fn own(
     stats_of(&ctx, &a, q, false).await
 }
 
-/// The figures of the subtree (or of `scope`: a node or grid below), from this node's own store, with
+/// The figures of the subtree (or of `scope`: a node or grid below), from this replica's store, with
 /// how fresh each node's part is.
 #[utoipa::path(get, path = "/api/v1/stats/subtree", tag = "figures", params(StatsQuery),
     responses((status = 200, body = StatsJson), (status = 400, body = ApiError)))]

@@ -123,3 +123,98 @@ pub async fn geojson(State(ctx): State<HttpCtx>, a: Authed) -> Result<impl IntoR
     };
     Ok(([(header::CONTENT_TYPE, "application/geo+json")], body))
 }
+
+/// A range of report days for the map's figures.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GridFiguresQuery {
+    /// First report day, YYYY-MM-DD (Beijing time) [default: the beginning].
+    pub from: Option<String>,
+    /// Last report day, inclusive [default: today].
+    pub to: Option<String>,
+}
+
+/// One grid's cases, for colouring the map.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GridFigureJson {
+    /// The 15-digit grid code.
+    pub grid: String,
+    /// Cases reported in the range.
+    pub total: i64,
+    /// Of those, not closed or cancelled.
+    pub open: i64,
+    /// Of those, closed.
+    pub closed: i64,
+    /// Open cases past their deadline now, among the cases this node owns (a community owns most of
+    /// its grids' cases; an upper node sees its own).
+    pub overdue: i64,
+}
+
+/// Cases per grid of the node's subtree.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GridFiguresJson {
+    /// First and last report day of the range (`from` empty: the beginning).
+    pub from: String,
+    pub to: String,
+    /// Every grid with a case in the range or an overdue case, by code.
+    pub grids: Vec<GridFigureJson>,
+    /// When the figures were read (ms since the epoch).
+    pub at_ms: i64,
+}
+
+/// Cases per grid of the subtree from this replica's store (the node's own tallies and those rolled
+/// up from below), with the overdue open cases the node owns: what the console's map colours.
+#[utoipa::path(get, path = "/api/v1/grids/figures", tag = "grids", params(GridFiguresQuery),
+    responses((status = 200, body = GridFiguresJson), (status = 400, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn figures(
+    State(ctx): State<HttpCtx>,
+    a: Authed,
+    Query(q): Query<GridFiguresQuery>,
+) -> Result<Json<GridFiguresJson>, ApiError> {
+    use federation::case::CaseState;
+    use federation::stats::{day_of, format_day, parse_day};
+    a.require(&ctx, Need::Read)?;
+    let now = ctx.clock.now_ms();
+    let from = match q.from.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(parse_day("from", s).map_err(|e| ApiError::invalid("from", e.reason))?),
+    };
+    let to = match q.to.as_deref() {
+        None | Some("") => day_of(now),
+        Some(s) => parse_day("to", s).map_err(|e| ApiError::invalid("to", e.reason))?,
+    };
+    if from.is_some_and(|f| f > to) {
+        return Err(ApiError::invalid("from", "is after to"));
+    }
+    let store = crate::service::commit::store_status;
+    let per_grid = ctx.reader.per_grid(from.unwrap_or(i64::MIN), to).map_err(store)?;
+    let overdue = ctx.reader.overdue_by_grid(now).map_err(store)?;
+    let mut codes: Vec<&String> = per_grid.keys().chain(overdue.keys()).collect();
+    codes.sort();
+    codes.dedup();
+    let grids = codes
+        .into_iter()
+        .map(|g| {
+            let c = per_grid.get(g).cloned().unwrap_or_default();
+            let open = c
+                .by_state
+                .iter()
+                .filter(|(s, _)| CaseState::parse("state", s).is_ok_and(|s| !s.is_terminal()))
+                .map(|(_, n)| n)
+                .sum();
+            GridFigureJson {
+                grid: g.clone(),
+                total: c.total,
+                open,
+                closed: c.closed,
+                overdue: overdue.get(g).copied().unwrap_or(0),
+            }
+        })
+        .collect();
+    Ok(Json(GridFiguresJson {
+        from: from.map(format_day).unwrap_or_default(),
+        to: format_day(to),
+        grids,
+        at_ms: now,
+    }))
+}

@@ -162,6 +162,7 @@ pub fn router(ctx: HttpCtx) -> Router {
         .route("/api/v1/grids", get(grids::list))
         .route("/api/v1/grids/locate", get(grids::locate))
         .route("/api/v1/grids/geojson", get(grids::geojson))
+        .route("/api/v1/grids/figures", get(grids::figures))
         .route("/api/v1/departments", get(figures::departments))
         .route("/api/v1/categories", get(figures::categories))
         .route("/api/v1/links", get(cluster::links))

@@ -16,7 +16,7 @@ use super::{assets, auth, cases, cluster, dto, error, events, figures, grids, op
         cases::list, cases::detail, cases::act, cases::report,
         figures::own, figures::subtree, figures::series, tree::tree, figures::departments, figures::categories,
         cluster::links, cluster::status,
-        grids::list, grids::locate, grids::geojson,
+        grids::list, grids::locate, grids::geojson, grids::figures,
         open311::get_root, open311::post_root, open311::get_service, open311::get_request, open311::get_token,
         events::events,
         probe::healthz, probe::readyz, probe::metrics,
@@ -27,7 +27,7 @@ use super::{assets, auth, cases, cluster, dto, error, events, figures, grids, op
         dto::HandlerJson, dto::ActBody, cases::ReportBody, dto::StatsJson, dto::CountersJson, dto::FreshnessJson,
         dto::SeriesJson, dto::DayJson, dto::DepartmentJson, dto::CategoryJson, dto::LinksJson, dto::LinkJson,
         dto::ClusterJson, dto::ReplicaJson, dto::TreeJson, dto::TreeNodeJson, dto::LightsJson, dto::SessionBody, dto::WhoAmI, dto::ProbeJson,
-        grids::GridsJson, grids::GridPlaceJson, grids::LocatedJson, grids::MapVersionJson,
+        grids::GridsJson, grids::GridPlaceJson, grids::LocatedJson, grids::MapVersionJson, grids::GridFiguresJson, grids::GridFigureJson,
     )),
     tags(
         (name = "session", description = "signing in with an access token"),

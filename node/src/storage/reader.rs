@@ -2,6 +2,7 @@
 //! index of tallies. Statistics come from the incrementally kept tallies and the open-deadline index,
 //! never from a scan of the cases.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use federation::access::AccessToken;
@@ -118,6 +119,10 @@ reads! {
     fn own_lights(&self, now: i64, policy: &federation::deadline::DeadlinePolicy) -> Lights;
     /// Counters per report day in `from..=to` of the subtree under `code` (a node or a grid).
     fn daily(&self, code: &Code, from: i64, to: i64) -> std::collections::BTreeMap<i64, Counters>;
+    /// Counters per grid of every case in this node's subtree reported on days `from..=to`.
+    fn per_grid(&self, from: i64, to: i64) -> BTreeMap<String, Counters>;
+    /// This node's own open cases past their deadline at `now`, per grid.
+    fn overdue_by_grid(&self, now: i64) -> BTreeMap<String, i64>;
     /// The freshness of every node below that has reported.
     fn fresh_all(&self) -> Vec<Freshness>;
     /// The departments registered here.
@@ -275,6 +280,25 @@ impl Raw {
         Ok(sum)
     }
 
+    /// Calls `each` with every tally entry whose key starts with `prefix` (owners within a code).
+    pub(super) fn each_tally(
+        &self,
+        prefix: &[u8],
+        mut each: impl FnMut(TallyKey, Counters),
+    ) -> Result<(), StoreError> {
+        for item in
+            self.db.iterator_cf(cf(&self.db, CF_TALLY)?, IteratorMode::From(prefix, Direction::Forward))
+        {
+            let (k, v) = item?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            let Some(key) = keys::parse_tally(&k) else { continue };
+            each(key, decode::<StoredTally>("tally", &v)?.tally.counters);
+        }
+        Ok(())
+    }
+
     /// Counters per report day of the subtree (or grid) at `code`, one pass over its tallies.
     pub fn daily(
         &self,
@@ -288,21 +312,11 @@ impl Raw {
             None => code.as_str().as_bytes().to_vec(),
         };
         let mut days = std::collections::BTreeMap::new();
-        for item in
-            self.db.iterator_cf(cf(&self.db, CF_TALLY)?, IteratorMode::From(&prefix, Direction::Forward))
-        {
-            let (k, v) = item?;
-            if !k.starts_with(&prefix) {
-                break;
+        self.each_tally(&prefix, |key, counters| {
+            if (from..=to).contains(&key.day) && grid.is_none_or(|g| *g == key.grid) {
+                days.entry(key.day).or_insert_with(Counters::default).add(&counters);
             }
-            let Some(key) = keys::parse_tally(&k) else { continue };
-            if key.day < from || key.day > to || grid.is_some_and(|g| *g != key.grid) {
-                continue;
-            }
-            days.entry(key.day)
-                .or_insert_with(Counters::default)
-                .add(&decode::<StoredTally>("tally", &v)?.tally.counters);
-        }
+        })?;
         Ok(days)
     }
 
@@ -321,6 +335,31 @@ impl Raw {
             }
         }
         Ok(overdue)
+    }
+
+    /// This node's own open cases past their deadline at `now`, counted per grid.
+    pub fn overdue_by_grid(&self, now: i64) -> Result<BTreeMap<String, i64>, StoreError> {
+        let mut out = BTreeMap::new();
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_upper_bound((now.max(0) as u64).to_be_bytes().to_vec());
+        for item in self.db.iterator_cf_opt(cf(&self.db, CF_DUE)?, opts, IteratorMode::Start) {
+            let (_, v) = item?;
+            let grid = String::from_utf8_lossy(v.get(8..).unwrap_or_default()).into_owned();
+            *out.entry(grid).or_insert(0) += 1;
+        }
+        Ok(out)
+    }
+
+    /// Counters per grid of every case in this node's subtree reported on days `from..=to`: one pass
+    /// over the tallies (the node's own and those rolled up from below).
+    pub fn per_grid(&self, from: i64, to: i64) -> Result<BTreeMap<String, Counters>, StoreError> {
+        let mut grids: BTreeMap<String, Counters> = BTreeMap::new();
+        self.each_tally(self.node.as_str().as_bytes(), |key, counters| {
+            if (from..=to).contains(&key.day) {
+                grids.entry(key.grid.as_str().to_string()).or_default().add(&counters);
+            }
+        })?;
+        Ok(grids)
     }
 
     /// How many owned open cases are past their deadline at `now` (whatever their report day).

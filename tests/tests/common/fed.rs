@@ -347,6 +347,41 @@ impl Federation {
         v["id"].as_str().unwrap().to_string()
     }
 
+    /// Reports a 12345 ticket (路面积水) at `node` by a point in `crs` (wgs84 or gcj02) instead of a grid;
+    /// the CLI's output, refused or not.
+    pub fn report_at(
+        &self,
+        node: &str,
+        (lat, lon): (f64, f64),
+        crs: &str,
+        rid: &str,
+    ) -> std::process::Output {
+        let (lat, lon, addrs) = (lat.to_string(), lon.to_string(), self.addrs(node));
+        self.cli(&[
+            "case",
+            "report",
+            "--node",
+            &addrs,
+            "--lat",
+            &lat,
+            "--lon",
+            &lon,
+            "--crs",
+            crs,
+            "--category",
+            "0101",
+            "--source",
+            "hotline",
+            "--title",
+            "路面积水",
+            "--reporter",
+            "市民",
+            "--request-id",
+            rid,
+            "--json",
+        ])
+    }
+
     /// Acts on a case at `node`; panics on refusal.
     pub fn act(&self, node: &str, id: &str, args: &[&str]) -> Value {
         let addrs = self.addrs(node);

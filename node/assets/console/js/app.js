@@ -12,11 +12,13 @@ import * as cases from './views/cases.js';
 import * as oneCase from './views/case.js';
 import * as charts from './views/charts.js';
 import * as links from './views/links.js';
+import * as map from './views/map.js';
 
 const ROUTES = [
   ['tree', '', tree],
   ['cases', 'cases', cases],
   ['charts', 'charts', charts],
+  ['map', 'map', map],
   ['links', 'links', links],
 ];
 

@@ -11,10 +11,9 @@ use federation::deadline::DeadlinePolicy;
 use federation::light::Light;
 use federation::stats::{Counters, Report};
 use federation::tally::Freshness;
-use rocksdb::{Direction, IteratorMode};
+use rocksdb::IteratorMode;
 
-use super::super::overlay::StoredTally;
-use super::super::{cf, decode, keys, StoreError, CF_CASES, CF_DUE, CF_TALLY};
+use super::super::{cf, decode, StoreError, CF_CASES, CF_DUE};
 use super::Raw;
 
 /// One node of a subtree with its figures.
@@ -41,26 +40,17 @@ impl Raw {
     pub fn tree(&self, from: i64, to: i64, now: i64) -> Result<Vec<TreeNode>, StoreError> {
         let mut sums: BTreeMap<Code, Counters> = BTreeMap::new();
         sums.insert(self.node.clone(), Counters::default());
-        let prefix = self.node.as_str().as_bytes();
-        for item in
-            self.db.iterator_cf(cf(&self.db, CF_TALLY)?, IteratorMode::From(prefix, Direction::Forward))
-        {
-            let (k, v) = item?;
-            if !k.starts_with(prefix) {
-                break;
+        self.each_tally(self.node.as_str().as_bytes(), |key, counters| {
+            if !(from..=to).contains(&key.day) {
+                return;
             }
-            let Some(key) = keys::parse_tally(&k) else { continue };
-            if key.day < from || key.day > to {
-                continue;
-            }
-            let counters = decode::<StoredTally>("tally", &v)?.tally.counters;
             // The tally counts for its owner and every node above it, up to this one.
             let mut at = Some(key.owner);
             while let Some(code) = at.filter(|c| c.is_within(&self.node)) {
                 at = code.parent();
                 sums.entry(code).or_default().add(&counters);
             }
-        }
+        })?;
         let fresh = self.fresh_all()?;
         for f in &fresh {
             if f.node.is_within(&self.node) {
