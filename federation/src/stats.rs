@@ -40,8 +40,11 @@ pub struct Counters {
     pub self_handled: i64,
     /// 作废.
     pub cancelled: i64,
+    /// Cases by current state (`reported`, `handling`, ...); states with no case are left out.
     pub by_state: BTreeMap<String, i64>,
+    /// Cases by 4-digit category code; codes with no case are left out.
     pub by_category: BTreeMap<String, i64>,
+    /// Cases by 15-digit grid code (unassigned grids, ending 000, included); grids with no case are left out.
     pub by_grid: BTreeMap<String, i64>,
     /// Cases by the department handling them (吹哨).
     pub by_department: BTreeMap<String, i64>,
@@ -110,14 +113,17 @@ impl Counters {
         merge(&mut self.by_department, &o.by_department, sign);
     }
 
+    /// Adds `o` field by field (breakdown keys that reach zero are removed).
     pub fn add(&mut self, o: &Counters) {
         self.combine(o, 1)
     }
 
+    /// Subtracts `o` field by field (breakdown keys that reach zero are removed).
     pub fn sub(&mut self, o: &Counters) {
         self.combine(o, -1)
     }
 
+    /// True when every count is zero and every breakdown empty: the contribution changes nothing.
     pub fn is_zero(&self) -> bool {
         *self == Counters::default()
     }
@@ -135,6 +141,7 @@ pub fn rate(numerator: i64, denominator: i64) -> f64 {
 /// The standard figures of a set of cases.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
+    /// The summed counts the rates are computed from (flattened into the report when serialized).
     #[serde(flatten)]
     pub counters: Counters,
     /// Open cases past their handling deadline at the time of the query (超期).
@@ -150,6 +157,8 @@ pub struct Report {
 }
 
 impl Report {
+    /// The figures of `counters`, with `overdue` counted separately at query time; every rate is 0 when
+    /// its denominator is.
     pub fn new(counters: Counters, overdue: i64) -> Report {
         Report {
             closure_rate: rate(counters.closed, counters.registered),
