@@ -19,6 +19,8 @@
 //! ```
 //! `node/` wires this to RocksDB, openraft and gRPC; everything here is tested without sockets.
 
+#![warn(missing_docs)]
+
 pub mod access;
 pub mod bounds;
 pub mod calendar;
