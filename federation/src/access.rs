@@ -18,7 +18,7 @@ use crate::code::Code;
 use crate::identity::Identity;
 use crate::Millis;
 
-/// Shortest and longest lifetime of a token.
+/// Tokens live at least a minute.
 pub const MIN_TOKEN_TTL_MS: Millis = 60_000;
 /// Tokens are short-lived: at most 30 days.
 pub const MAX_TOKEN_TTL_MS: Millis = 30 * 24 * 3_600_000;
@@ -36,6 +36,7 @@ pub enum AccessRole {
 }
 
 impl AccessRole {
+    /// `viewer` or `operator`, as the CLI and stored tokens name it.
     pub fn as_str(self) -> &'static str {
         match self {
             AccessRole::Viewer => "viewer",
@@ -68,14 +69,20 @@ pub enum Via {
     /// A certificate of the district CA (its URI SAN).
     Certificate,
     /// An access token (its id).
-    Token { id: String },
+    Token {
+        /// The token's public id (lowercase hex), as listed by `gridnode access token list`.
+        id: String,
+    },
 }
 
 /// What a caller may do: on `scope` and everything under it, as `role`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
+    /// The node whose subtree the grant covers: the certificate's code, or the token's scope.
     pub scope: Code,
+    /// Viewer or operator; certificates (replica ones included) always grant operator.
     pub role: AccessRole,
+    /// Certificate or token: only a certificate may manage tokens.
     pub via: Via,
 }
 
@@ -86,7 +93,7 @@ impl Grant {
         Grant { scope: id.code.clone(), role: AccessRole::Operator, via: Via::Certificate }
     }
 
-    /// Who this is, for logs and refusals: `gridfed://CODE/operator` or `token ID (viewer of CODE)`.
+    /// Who this is, for logs and refusals: `certificate of CODE` or `token ID (viewer of CODE)`.
     pub fn describe(&self) -> String {
         match &self.via {
             Via::Certificate => format!("certificate of {}", self.scope),
@@ -109,10 +116,18 @@ pub enum Need {
 /// Why a grant does not permit a request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Denial {
+    /// The node asked about lies outside the grant's subtree.
     #[error("its scope {scope} does not include node {node}")]
-    OutOfScope { scope: Code, node: Code },
+    OutOfScope {
+        /// The subtree the grant covers.
+        scope: Code,
+        /// The node the request is for.
+        node: Code,
+    },
+    /// A viewer token asked to change something.
     #[error("a viewer may read but not act")]
     ViewerCannotAct,
+    /// A token asked to create, list or revoke tokens.
     #[error("managing access tokens needs an operator certificate")]
     CertificateRequired,
 }
@@ -138,29 +153,43 @@ pub struct AccessToken {
     pub id: String,
     /// What it is for, e.g. 指挥中心大屏.
     pub name: String,
+    /// The subtree it grants: the node that stores it or a node above it (checked at creation).
     pub scope: Code,
+    /// Viewer (wall screens) or operator.
     pub role: AccessRole,
     /// SHA-256 of the secret, lowercase hex.
     pub hash: String,
     /// Leader-stamped times.
     pub created_at: Millis,
+    /// When it stops working: `created_at` plus its lifetime (`MIN_TOKEN_TTL_MS` to `MAX_TOKEN_TTL_MS`).
     pub expires_at: Millis,
     /// Who created it (the creator's certificate identity).
     pub created_by: String,
+    /// When it was revoked (leader-stamped); None while not revoked. A revoked token is kept, refused.
     pub revoked_at: Option<Millis>,
 }
 
 /// Why a presented token is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenRefusal {
+    /// The text is not of the form `gft_<id>_<secret>`.
     #[error("not a gridfed access token (expected gft_<id>_<secret>)")]
     Malformed,
+    /// No token has that id, or the secret does not match its hash.
     #[error("unknown access token")]
     Unknown,
+    /// The secret matches, but the token was revoked.
     #[error("access token {id} was revoked")]
-    Revoked { id: String },
+    Revoked {
+        /// The token's public id.
+        id: String,
+    },
+    /// The secret matches, but the token's `expires_at` has passed.
     #[error("access token {id} expired")]
-    Expired { id: String },
+    Expired {
+        /// The token's public id.
+        id: String,
+    },
 }
 
 impl AccessToken {

@@ -39,6 +39,7 @@ pub enum CaseState {
 }
 
 impl CaseState {
+    /// Every state, in lifecycle order (reported first, suspended last); the order `parse` tries.
     pub const ALL: [CaseState; 8] = [
         CaseState::Reported,
         CaseState::Registered,
@@ -50,6 +51,7 @@ impl CaseState {
         CaseState::Suspended,
     ];
 
+    /// The snake_case name used in the API, the CLI and stored records (`reported`, `handling`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             CaseState::Reported => "reported",
@@ -105,9 +107,11 @@ pub enum Source {
 }
 
 impl Source {
+    /// Every source, in declaration order.
     pub const ALL: [Source; 5] =
         [Source::Patrol, Source::Hotline, Source::Public, Source::Video, Source::AssignedFromAbove];
 
+    /// The snake_case name used in the API, the CLI and stored records (`patrol`, `hotline`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Patrol => "patrol",
@@ -118,6 +122,7 @@ impl Source {
         }
     }
 
+    /// Parses the snake_case name, naming `field` in the error.
     pub fn parse(field: &str, s: &str) -> Result<Source, crate::field::FieldError> {
         Source::ALL.into_iter().find(|x| x.as_str() == s).ok_or_else(|| {
             crate::field::FieldError::new(
@@ -137,19 +142,26 @@ impl fmt::Display for Source {
     }
 }
 
-/// Urgency of a case.
+/// Urgency of a case, as the reporter or an operator rates it. Recorded and shown only: deadlines depend on
+/// the category and the handler kind, not on the priority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
+    /// Can wait behind other work.
     Low,
+    /// The usual priority; reports without one given get this.
     Normal,
+    /// To be handled before normal cases.
     High,
+    /// Needs attention at once (a hazard to people or property).
     Urgent,
 }
 
 impl Priority {
+    /// Every priority, lowest first.
     pub const ALL: [Priority; 4] = [Priority::Low, Priority::Normal, Priority::High, Priority::Urgent];
 
+    /// The snake_case name used in the API, the CLI and stored records (`low` ... `urgent`).
     pub fn as_str(self) -> &'static str {
         match self {
             Priority::Low => "low",
@@ -159,6 +171,7 @@ impl Priority {
         }
     }
 
+    /// Parses the snake_case name, naming `field` in the error.
     pub fn parse(field: &str, s: &str) -> Result<Priority, crate::field::FieldError> {
         Priority::ALL.into_iter().find(|x| x.as_str() == s).ok_or_else(|| {
             crate::field::FieldError::new(
@@ -181,14 +194,18 @@ impl fmt::Display for Priority {
 /// Where the problem is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Location {
+    /// Latitude in degrees, WGS-84 (-90 to 90); None when only an address was given. Set together with `lon`.
     pub lat: Option<f64>,
+    /// Longitude in degrees, WGS-84 (-180 to 180); None exactly when `lat` is None.
     pub lon: Option<f64>,
+    /// The address as reported (e.g. 泉城路 180 号); may be empty when a point is given.
     pub address: String,
 }
 
 /// Who a case is dispatched to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Handler {
+    /// Grid worker, community, street or department: picks the handling time limit at the first dispatch.
     pub kind: HandlerKind,
     /// Name or id of the worker, unit or department (e.g. "张伟", "城管执法中队").
     pub name: String,
@@ -209,9 +226,11 @@ pub enum HandlerKind {
 }
 
 impl HandlerKind {
+    /// Every kind, from the grid up to the departments.
     pub const ALL: [HandlerKind; 4] =
         [HandlerKind::GridWorker, HandlerKind::Community, HandlerKind::Street, HandlerKind::Department];
 
+    /// The snake_case name used in the API, the CLI and stored records (`grid_worker`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             HandlerKind::GridWorker => "grid_worker",
@@ -221,6 +240,7 @@ impl HandlerKind {
         }
     }
 
+    /// Parses the snake_case name, naming `field` in the error.
     pub fn parse(field: &str, s: &str) -> Result<HandlerKind, crate::field::FieldError> {
         HandlerKind::ALL.into_iter().find(|x| x.as_str() == s).ok_or_else(|| {
             crate::field::FieldError::new(
@@ -265,11 +285,17 @@ pub struct Case {
     pub grid: Code,
     /// 4-digit category code (see `category`).
     pub category: String,
+    /// How the case entered the system; fixed at the report.
     pub source: Source,
+    /// Short summary shown in lists (e.g. 小区门口暴露垃圾), at most `MAX_TITLE_CHARS` characters.
     pub title: String,
+    /// Details as reported, at most `MAX_DESCRIPTION_CHARS` characters; may be empty.
     pub description: String,
+    /// Where the problem is, as reported; None when the report named only the grid.
     pub location: Option<Location>,
+    /// Who reported it, as the client named them (a worker, 市民, a hotline agent); the report's actor.
     pub reporter: String,
+    /// Urgency as reported; shown, but does not change any deadline.
     pub priority: Priority,
     /// The node that created the case.
     pub origin: Code,
@@ -277,15 +303,23 @@ pub struct Case {
     pub owner: Code,
     /// Incremented by every change; actions may carry the version they expect.
     pub version: u64,
+    /// Where the case stands now; moved only by the owner (see `workflow::apply`).
     pub state: CaseState,
     /// The state a suspended case resumes to.
     pub suspended_from: Option<CaseState>,
+    /// Who the case is dispatched to; None before the first dispatch and after a hand-over between nodes.
     pub handler: Option<Handler>,
+    /// When it was reported (上报), by the clock of the leader of the node that took it in.
     pub reported_at: Millis,
+    /// When it was registered (立案); None while only reported. A hand-over between nodes keeps it.
     pub registered_at: Option<Millis>,
+    /// When it was last dispatched (a re-dispatch moves it); None before, and after a hand-over.
     pub dispatched_at: Option<Millis>,
+    /// When the handler last reported it done (处理反馈); cleared by a return and by a hand-over.
     pub handled_at: Option<Millis>,
+    /// When it was closed (结案) or cancelled (作废); None while the case is open.
     pub closed_at: Option<Millis>,
+    /// When it was suspended (挂账); None unless suspended. Resuming moves `due_at` on by the time since.
     pub suspended_at: Option<Millis>,
     /// Registration deadline (7 minutes after the report under "7123").
     pub register_due: Millis,
@@ -299,6 +333,7 @@ pub struct Case {
     pub epoch: u64,
     /// Nodes that held or created the case and keep a read-only copy that receives status updates.
     pub watchers: Vec<Code>,
+    /// Every change, oldest first: the report, each action, placements; at most `bounds::MAX_AUDIT_ENTRIES`.
     pub audit: Vec<AuditEntry>,
     /// The micro-grid, photos, media link and sending system intake recorded (none for older cases).
     #[serde(default)]

@@ -77,16 +77,31 @@ pub enum CategoryError {
         "{field}: unknown category {value:?}; give a 4-digit code, major/minor (e.g. 市容环境/暴露垃圾) \
          or a minor class name; `gridnode case categories` lists them"
     )]
-    Unknown { field: String, value: String },
+    Unknown {
+        /// The field the text came from (`category`, ...).
+        field: String,
+        /// What was given.
+        value: String,
+    },
     /// A bare minor name (or a label) matches more than one category.
     #[error(
         "{field}: {value:?} matches several categories ({}); give the code or major/minor instead",
         candidates.join(", ")
     )]
-    Ambiguous { field: String, value: String, candidates: Vec<String> },
+    Ambiguous {
+        /// The field the text came from.
+        field: String,
+        /// What was given.
+        value: String,
+        /// Every matching category, as `code kind major/minor` (`0101 event 市容环境/暴露垃圾`).
+        candidates: Vec<String>,
+    },
     /// The catalogue text is not valid.
     #[error("bad category data: {message}")]
-    BadData { message: String },
+    BadData {
+        /// Every problem found (TOML syntax, or one line per bad entry).
+        message: String,
+    },
 }
 
 /// The TOML shape of a catalogue file: a list of `[[category]]` tables.

@@ -27,13 +27,22 @@ pub enum Verdict {
     /// No usable sample: nothing to compare with.
     Unknown,
     /// This clock is within the bound of the peers' median; `offset` is ours from theirs.
-    Within { offset: Millis },
+    Within {
+        /// Our offset from the median, in milliseconds (positive: ahead); at most the bound.
+        offset: Millis,
+    },
     /// This clock is off by `offset` (positive: ahead) from the peers' median, beyond the bound.
-    Off { offset: Millis },
+    Off {
+        /// Our offset from the median, in milliseconds (positive: ahead); beyond the bound.
+        offset: Millis,
+    },
     /// No majority either way: as many peers disagree with this clock beyond the bound as agree with
     /// it (one peer against us, say). `offset` is ours from the disagreeing side. Not enough to stop
     /// leading, but a decision that rests on the clock (supervision) waits.
-    Disputed { offset: Millis },
+    Disputed {
+        /// Our offset from the disagreeing middle voice, in milliseconds (positive: ahead).
+        offset: Millis,
+    },
 }
 
 /// Offsets of peers' clocks from this replica's.

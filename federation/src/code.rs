@@ -18,19 +18,39 @@ use serde::{Deserialize, Serialize};
 pub enum CodeError {
     /// The text is not a 6, 9, 12 or 15 digit code.
     #[error("{field}: {value:?} is not a division code: {reason}")]
-    Malformed { field: String, value: String, reason: &'static str },
+    Malformed {
+        /// The field the text came from (`grid`, `topology.node`, ...).
+        field: String,
+        /// The text as given.
+        value: String,
+        /// What is wrong with it and what was expected.
+        reason: &'static str,
+    },
     /// The code is well formed but of the wrong level for the field.
     #[error("{field}: {value:?} is a {actual} code, expected a {expected} code")]
-    WrongLevel { field: String, value: String, expected: String, actual: Level },
+    WrongLevel {
+        /// The field the code came from.
+        field: String,
+        /// The code as given.
+        value: String,
+        /// The level or levels the field takes (`grid`, `district, street or community`).
+        expected: String,
+        /// The level the code has.
+        actual: Level,
+    },
 }
 
 /// The four administrative levels; nodes run at the first three, grids are units inside a community.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
+    /// 区: 6 digits (370102); the top node of a federation.
     District,
+    /// 街道: 9 digits (370102001); a node under its district.
     Street,
+    /// 社区: 12 digits (370102001001); the lowest node, which owns and handles its grids' cases.
     Community,
+    /// 网格: 15 digits (370102001001002); a unit inside a community, not a node.
     Grid,
 }
 
@@ -131,6 +151,7 @@ impl Code {
         Ok(code)
     }
 
+    /// The level, from the number of digits.
     pub fn level(&self) -> Level {
         Level::from_digits(self.0.len()).unwrap_or(Level::Grid)
     }
@@ -160,6 +181,7 @@ impl Code {
         self.0.starts_with(&ancestor.0)
     }
 
+    /// The digits, e.g. `"370102001"`.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -98,6 +98,7 @@ impl Default for DeadlinePolicy {
 }
 
 impl DeadlinePolicy {
+    /// The limits that apply to `category` (4-digit code): its override, or the default.
     pub fn limits(&self, category: &str) -> &Limits {
         self.categories.get(category).unwrap_or(&self.default)
     }

@@ -29,8 +29,11 @@ pub const MAX_VERTICES: usize = 300_000;
 /// there. Newer means imported later; the node and index only break ties, the same way everywhere.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MapVersion {
+    /// When the import was applied, by the clock of the importing node's leader.
     pub at: Millis,
+    /// The node where the boundaries were imported (`gridnode grids import`).
     pub origin: Code,
+    /// The Raft log index of the import entry at `origin`.
     pub index: u64,
 }
 
@@ -49,7 +52,9 @@ impl PartialOrd for MapVersion {
 /// The boundaries a node holds for its subtree.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GridSet {
+    /// Which import the set comes from; a set replaces the one held only if this is newer.
     pub version: MapVersion,
+    /// The grids and micro-grids of the subtree, with their outlines.
     pub map: StoredMap,
 }
 

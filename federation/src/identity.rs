@@ -12,11 +12,14 @@ use crate::code::Code;
 /// The role a certificate is issued for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
+    /// `replica`: a replica of the node; it may run the node's Raft group and speak for it to neighbours.
     Replica,
+    /// `operator`: a person or tool acting on the node and everything under it.
     Operator,
 }
 
 impl Role {
+    /// `replica` or `operator`, as written in the URI SAN.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Replica => "replica",
@@ -24,6 +27,7 @@ impl Role {
         }
     }
 
+    /// Parses `replica` or `operator`, naming `field` in the error.
     pub fn parse(field: &str, s: &str) -> Result<Role, IdentityError> {
         match s {
             "replica" => Ok(Role::Replica),
@@ -42,17 +46,32 @@ impl fmt::Display for Role {
 /// A certificate's identity.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Identity {
+    /// The node the certificate speaks for: a district, street or community code, never a grid.
     pub code: Code,
+    /// What the holder is to that node.
     pub role: Role,
 }
 
 /// A malformed identity.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdentityError {
+    /// The role part is neither `replica` nor `operator`.
     #[error("{field}: {value:?} is not a role; expected replica or operator")]
-    BadRole { field: String, value: String },
+    BadRole {
+        /// Where the identity came from.
+        field: String,
+        /// The role as given.
+        value: String,
+    },
+    /// The text is not of the form `gridfed://<code>/<role>`.
     #[error("{field}: {value:?} is not a gridfed identity; expected gridfed://<code>/<replica|operator>")]
-    BadUri { field: String, value: String },
+    BadUri {
+        /// Where the identity came from.
+        field: String,
+        /// The URI as given.
+        value: String,
+    },
+    /// The code part is not a node code (malformed, or a grid).
     #[error(transparent)]
     Code(#[from] crate::code::CodeError),
 }

@@ -17,8 +17,17 @@
 //! machine   the replicated state machine's logic: cases, outbox/inbox, rollups
 //! topology  the district topology file: parse and check
 //! protocol  protocol versions: who understands whom, when new commands may be proposed
+//! people    grid workers: the roster, dedicated grids, dispatch precedence, patrols, visits, privacy
+//! calendar  the working calendar every handling clock counts in
+//! light     the traffic light (绿/黄/红) of a case's running step
+//! clock     whether a replica's clock agrees with its peers' (fit to lead and supervise)
+//! identity  who a certificate names: node code and role
+//! bounds    limits on what crosses an edge: field lengths, ids, rollup sizes
+//! field     the error that names the field at fault
 //! ```
 //! `node/` wires this to RocksDB, openraft and gRPC; everything here is tested without sockets.
+
+#![warn(missing_docs)]
 
 pub mod access;
 pub mod bounds;

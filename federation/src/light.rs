@@ -11,12 +11,16 @@ use crate::Millis;
 /// The colour of a step's light.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Light {
+    /// 绿: less than 80 % of the step's time limit used.
     Green,
+    /// 黄: 80 % of the limit used or more, the deadline not yet passed.
     Yellow,
+    /// 红: past the step's deadline.
     Red,
 }
 
 impl Light {
+    /// `green`, `yellow` or `red`, as the API and the CLI name it.
     pub fn as_str(self) -> &'static str {
         match self {
             Light::Green => "green",

@@ -26,7 +26,7 @@ pub struct Counters {
     pub registered: i64,
     /// Registered within the registration limit.
     pub registered_on_time: i64,
-    /// 处理反馈 given at least once.
+    /// 处理反馈 given and standing: handled and not returned since, or closed (a return takes it back).
     pub handled: i64,
     /// 结案.
     pub closed: i64,
@@ -40,8 +40,11 @@ pub struct Counters {
     pub self_handled: i64,
     /// 作废.
     pub cancelled: i64,
+    /// Cases by current state (`reported`, `handling`, ...); states with no case are left out.
     pub by_state: BTreeMap<String, i64>,
+    /// Cases by 4-digit category code; codes with no case are left out.
     pub by_category: BTreeMap<String, i64>,
+    /// Cases by 15-digit grid code (unassigned grids, ending 000, included); grids with no case are left out.
     pub by_grid: BTreeMap<String, i64>,
     /// Cases by the department handling them (吹哨).
     pub by_department: BTreeMap<String, i64>,
@@ -110,14 +113,17 @@ impl Counters {
         merge(&mut self.by_department, &o.by_department, sign);
     }
 
+    /// Adds `o` field by field (breakdown keys that reach zero are removed).
     pub fn add(&mut self, o: &Counters) {
         self.combine(o, 1)
     }
 
+    /// Subtracts `o` field by field (breakdown keys that reach zero are removed).
     pub fn sub(&mut self, o: &Counters) {
         self.combine(o, -1)
     }
 
+    /// True when every count is zero and every breakdown empty: the contribution changes nothing.
     pub fn is_zero(&self) -> bool {
         *self == Counters::default()
     }
@@ -137,7 +143,7 @@ pub fn rate(numerator: i64, denominator: i64) -> f64 {
 /// 应处置数) are both the registered, not cancelled cases.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
-    /// The summed counts.
+    /// The summed counts the rates are computed from (flattened into the report when serialized).
     #[serde(flatten)]
     pub counters: Counters,
     /// Open cases past their handling deadline at the time of the query (超期).
@@ -159,7 +165,8 @@ pub struct Report {
 }
 
 impl Report {
-    /// The figures of `counters`, with `overdue` open cases counted at query time.
+    /// The figures of `counters`, with `overdue` counted separately at query time; every rate is 0 when
+    /// its denominator is.
     pub fn new(counters: Counters, overdue: i64) -> Report {
         let should = counters.registered;
         Report {

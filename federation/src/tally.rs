@@ -16,15 +16,20 @@ use crate::Millis;
 /// Whose cases, which report day, which grid.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct TallyKey {
+    /// The node that owns the counted cases (a street or community, or the district itself).
     pub owner: Code,
+    /// The day the cases were reported, in days since 1970-01-01, Beijing time (see `stats::day_of`).
     pub day: i64,
+    /// The cases' 15-digit grid (an unassigned grid for cases waiting to be placed).
     pub grid: Code,
 }
 
 /// The counters of one key, with the owner's version.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Tally {
+    /// The owner's version when it wrote this entry (its Raft log index); only grows. 0: never written.
     pub version: u64,
+    /// The counts of the key's cases as of that version.
     pub counters: Counters,
 }
 
@@ -43,6 +48,7 @@ impl Tally {
 /// How fresh one node's part of a subtree is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Freshness {
+    /// The node this record is about: the pushing child or a node anywhere below it.
     pub node: Code,
     /// The node's version when it produced this rollup.
     pub version: u64,

@@ -165,10 +165,16 @@ impl fmt::Display for Problem {
 pub enum TopologyError {
     /// Not TOML, or not the topology's shape (unknown or missing keys, wrong types); the text gives the line.
     #[error("topology file: {message}")]
-    Syntax { message: String },
+    Syntax {
+        /// The TOML parser's message, with the line and column.
+        message: String,
+    },
     /// Well formed, but the checks found problems.
     #[error("topology file has {} problem{}:{}", problems.len(), plural(problems.len()), list(problems))]
-    Invalid { problems: Vec<Problem> },
+    Invalid {
+        /// Every problem found, in file order.
+        problems: Vec<Problem>,
+    },
 }
 
 fn plural(n: usize) -> &'static str {

@@ -25,7 +25,10 @@ pub enum Action {
     /// 作废.
     Cancel,
     /// 派遣 to a handler (again, to re-dispatch).
-    Dispatch { handler: Handler },
+    Dispatch {
+        /// Who handles it; the first dispatch sets the deadline from its kind.
+        handler: Handler,
+    },
     /// The handler starts work (处置).
     Start,
     /// 处理反馈: the handler reports it done.
@@ -39,11 +42,17 @@ pub enum Action {
     /// Back to the state it was suspended from; the deadline moves by the time spent suspended.
     Resume,
     /// 延时: a new handling deadline.
-    Extend { new_due: Millis },
+    Extend {
+        /// The new handling deadline: later than the current one and now, within `max_extension_days`.
+        new_due: Millis,
+    },
     /// 上报: hand the case to the parent node (ownership moves up with a new epoch).
     Escalate,
     /// 下派 / 协同办: hand an owned case to a node below, with instructions in the note.
-    SendDown { to: Code },
+    SendDown {
+        /// The node below that takes ownership (a street or community under this node).
+        to: Code,
+    },
 }
 
 impl Action {
@@ -63,6 +72,7 @@ impl Action {
         "send_down",
     ];
 
+    /// The action's snake_case name, one of `NAMES`; also the `action` of its audit entry.
     pub fn name(&self) -> &'static str {
         match self {
             Action::Register => "register",
@@ -89,19 +99,55 @@ impl Action {
 /// Why an action was refused; nothing was changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum WorkflowError {
+    /// The action is not legal from the case's current state.
     #[error("action {action:?} is not allowed on case {case} in state {state}; allowed: {allowed}")]
-    IllegalAction { case: String, action: String, state: CaseState, allowed: String },
+    IllegalAction {
+        /// The case's id.
+        case: String,
+        /// The refused action's name.
+        action: String,
+        /// The state the case is in.
+        state: CaseState,
+        /// The actions legal in that state, comma-separated, or a note that the case is final.
+        allowed: String,
+    },
+    /// The step named an `expected_version` the case is no longer (or not yet) at.
     #[error("version: case {case} is at version {actual}, the action expected version {expected}")]
-    VersionConflict { case: String, expected: u64, actual: u64 },
+    VersionConflict {
+        /// The case's id.
+        case: String,
+        /// The version the step expected.
+        expected: u64,
+        /// The version the case is at.
+        actual: u64,
+    },
+    /// A cancel, return, suspend or extension came without a reason.
     #[error("note: action {action:?} needs a note giving the reason")]
-    NoteRequired { action: String },
+    NoteRequired {
+        /// The refused action's name.
+        action: String,
+    },
+    /// An extension's new deadline is not later than both the current deadline and now.
     #[error("new_due: the new deadline must be later than the current one ({current}) and than now ({now})")]
-    DeadlineNotLater { current: Millis, now: Millis },
+    DeadlineNotLater {
+        /// The current handling deadline (now, when the case had none).
+        current: Millis,
+        /// The time of the step.
+        now: Millis,
+    },
+    /// An extension's new deadline lies further from now than the policy's `max_extension_days`.
     #[error(
         "new_due: {new_due} is more than {max_days} days from now ({now}); an extension is limited by \
          deadlines.max_extension_days"
     )]
-    ExtensionTooLong { new_due: Millis, now: Millis, max_days: i64 },
+    ExtensionTooLong {
+        /// The deadline asked for.
+        new_due: Millis,
+        /// The time of the step.
+        now: Millis,
+        /// The policy's limit, in days.
+        max_days: i64,
+    },
 }
 
 /// Who acts, when (assigned by the leader), and why.

@@ -15,11 +15,18 @@ use crate::v1 as pb;
 /// A message from the wire that does not make a valid domain value.
 #[derive(Debug, thiserror::Error)]
 pub enum ConvertError {
-    /// `message` starts with the field's name.
+    /// A field is missing or its value is refused; `message` starts with the field's name.
     #[error("{message}")]
-    Invalid { field: String, message: String },
+    Invalid {
+        /// The field at fault, with its path in the message (`entries.day`, `photos[0].kind`).
+        field: String,
+        /// The whole refusal, `field: reason`, as shown to the caller.
+        message: String,
+    },
+    /// A division code field (node, grid, owner) is malformed or of the wrong level.
     #[error(transparent)]
     Code(#[from] CodeError),
+    /// A category is unknown or ambiguous in the node's catalogue.
     #[error(transparent)]
     Category(#[from] CategoryError),
 }
@@ -357,6 +364,8 @@ pub fn counters_to_pb(c: &Counters) -> pb::Counters {
     }
 }
 
+/// Tally counters from the wire, as sent: not checked here (the receiver bounds them with
+/// `federation::bounds::check_counters`).
 pub fn counters_from_pb(c: pb::Counters) -> Counters {
     Counters {
         total: c.total,
@@ -376,6 +385,7 @@ pub fn counters_from_pb(c: pb::Counters) -> Counters {
     }
 }
 
+/// One tally entry of a rollup on the wire: owner, report day, grid, version and counters.
 pub fn tally_to_pb(k: &TallyKey, t: &Tally) -> pb::TallyEntry {
     pb::TallyEntry {
         owner: k.owner.to_string(),
@@ -386,6 +396,8 @@ pub fn tally_to_pb(k: &TallyKey, t: &Tally) -> pb::TallyEntry {
     }
 }
 
+/// A tally entry from the wire: the owner must be a node code, the grid a 15-digit grid code and the day
+/// within 0 to 200000 (days since 1970-01-01); missing counters read as zero.
 pub fn tally_from_pb(e: pb::TallyEntry) -> Result<(TallyKey, Tally), ConvertError> {
     let key = TallyKey {
         owner: Code::parse_node("entries.owner", &e.owner)?,
@@ -398,6 +410,7 @@ pub fn tally_from_pb(e: pb::TallyEntry) -> Result<(TallyKey, Tally), ConvertErro
     Ok((key, Tally { version: e.version, counters: e.counters.map(counters_from_pb).unwrap_or_default() }))
 }
 
+/// How fresh one node of a subtree is, on the wire.
 pub fn freshness_to_pb(f: &Freshness) -> pb::Freshness {
     pb::Freshness {
         node: f.node.to_string(),
@@ -407,6 +420,7 @@ pub fn freshness_to_pb(f: &Freshness) -> pb::Freshness {
     }
 }
 
+/// A freshness record from the wire; the node must be a district, street or community code.
 pub fn freshness_from_pb(f: pb::Freshness) -> Result<Freshness, ConvertError> {
     Ok(Freshness {
         node: Code::parse_node("fresh.node", &f.node)?,
@@ -416,6 +430,7 @@ pub fn freshness_from_pb(f: pb::Freshness) -> Result<Freshness, ConvertError> {
     })
 }
 
+/// A message between nodes on the wire, its case (if any) with the category label from `catalog`.
 pub fn envelope_to_pb(e: &Envelope, catalog: &Catalog) -> pb::Envelope {
     use pb::envelope::Body as B;
     pb::Envelope {
@@ -430,6 +445,8 @@ pub fn envelope_to_pb(e: &Envelope, catalog: &Catalog) -> pb::Envelope {
     }
 }
 
+/// A message between nodes from the wire: origin and destination must be node codes, and the body
+/// one of transfer, status or boundaries, each converted and checked as its own type.
 pub fn envelope_from_pb(e: pb::Envelope) -> Result<Envelope, ConvertError> {
     use pb::envelope::Body as B;
     let body = match e.body {

@@ -23,6 +23,7 @@ pub fn crs_from_str(field: &str, s: &str) -> Result<Crs, ConvertError> {
     }
 }
 
+/// A photo's metadata on the wire (an empty `home` when no node stored it yet).
 pub fn photo_to_pb(p: &Photo) -> pb::Photo {
     pb::Photo {
         sha256: p.sha256.clone(),
@@ -36,6 +37,8 @@ pub fn photo_to_pb(p: &Photo) -> pb::Photo {
     }
 }
 
+/// A photo's metadata from the wire, naming fields under `field`: kind and content type are parsed, the
+/// home must be a node code; hash and sizes are checked later, by `Photo::check`.
 pub fn photo_from_pb(field: &str, p: pb::Photo) -> Result<Photo, ConvertError> {
     let kind_field = format!("{field}.kind");
     let type_field = format!("{field}.content_type");
@@ -54,6 +57,7 @@ pub fn photo_from_pb(field: &str, p: pb::Photo) -> Result<Photo, ConvertError> {
     })
 }
 
+/// Every photo of a list from the wire, named `field[i]`; the first refusal is returned.
 pub fn photos_from_pb(field: &str, photos: Vec<pb::Photo>) -> Result<Vec<Photo>, ConvertError> {
     photos.into_iter().enumerate().map(|(i, p)| photo_from_pb(&format!("{field}[{i}]"), p)).collect()
 }
@@ -110,10 +114,12 @@ pub fn new_case_to_pb(n: &federation::machine::NewCase) -> pb::ReportRequest {
     }
 }
 
+/// Which import a set of grid boundaries comes from, on the wire.
 pub fn map_version_to_pb(v: &MapVersion) -> pb::MapVersion {
     pb::MapVersion { at_ms: v.at, origin: v.origin.to_string(), index: v.index }
 }
 
+/// A grid-boundary version from the wire; its origin must be a node code (named `field.origin`).
 pub fn map_version_from_pb(field: &str, v: pb::MapVersion) -> Result<MapVersion, ConvertError> {
     Ok(MapVersion {
         at: v.at_ms,
@@ -162,6 +168,8 @@ fn place_from_pb(field: &str, p: pb::GridPlace) -> Result<StoredPlace, ConvertEr
     })
 }
 
+/// Grid boundaries on the wire, as they travel down to a child: the version and every place, its rings
+/// flattened to `lon, lat, lon, lat, ...`.
 pub fn grid_set_to_pb(s: &GridSet) -> pb::GridSet {
     pb::GridSet {
         version: Some(map_version_to_pb(&s.version)),

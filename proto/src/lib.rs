@@ -1,6 +1,8 @@
 //! The gridfed.v1 gRPC contracts (generated from `proto/gridfed/v1/*.proto`) and the one place where
 //! protobuf messages are converted to and from the domain types of `federation`.
 
+#![warn(missing_docs)]
+
 pub mod convert;
 pub mod intake;
 

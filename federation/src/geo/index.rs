@@ -27,6 +27,7 @@ pub struct Place {
 }
 
 impl Place {
+    /// The place's code: a unit grid or a micro-grid.
     pub fn code(&self) -> &PlaceCode {
         &self.code
     }
@@ -59,9 +60,13 @@ pub struct Located {
 /// The rectangle around every place of a map, in WGS-84 degrees.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BBox {
+    /// Southern edge: the smallest latitude of any vertex.
     pub min_lat: f64,
+    /// Western edge: the smallest longitude of any vertex.
     pub min_lon: f64,
+    /// Northern edge: the largest latitude of any vertex.
     pub max_lat: f64,
+    /// Eastern edge: the largest longitude of any vertex.
     pub max_lon: f64,
 }
 
@@ -155,6 +160,7 @@ impl GridMap {
         self.places.len()
     }
 
+    /// True for a map without places, which locates no point.
     pub fn is_empty(&self) -> bool {
         self.places.is_empty()
     }

@@ -16,7 +16,9 @@ pub struct Lattice {
     pub north: f64,
     /// Longitude of its western edge.
     pub west: f64,
+    /// Number of rows of cells, north to south.
     pub rows: usize,
+    /// Number of cells in a row, west to east.
     pub cols: usize,
     /// Height of a cell in degrees of latitude.
     pub cell_lat: f64,
@@ -26,6 +28,7 @@ pub struct Lattice {
     pub points_per_edge: usize,
     /// How far corners and edge points move, as a fraction of the cell (clamped to 0..=0.1).
     pub jitter: f64,
+    /// Seed of the pseudo-random jitter: the same seed (and fields) gives the same lattice.
     pub seed: u64,
 }
 

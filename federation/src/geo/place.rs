@@ -20,12 +20,20 @@ pub enum PlaceError {
     /// The grid part is not a 15-digit grid code.
     #[error(transparent)]
     Grid {
+        /// Why the grid part was refused.
         #[from]
         source: CodeError,
     },
     /// The part after the hyphen is not a micro-grid number.
     #[error("{field}: {value:?} is not a place code: {reason}")]
-    Micro { field: String, value: String, reason: &'static str },
+    Micro {
+        /// The field the code came from.
+        field: String,
+        /// The code as given.
+        value: String,
+        /// What is wrong with the micro-grid number.
+        reason: &'static str,
+    },
 }
 
 /// A unit grid (`370102001001001`) or one of its micro-grids (`370102001001001-03`).

@@ -10,6 +10,7 @@ pub struct Problem {
     pub feature: usize,
     /// The feature's code as written, when it has one.
     pub code: Option<String>,
+    /// What is wrong with the feature (`polygon 0 exterior ring has a self-intersection`).
     pub reason: String,
 }
 
@@ -27,19 +28,37 @@ impl fmt::Display for Problem {
 pub enum ImportError {
     /// The text is not JSON.
     #[error("grid boundaries: not JSON at line {line}, column {column}: {message}")]
-    Json { line: usize, column: usize, message: String },
+    Json {
+        /// Line of the error in the text, from 1.
+        line: usize,
+        /// Column of the error in the line, from 1.
+        column: usize,
+        /// The JSON parser's message.
+        message: String,
+    },
     /// The JSON is not a GeoJSON FeatureCollection.
     #[error("grid boundaries: expected a GeoJSON FeatureCollection, found {found}")]
-    NotFeatureCollection { found: String },
+    NotFeatureCollection {
+        /// What the JSON is instead (`a GeoJSON Feature`, an array, an object without a `type`, ...).
+        found: String,
+    },
     /// The collection has no feature.
     #[error("grid boundaries: the FeatureCollection has no grid or micro-grid features")]
     Empty,
     /// A community outline given with the options cannot be used.
     #[error("community outline {community}: {reason}")]
-    Outline { community: String, reason: String },
+    Outline {
+        /// The code the outline was given under (meant to be a 12-digit community code).
+        community: String,
+        /// What is wrong with its outline.
+        reason: String,
+    },
     /// Features with problems; every problem found is listed.
     #[error("{}", list(problems))]
-    Invalid { problems: Vec<Problem> },
+    Invalid {
+        /// Every problem found, ordered by feature.
+        problems: Vec<Problem>,
+    },
 }
 
 fn list(problems: &[Problem]) -> String {

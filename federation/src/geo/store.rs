@@ -29,8 +29,11 @@ pub struct StoredMap {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoredPlace {
+    /// The unit grid or micro-grid; unique within the map.
     pub code: PlaceCode,
+    /// The `name` property it was imported with (e.g. 第三网格), if any.
     pub name: Option<String>,
+    /// The outline: polygons of closed `[lon, lat]` rings, WGS-84.
     pub outline: Shape,
 }
 

@@ -31,20 +31,28 @@ pub struct ApiKey {
     pub created_at: Millis,
     /// Who created it (the creator's certificate identity).
     pub created_by: String,
+    /// When it was revoked (leader-stamped); None while in use. A revoked key is kept, refused.
     pub revoked_at: Option<Millis>,
 }
 
 /// Why a presented key is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyRefusal {
+    /// The POST came without an `api_key`.
     #[error("api_key: missing; this method requires an api_key issued by the node's operators")]
     Missing,
+    /// The `api_key` is not of the form `o311_<id>_<secret>`.
     #[error("api_key: not a key of this node (expected o311_<id>_<secret>)")]
     Malformed,
+    /// No key has that id, or the secret does not match its hash.
     #[error("api_key: unknown key")]
     Unknown,
+    /// The secret matches, but the key was revoked.
     #[error("api_key: key {id} was revoked")]
-    Revoked { id: String },
+    Revoked {
+        /// The key's public id.
+        id: String,
+    },
 }
 
 impl ApiKey {

@@ -62,6 +62,7 @@ pub enum Unlocated {
 pub struct IntakeRules {
     /// The node's name, recorded on cases it owns (Open311 `agency_responsible`).
     pub node_name: String,
+    /// What to do with a report whose point lies in no known grid: refuse it (default) or park it.
     pub unlocated: Unlocated,
     /// Largest photo accepted, in bytes.
     pub photo_max_bytes: u64,

@@ -35,6 +35,7 @@ pub const MAX_CLIENT_REQUEST_ID: usize = 64;
 pub struct Open311Error {
     /// The HTTP status it is answered with: 400, 403 or 404.
     pub code: u16,
+    /// What is wrong, naming the argument at fault (`service_code: missing; see services.json`).
     pub description: String,
 }
 
@@ -58,13 +59,20 @@ impl Open311Error {
 /// A service (a category), as `services.json` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Service {
+    /// The category's 4-digit code, e.g. `0101`.
     pub service_code: String,
+    /// The minor class, e.g. 暴露垃圾.
     pub service_name: String,
+    /// `major/minor（kind）`, e.g. 市容环境/暴露垃圾（事件）.
     pub description: String,
+    /// Whether the service has a definition of extra attributes: always false here.
     pub metadata: bool,
+    /// The specification's `type`: always `realtime` (the request id is returned at once).
     #[serde(rename = "type")]
     pub kind: &'static str,
+    /// Major class, minor class and kind, comma-separated, for clients that search.
     pub keywords: String,
+    /// The major class (大类), e.g. 市容环境.
     pub group: String,
 }
 
@@ -100,7 +108,9 @@ fn unknown_service(code: &str) -> Open311Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// Every case not yet closed or cancelled, from reported to suspended.
     Open,
+    /// Closed (结案) or cancelled (作废).
     Closed,
 }
 
@@ -114,6 +124,7 @@ impl Status {
         }
     }
 
+    /// `open` or `closed`, as the specification spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Open => "open",
@@ -153,22 +164,39 @@ pub fn status_notes(case: &Case) -> Option<String> {
 /// A service request as `requests.json` lists it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServiceRequest {
+    /// The case id, e.g. `370102001001-20261124-000001`.
     pub service_request_id: String,
+    /// Open, or closed once the case is closed or cancelled.
     pub status: Status,
+    /// The latest audit step in Chinese, with its note (`处理反馈：已清运`); None for a case without one.
     pub status_notes: Option<String>,
+    /// The category's minor class; None when the category is not in this node's catalogue.
     pub service_name: Option<String>,
+    /// The case's 4-digit category code.
     pub service_code: String,
+    /// The case's description; None when it is empty.
     pub description: Option<String>,
+    /// The owning node's name, or its code when the name is not known.
     pub agency_responsible: Option<String>,
+    /// Where the case went, in Chinese: the owner that handles it, or that it waits to be placed.
     pub service_notice: Option<String>,
+    /// When it was reported, W3C date-time in Beijing time.
     pub requested_datetime: String,
+    /// When it was closed or cancelled, else its latest audit step (W3C, Beijing time).
     pub updated_datetime: String,
+    /// The handling deadline, or the registration deadline while only reported; None otherwise.
     pub expected_datetime: Option<String>,
+    /// The reported address; None when it is empty.
     pub address: Option<String>,
+    /// Always None: gridfed keeps no address ids (a sent `address_id` is folded into the address).
     pub address_id: Option<String>,
+    /// Always None: Chinese addresses here carry no zip code.
     pub zipcode: Option<String>,
+    /// Latitude of the reported point, WGS-84 degrees; None when only an address was given.
     pub lat: Option<f64>,
+    /// Longitude of the reported point, WGS-84 degrees; None when only an address was given.
     pub long: Option<f64>,
+    /// The media link the reporter sent, as given; None when none was.
     pub media_url: Option<String>,
 }
 
@@ -214,19 +242,33 @@ pub fn request_of(case: &Case, catalog: &Catalog, owner_name: &str) -> ServiceRe
 /// The arguments of `POST requests`, as sent (form fields; empty means not declared).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestForm {
+    /// The node code the request is for; when given it must be this endpoint's node.
     pub jurisdiction_id: String,
+    /// The 4-digit category code; required.
     pub service_code: String,
+    /// Latitude, WGS-84 degrees, as text; sent together with `long`.
     pub lat: String,
+    /// Longitude, WGS-84 degrees, as text; sent together with `lat`.
     pub long: String,
+    /// The address in words; the case's address when no point locates it.
     pub address_string: String,
+    /// The sender's own address id; kept in the case's address text (地址编号 ...).
     pub address_id: String,
+    /// The reporter's e-mail; appended to the case's reporter.
     pub email: String,
+    /// The reporter's device id; accepted and not kept.
     pub device_id: String,
+    /// The reporter's account id in the sending system; accepted and not kept.
     pub account_id: String,
+    /// The reporter's given name; with `last_name`, the case's reporter.
     pub first_name: String,
+    /// The reporter's family name; put first in a Chinese name (张 + 伟).
     pub last_name: String,
+    /// The reporter's phone number; appended to the case's reporter.
     pub phone: String,
+    /// What the reporter says; the case's description, and the start of its title.
     pub description: String,
+    /// A link to the reporter's photo or video; checked and kept, never fetched.
     pub media_url: String,
     /// gridfed extension: the client's id of this request, so a retry returns the first case.
     pub request_id: String,
@@ -405,6 +447,7 @@ pub struct RequestQuery {
     pub service_codes: Vec<String>,
     /// Reported within `start..=end`.
     pub start: Millis,
+    /// End of the report-time window, inclusive; at most `MAX_SPAN_MS` after `start`.
     pub end: Millis,
     /// Empty: every status.
     pub statuses: Vec<Status>,
@@ -413,11 +456,17 @@ pub struct RequestQuery {
 /// The query arguments of `GET requests`, as sent (empty means not declared).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueryArgs {
+    /// The node code asked about; when given it must be this endpoint's node.
     pub jurisdiction_id: String,
+    /// Comma-separated case ids; when given, every other filter is ignored.
     pub service_request_id: String,
+    /// Comma-separated 4-digit category codes.
     pub service_code: String,
+    /// Earliest report time, W3C date-time; default `end_date` minus 90 days.
     pub start_date: String,
+    /// Latest report time, W3C date-time; default now, or `start_date` plus 90 days.
     pub end_date: String,
+    /// Comma-separated `open` and `closed`.
     pub status: String,
 }
 
@@ -448,13 +497,13 @@ pub fn query(
     let (start, end) = match (start, end) {
         (None, None) => (now - MAX_SPAN_MS, now),
         (Some(s), None) => (s, s.saturating_add(MAX_SPAN_MS)),
-        (None, Some(e)) => (e - MAX_SPAN_MS, e),
+        (None, Some(e)) => (e.saturating_sub(MAX_SPAN_MS), e),
         (Some(s), Some(e)) => (s, e),
     };
     if (!args.start_date.is_empty() || !args.end_date.is_empty()) && errors.is_empty() {
         if start > end {
             errors.push(Open311Error::bad("start_date: is after end_date"));
-        } else if end - start > MAX_SPAN_MS {
+        } else if end.saturating_sub(start) > MAX_SPAN_MS {
             errors.push(Open311Error::bad("start_date, end_date: may not span more than 90 days"));
         }
     }
@@ -483,7 +532,8 @@ pub fn query(
 }
 
 impl RequestQuery {
-    /// Whether `case` is one of the requests asked for (the ids, when given, are matched by the caller).
+    /// Whether `case` is one of the requests asked for: by id when ids are given (the other filters then
+    /// do not apply), else by report time, service code and status.
     pub fn matches(&self, case: &Case) -> bool {
         if let Some(ids) = &self.ids {
             return ids.contains(&case.id);

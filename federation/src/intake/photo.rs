@@ -68,8 +68,10 @@ impl fmt::Display for PhotoKind {
 /// The image formats accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ImageType {
+    /// `image/jpeg`: the usual camera photo.
     #[serde(rename = "image/jpeg")]
     Jpeg,
+    /// `image/png`: screenshots, and the images demos and tests draw.
     #[serde(rename = "image/png")]
     Png,
 }
@@ -96,22 +98,51 @@ impl ImageType {
 /// What the bytes of an upload turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImageInfo {
+    /// JPEG or PNG, from the magic bytes.
     pub image_type: ImageType,
+    /// Width in pixels, from the header (1 to `MAX_DIMENSION`).
     pub width: u32,
+    /// Height in pixels, from the header (1 to `MAX_DIMENSION`).
     pub height: u32,
 }
 
 /// Why uploaded bytes are not accepted as a photo.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PhotoError {
+    /// The upload has no bytes.
     #[error("{field}: the photo is empty")]
-    Empty { field: String },
+    Empty {
+        /// The field (form part) the photo came in.
+        field: String,
+    },
+    /// The upload is larger than the node accepts.
     #[error("{field}: the photo is {bytes} bytes; at most {max} are accepted")]
-    TooLarge { field: String, bytes: u64, max: u64 },
+    TooLarge {
+        /// The field (form part) the photo came in.
+        field: String,
+        /// Its size.
+        bytes: u64,
+        /// The limit: the node's `photo_max_bytes`, capped by `ABSOLUTE_MAX_PHOTO_BYTES`.
+        max: u64,
+    },
+    /// The bytes start with neither the JPEG nor the PNG signature.
     #[error("{field}: not a JPEG or PNG image (the first bytes are {magic})")]
-    NotAnImage { field: String, magic: String },
+    NotAnImage {
+        /// The field (form part) the photo came in.
+        field: String,
+        /// Its first 8 bytes in hex (`47 49 46 38 ...`), to tell what it is.
+        magic: String,
+    },
+    /// The signature is right but the header is not (truncated, bad checksum, impossible size).
     #[error("{field}: a damaged {kind} image: {reason}")]
-    Damaged { field: String, kind: &'static str, reason: String },
+    Damaged {
+        /// The field (form part) the photo came in.
+        field: String,
+        /// `JPEG` or `PNG`.
+        kind: &'static str,
+        /// What is wrong with the header.
+        reason: String,
+    },
 }
 
 /// Checks that `bytes` are one JPEG or PNG image of at most `max_bytes`, and reads its header.
@@ -252,12 +283,16 @@ pub fn is_sha256(s: &str) -> bool {
 pub struct Photo {
     /// SHA-256 of the bytes (lowercase hex): the file's name in every replica's photo directory.
     pub sha256: String,
+    /// Before handling (with the report) or after (with the handler's feedback).
     pub kind: PhotoKind,
+    /// JPEG or PNG, as the bytes were checked to be; served as the photo's `Content-Type`.
     pub content_type: ImageType,
     /// Size of the file.
     pub bytes: u64,
+    /// Width in pixels, from the checked header; 0 when the sender did not give it.
     #[serde(default)]
     pub width: u32,
+    /// Height in pixels, from the checked header; 0 when the sender did not give it.
     #[serde(default)]
     pub height: u32,
     /// The node whose replicas stored it first (where it was uploaded); a node missing it fetches it
@@ -293,8 +328,14 @@ impl Photo {
         if self.bytes == 0 || self.bytes > max {
             return Err(invalid(&format!("{field}.bytes"), format!("{} is outside 1 to {max}", self.bytes)));
         }
-        if self.width > MAX_DIMENSION || self.height > MAX_DIMENSION {
-            return Err(invalid(&format!("{field}.width"), format!("at most {MAX_DIMENSION} pixels")));
+        // 0: not given by the sender.
+        for (name, n) in [("width", self.width), ("height", self.height)] {
+            if n > MAX_DIMENSION {
+                return Err(invalid(
+                    &format!("{field}.{name}"),
+                    format!("{n} is more than {MAX_DIMENSION} pixels"),
+                ));
+            }
         }
         Ok(())
     }

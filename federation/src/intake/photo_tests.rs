@@ -95,6 +95,11 @@ fn metadata_is_checked_by_field_and_photos_are_not_attached_twice() {
     assert_eq!(field(e), "photos[0].sha256");
     let e = check_new(std::slice::from_ref(&p), PhotoKind::Before, &[], 10).unwrap_err();
     assert_eq!(field(e), "photos[0].bytes");
+    // A height too large was refused under `.width`.
+    let tall = Photo { height: MAX_DIMENSION + 1, ..p.clone() };
+    assert_eq!(field(tall.check("photos[0]", u64::MAX).unwrap_err()), "photos[0].height");
+    let wide = Photo { width: MAX_DIMENSION + 1, ..p.clone() };
+    assert_eq!(field(wide.check("photos[0]", u64::MAX).unwrap_err()), "photos[0].width");
     let many = vec![p.clone(); MAX_PHOTOS_PER_STEP + 1];
     assert_eq!(field(check_new(&many, PhotoKind::Before, &[], u64::MAX).unwrap_err()), "photos");
     let json = serde_json::to_string(&p).unwrap();

@@ -19,30 +19,66 @@ use crate::Millis;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RollupEvent<C = u64> {
     /// A timer set by `Sleep` fired.
-    Tick { now: Millis },
+    Tick {
+        /// The driver's clock when it happened (milliseconds since the epoch).
+        now: Millis,
+    },
     /// This replica started or stopped leading its node.
-    Leading { now: Millis, leading: bool },
+    Leading {
+        /// The driver's clock when it happened (milliseconds since the epoch).
+        now: Millis,
+        /// True when this replica became leader, false when it stopped leading.
+        leading: bool,
+    },
     /// A tally or a freshness record changed here.
-    Changed { now: Millis },
+    Changed {
+        /// The driver's clock when it happened (milliseconds since the epoch).
+        now: Millis,
+    },
     /// The answer to `Load`: how many entries changed after `since`, and the cursor they reach.
-    Loaded { now: Millis, entries: usize, high: C },
+    Loaded {
+        /// The driver's clock when it happened (milliseconds since the epoch).
+        now: Millis,
+        /// How many entries changed after `since`, at most `max` (0: nothing new).
+        entries: usize,
+        /// The cursor the loaded entries reach; the next load starts after it once the push is accepted.
+        high: C,
+    },
     /// The answer to `Greet`.
-    Greeted { now: Millis, result: Result<(), String> },
+    Greeted {
+        /// The driver's clock when it happened (milliseconds since the epoch).
+        now: Millis,
+        /// Ok when the parent answered the handshake; the reason it failed otherwise.
+        result: Result<(), String>,
+    },
     /// The answer to `Push`.
-    Pushed { now: Millis, result: Result<(), String> },
+    Pushed {
+        /// The driver's clock when it happened (milliseconds since the epoch).
+        now: Millis,
+        /// Ok when the parent applied the rollup; the reason it failed otherwise.
+        result: Result<(), String>,
+    },
 }
 
 /// What the driver must do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RollupCommand<C = u64> {
     /// Read up to `max` tally entries changed after cursor `since`; answer with `Loaded`.
-    Load { since: C, max: usize },
+    Load {
+        /// The cursor up to which the parent has every entry; load what changed after it.
+        since: C,
+        /// The most entries to load (`LinkTiming::batch`).
+        max: usize,
+    },
     /// Handshake with the parent; answer with `Greeted`.
     Greet,
     /// Push the loaded entries with the freshness of every part of the subtree; answer with `Pushed`.
     Push,
     /// Nothing to do before `until` (unless a change comes first); then send `Tick`.
-    Sleep { until: Millis },
+    Sleep {
+        /// When to send `Tick`, by the driver's clock.
+        until: Millis,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

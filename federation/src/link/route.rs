@@ -20,7 +20,9 @@ use crate::Millis;
 /// The neighbour a message leaves through.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Hop {
+    /// Up to the parent node: the destination is not under this node.
     Parent,
+    /// Down to this child (one level below), whose code prefixes the destination.
     Child(Code),
 }
 
@@ -41,20 +43,32 @@ pub fn next_hop(me: &Code, dest: &Code) -> Option<Hop> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Body {
     /// Ownership of `case` passes to the destination (escalation up, dispatch or sending down).
-    Transfer { case: Box<Case> },
+    Transfer {
+        /// The case as the sender last wrote it, with the new owner and epoch.
+        case: Box<Case>,
+    },
     /// The owner's current state of a case the destination watches (反馈).
-    Status { case: Box<Case> },
+    Status {
+        /// The case as its owner last wrote it; older versions and epochs than the copy held are ignored.
+        case: Box<Case>,
+    },
     /// Grid boundaries for the destination's subtree, from a node above it (newest version wins).
-    Boundaries { set: Box<GridSet> },
+    Boundaries {
+        /// The part of an import that lies under the destination, with the import's version.
+        set: Box<GridSet>,
+    },
 }
 
 /// A message in an outbox, with where it came from and where it goes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
+    /// The node that queued the message (not the last hop that forwarded it).
     pub origin: Code,
+    /// The destination node; intermediate nodes forward it toward this code (see `next_hop`).
     pub to: Code,
     /// When the origin queued it (for the age of a backlog).
     pub queued_at: Millis,
+    /// What the message says.
     pub body: Body,
 }
 

@@ -33,43 +33,106 @@ use crate::Millis;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendEvent {
     /// A timer set by `Sleep` fired (or the driver woke for another reason).
-    Tick { now: Millis },
+    Tick {
+        /// The driver's clock when it happened (milliseconds since the epoch).
+        now: Millis,
+    },
     /// This replica started or stopped leading its node.
-    Leading { now: Millis, leading: bool },
+    Leading {
+        /// The driver's clock when it happened (milliseconds since the epoch).
+        now: Millis,
+        /// True when this replica became leader, false when it stopped leading.
+        leading: bool,
+    },
     /// The state machine queued a message for this link.
-    OutboxChanged { now: Millis },
+    OutboxChanged {
+        /// The driver's clock when it happened (milliseconds since the epoch).
+        now: Millis,
+    },
     /// The answer to `Load`: the queued sequence numbers `first..=last`, or none; the next sequence
     /// number the link gives; whether the store marks the link as restored (to resequence first).
-    Loaded { now: Millis, range: Option<(u64, u64)>, next: u64, resync: bool },
+    Loaded {
+        /// The driver's clock when it happened (milliseconds since the epoch).
+        now: Millis,
+        /// The first and last queued sequence numbers loaded; None when nothing is queued.
+        range: Option<(u64, u64)>,
+        /// The sequence number the link will give the next queued message.
+        next: u64,
+        /// The store marks the link restored from a backup: ask and resequence before sending.
+        resync: bool,
+    },
     /// The answer to `Greet`.
-    Greeted { now: Millis, result: Result<(), String> },
+    Greeted {
+        /// The driver's clock when it happened (milliseconds since the epoch).
+        now: Millis,
+        /// Ok when the neighbour answered the handshake; the reason it failed otherwise.
+        result: Result<(), String>,
+    },
     /// The answer to `Deliver`: the receiver's high-water mark for this link.
-    Delivered { now: Millis, result: Result<u64, String> },
+    Delivered {
+        /// The driver's clock when it happened (milliseconds since the epoch).
+        now: Millis,
+        /// The highest sequence number the receiver has applied on this link, or why the delivery failed.
+        result: Result<u64, String>,
+    },
     /// The answer to `Ack`: the acknowledgement was committed, or not.
-    Acked { now: Millis, result: Result<(), String> },
+    Acked {
+        /// The driver's clock when it happened (milliseconds since the epoch).
+        now: Millis,
+        /// Ok when the `Acked` command was committed; the reason otherwise.
+        result: Result<(), String>,
+    },
     /// The answer to `AskApplied`: the neighbour's high-water mark for this link.
-    Applied { now: Millis, result: Result<u64, String> },
+    Applied {
+        /// The driver's clock when it happened (milliseconds since the epoch).
+        now: Millis,
+        /// The highest sequence number the neighbour has applied on this link, or why it could not be asked.
+        result: Result<u64, String>,
+    },
     /// The answer to `Resequence`: the renumbering was committed, or not.
-    Resequenced { now: Millis, result: Result<(), String> },
+    Resequenced {
+        /// The driver's clock when it happened (milliseconds since the epoch).
+        now: Millis,
+        /// Ok when the `Resequence` command was committed; the reason otherwise.
+        result: Result<(), String>,
+    },
 }
 
 /// What the driver must do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendCommand {
     /// Read up to `max` queued messages, in order; answer with `Loaded`.
-    Load { max: usize },
+    Load {
+        /// The most messages to load (`LinkTiming::batch`).
+        max: usize,
+    },
     /// Handshake with the neighbour (who are you?); answer with `Greeted`.
     Greet,
     /// Send the loaded messages `first..=last`; answer with `Delivered`.
-    Deliver { first: u64, last: u64 },
+    Deliver {
+        /// The first sequence number of the batch.
+        first: u64,
+        /// The last sequence number of the batch, inclusive.
+        last: u64,
+    },
     /// Commit that the neighbour applied everything up to `upto`; answer with `Acked`.
-    Ack { upto: u64 },
+    Ack {
+        /// The highest sequence number the neighbour applied within the batch; messages up to it leave the
+        /// outbox.
+        upto: u64,
+    },
     /// Nothing to do before `until` (unless another event comes first); then send `Tick`.
-    Sleep { until: Millis },
+    Sleep {
+        /// When to send `Tick`, by the driver's clock.
+        until: Millis,
+    },
     /// Ask the neighbour's high-water mark for this link (an empty delivery); answer with `Applied`.
     AskApplied,
     /// Commit that the link's queue is renumbered above `applied`; answer with `Resequenced`.
-    Resequence { applied: u64 },
+    Resequence {
+        /// The neighbour's high-water mark; queued messages are numbered again from `applied + 1`.
+        applied: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

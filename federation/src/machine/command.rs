@@ -85,6 +85,7 @@ pub struct TokenCreate {
     pub name: String,
     /// The subtree it grants: this node or one above it.
     pub scope: Code,
+    /// Viewer (wall screens, read only) or operator.
     pub role: AccessRole,
     /// SHA-256 of the secret, 64 lowercase hex digits.
     pub hash: String,
@@ -97,6 +98,7 @@ pub struct TokenCreate {
 /// Revoke an access token; revoking a revoked token changes nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenRevoke {
+    /// The token's public id (lowercase hex).
     pub id: String,
 }
 
@@ -104,6 +106,7 @@ pub struct TokenRevoke {
 /// here again place by place and against the node (see `grids`). A new version of the node's set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GridsImport {
+    /// The grids and micro-grids of the node's subtree, with their outlines; replaces the set held.
     pub map: StoredMap,
     /// Who imported it (the caller as the node authenticated it).
     #[serde(default)]
@@ -114,13 +117,16 @@ pub struct GridsImport {
 /// report is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Place {
+    /// The unassigned case to place; it must be owned here and waiting on an unassigned grid.
     pub case_id: String,
     /// The unit grid it belongs to.
     pub grid: Code,
     /// Who says they place it.
     pub actor: String,
+    /// Why it goes there (optional); added to the audit entry's note.
     #[serde(default)]
     pub note: String,
+    /// Refuse unless the case is at this version; None: whatever its version.
     pub expected_version: Option<u64>,
     /// Who places it, as the node authenticated the caller.
     #[serde(default)]
@@ -147,6 +153,7 @@ pub struct ApiKeyCreate {
 /// Revoke a key; revoking a revoked key changes nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKeyRevoke {
+    /// The key's public id (lowercase hex).
     pub id: String,
 }
 
@@ -232,16 +239,32 @@ impl Command {
 pub enum Refusal {
     /// A field's value is not acceptable.
     #[error("{field}: {message}")]
-    Invalid { field: String, message: String },
+    Invalid {
+        /// The field at fault (`grid`, `location.lat`, `photos[0].kind`, ...).
+        field: String,
+        /// What is wrong with it, and what is accepted.
+        message: String,
+    },
     /// No such case here.
     #[error("case_id: no case {case} on this node")]
-    NotFound { case: String },
+    NotFound {
+        /// The case id asked for.
+        case: String,
+    },
     /// The case is here only as a read-only copy.
     #[error("case {case} is owned by node {owner}, not by this node; act there")]
-    NotOwner { case: String, owner: String },
+    NotOwner {
+        /// The case id.
+        case: String,
+        /// The code of the node that owns it, where the action must be taken.
+        owner: String,
+    },
     /// The sender is not the parent or a child.
     #[error("node {from} is not a neighbour of this node")]
-    NotNeighbour { from: String },
+    NotNeighbour {
+        /// The code of the node that sent it.
+        from: String,
+    },
     /// The workflow does not allow it.
     #[error(transparent)]
     Workflow(#[from] WorkflowError),
@@ -255,11 +278,22 @@ pub(crate) fn invalid(field: &str, message: impl Into<String>) -> Refusal {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Outcome {
     /// The case as stored; `duplicate` when the request id had been seen and no case was created.
-    Reported { case: Box<Case>, duplicate: bool },
+    Reported {
+        /// The case as stored.
+        case: Box<Case>,
+        /// True when the request id had been seen: `case` is the one it created.
+        duplicate: bool,
+    },
     /// The case after the action.
-    Acted { case: Box<Case> },
+    Acted {
+        /// The case as stored after the action (or the placement).
+        case: Box<Case>,
+    },
     /// The highest sequence applied from the sender.
-    Received { hwm: u64 },
+    Received {
+        /// The highest link sequence number applied from the sender, after this batch.
+        hwm: u64,
+    },
     /// Applied, nothing to return.
     Done,
     /// The access token as stored (created or revoked).
@@ -267,7 +301,12 @@ pub enum Outcome {
     /// Refused; nothing changed.
     Refused(Refusal),
     /// Grid boundaries imported: the new version and how many places it holds.
-    Imported { version: MapVersion, places: u64 },
+    Imported {
+        /// The version of the new set: this entry's time, this node and log index.
+        version: MapVersion,
+        /// How many places (grids and micro-grids) the set holds.
+        places: u64,
+    },
     /// A key of an integrating system as stored (created or revoked).
     ApiKey(Box<ApiKey>),
 }

@@ -22,12 +22,19 @@ pub struct NewCase {
     pub request_id: Option<String>,
     /// The unit grid, or none to locate the case by its point.
     pub grid: Option<Code>,
+    /// 4-digit category code; must be in the node's catalogue.
     pub category: String,
+    /// How the case came in (patrol, hotline, public, video, from above).
     pub source: Source,
+    /// Short summary, required, at most `MAX_TITLE_CHARS` characters.
     pub title: String,
+    /// Details, at most `MAX_DESCRIPTION_CHARS` characters; may be empty.
     pub description: String,
+    /// Where the problem is; required without a grid (a point to locate it by, or at least an address).
     pub location: Option<Location>,
+    /// Who reports it (a name, 市民, a hotline agent), required; the report's actor in the audit trail.
     pub reporter: String,
+    /// Urgency; recorded, no deadline depends on it.
     pub priority: Priority,
     /// Who reported it, as the node authenticated the caller (see `AuditEntry::by`); set by the node.
     #[serde(default)]

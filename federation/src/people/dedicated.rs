@@ -144,13 +144,28 @@ pub enum DedicatedError {
     Field(#[from] FieldError),
     /// An overlapped place lies outside the keeping node.
     #[error("{field}: {place} is not within {keeper}; a dedicated grid across communities is kept by their street")]
-    OutsideKeeper { field: String, place: PlaceCode, keeper: Code },
+    OutsideKeeper {
+        /// The field at fault (`overlaps[1]`, ...).
+        field: String,
+        /// The overlapped grid or micro-grid.
+        place: PlaceCode,
+        /// The node that keeps the dedicated grid (a community, or a street for one across communities).
+        keeper: Code,
+    },
     /// An overlapped place is not on the node's map.
     #[error("{field}: {place} is not a known grid or micro-grid")]
-    UnknownPlace { field: String, place: PlaceCode },
+    UnknownPlace {
+        /// The field at fault (`overlaps[1]`, ...).
+        field: String,
+        /// The grid or micro-grid the node's map does not hold.
+        place: PlaceCode,
+    },
     /// The id is taken.
     #[error("id: dedicated grid {id} already exists")]
-    Duplicate { id: DedicatedId },
+    Duplicate {
+        /// The id already kept, e.g. `Z370102001-01`.
+        id: DedicatedId,
+    },
 }
 
 impl DedicatedGrid {

@@ -22,11 +22,20 @@ use crate::geo::{PlaceCode, PlaceError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rule {
     /// Assigned the micro-grid of the case.
-    MicroGrid { place: PlaceCode },
+    MicroGrid {
+        /// The case's micro-grid (`370102001001001-03`).
+        place: PlaceCode,
+    },
     /// Assigned the unit grid of the case.
-    Grid { place: PlaceCode },
+    Grid {
+        /// The case's unit grid.
+        place: PlaceCode,
+    },
     /// The leader of the case's grid, nobody else being assigned.
-    GridLeader { place: PlaceCode },
+    GridLeader {
+        /// The case's unit grid, which the leader leads.
+        place: PlaceCode,
+    },
 }
 
 impl fmt::Display for Rule {
@@ -76,10 +85,22 @@ impl Choice {
 pub enum DispatchError {
     /// The place is not in the roster keeper's area.
     #[error("place: {place} is not within {keeper}; dispatch it from the node that keeps its grid")]
-    OutsideKeeper { place: PlaceCode, keeper: String },
+    OutsideKeeper {
+        /// The case's place.
+        place: PlaceCode,
+        /// The code of the node whose roster was asked.
+        keeper: String,
+    },
     /// Nobody active is assigned any of the places tried.
     #[error("place: no active worker is assigned {tried} (nor is there an active grid leader){inactive}; assign one with `gridnode staff assign`")]
-    NobodyAssigned { place: PlaceCode, tried: String, inactive: String },
+    NobodyAssigned {
+        /// The case's place.
+        place: PlaceCode,
+        /// The places tried, micro-grid first, joined by ` or `.
+        tried: String,
+        /// ` (inactive: W…, W…)` listing deactivated workers of those places, or empty.
+        inactive: String,
+    },
     /// The place code is malformed (a micro-grid's grid is always a grid: not expected).
     #[error(transparent)]
     Place(#[from] PlaceError),

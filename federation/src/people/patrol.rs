@@ -98,13 +98,34 @@ pub enum PatrolError {
     Roster(#[from] RosterError),
     /// The patrol has ended already.
     #[error("patrol: {id} ended at {ended_at}; start a new one")]
-    Ended { id: PatrolId, ended_at: Millis },
+    Ended {
+        /// The patrol.
+        id: PatrolId,
+        /// When it ended.
+        ended_at: Millis,
+    },
     /// The worker is on another patrol.
     #[error("worker: {worker} is on patrol {id} since {started_at}; end it first")]
-    OnPatrol { worker: WorkerId, id: PatrolId, started_at: Millis },
+    OnPatrol {
+        /// The worker.
+        worker: WorkerId,
+        /// The patrol they are on, under way.
+        id: PatrolId,
+        /// When that patrol started.
+        started_at: Millis,
+    },
     /// A case claims a patrol it cannot have been found on.
     #[error("patrol: a case in {grid} at {at} was not found on {id} ({reason})")]
-    NotOnPatrol { id: PatrolId, grid: Code, at: Millis, reason: &'static str },
+    NotOnPatrol {
+        /// The patrol the case claims.
+        id: PatrolId,
+        /// The case's grid.
+        grid: Code,
+        /// When the case was reported.
+        at: Millis,
+        /// `another grid`, or `outside the patrol's time`.
+        reason: &'static str,
+    },
 }
 
 impl Patrol {

@@ -84,10 +84,22 @@ pub enum Withheld {
     NotNeeded,
     /// The receiving node is above the policy's level.
     #[error("node {to} is a {level}; reporter data goes no higher than the {limit}")]
-    AboveLimit { to: Code, level: Level, limit: Level },
+    AboveLimit {
+        /// The receiving node.
+        to: Code,
+        /// Its level.
+        level: Level,
+        /// The highest level reporter data may reach under the policy (`reporter_up_to`).
+        limit: Level,
+    },
     /// The receiving node is neither above nor below the sender.
     #[error("node {to} is neither above nor below node {from}")]
-    Sideways { from: Code, to: Code },
+    Sideways {
+        /// The sending node.
+        from: Code,
+        /// The receiving node, in another branch of the tree.
+        to: Code,
+    },
 }
 
 /// May a case at `from`, whose reporter data entered at `origin`, carry it to `to` for `need`?

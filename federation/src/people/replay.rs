@@ -64,16 +64,36 @@ pub struct Scan {
 pub enum ReplayError {
     /// The nonce is not 16 to 64 URL-safe characters.
     #[error("nonce: {nonce:?} is not a scan nonce: 16 to 64 of A-Z a-z 0-9 _ -")]
-    BadNonce { nonce: String },
+    BadNonce {
+        /// The nonce as sent, cut to 80 characters.
+        nonce: String,
+    },
     /// The scan is dated after the node's time.
     #[error("scanned_at: {scanned_at} is after the node's time {now}; check the phone's clock")]
-    Future { scanned_at: Millis, now: Millis },
+    Future {
+        /// When the phone says it scanned.
+        scanned_at: Millis,
+        /// The node's time (the leader's clock).
+        now: Millis,
+    },
     /// The scan is too old.
     #[error("scanned_at: {scanned_at} is more than {max_age_ms} ms before {now}; scan the code again")]
-    Stale { scanned_at: Millis, now: Millis, max_age_ms: Millis },
+    Stale {
+        /// When the phone says it scanned.
+        scanned_at: Millis,
+        /// The node's time (the leader's clock).
+        now: Millis,
+        /// The oldest scan accepted, in milliseconds (`ScanPolicy::max_age_ms`, 24 h by default).
+        max_age_ms: Millis,
+    },
     /// This very scan was admitted before.
     #[error("nonce: this scan of {household} was already checked in (scanned at {scanned_at}); a replay")]
-    Replayed { household: HouseholdId, scanned_at: Millis },
+    Replayed {
+        /// The household scanned.
+        household: HouseholdId,
+        /// When the admitted scan was made.
+        scanned_at: Millis,
+    },
 }
 
 /// The scans admitted recently, by household and nonce.

@@ -39,28 +39,76 @@ pub enum RosterError {
     Field(#[from] FieldError),
     /// The roster is kept by a node that does not keep workers.
     #[error("keeper: {keeper} is a {level} code; workers are kept by a community or a street")]
-    NotAKeeper { keeper: Code, level: Level },
+    NotAKeeper {
+        /// The node given as keeper.
+        keeper: Code,
+        /// Its level (a district, or a grid).
+        level: Level,
+    },
     /// The worker's id names another keeper.
     #[error("{field}: {id} belongs to node {owner}, not to this roster's node {keeper}")]
-    ForeignId { field: String, id: WorkerId, owner: Code, keeper: Code },
+    ForeignId {
+        /// The field at fault.
+        field: String,
+        /// The worker id, e.g. `W370102001002-007`.
+        id: WorkerId,
+        /// The node the id names.
+        owner: Code,
+        /// The node that keeps this roster.
+        keeper: Code,
+    },
     /// The id is taken.
     #[error("{field}: worker {id} is already on the roster")]
-    Duplicate { field: String, id: WorkerId },
+    Duplicate {
+        /// The field at fault.
+        field: String,
+        /// The worker id already on the roster.
+        id: WorkerId,
+    },
     /// No such worker.
     #[error("{field}: no worker {id} on the roster of {keeper}")]
-    NotFound { field: String, id: WorkerId, keeper: Code },
+    NotFound {
+        /// The field at fault.
+        field: String,
+        /// The worker id asked for.
+        id: WorkerId,
+        /// The node that keeps this roster.
+        keeper: Code,
+    },
     /// An assigned place lies outside the keeper's area.
     #[error("{field}: {place} is not within {keeper}, the node that keeps this roster")]
-    OutsideKeeper { field: String, place: PlaceCode, keeper: Code },
+    OutsideKeeper {
+        /// The field at fault (`places[0]`, ...).
+        field: String,
+        /// The grid or micro-grid assigned.
+        place: PlaceCode,
+        /// The node that keeps this roster.
+        keeper: Code,
+    },
     /// An assigned place is not on the node's map.
     #[error("{field}: {place} is not a known grid or micro-grid of {keeper}")]
-    UnknownPlace { field: String, place: PlaceCode, keeper: Code },
+    UnknownPlace {
+        /// The field at fault (`places[0]`, ...).
+        field: String,
+        /// The grid or micro-grid assigned.
+        place: PlaceCode,
+        /// The node that keeps this roster.
+        keeper: Code,
+    },
     /// The worker is deactivated.
     #[error("{field}: worker {id} is not active; reactivate them first")]
-    Inactive { field: String, id: WorkerId },
+    Inactive {
+        /// The field at fault.
+        field: String,
+        /// The deactivated worker.
+        id: WorkerId,
+    },
     /// Every number 001-999 of the keeper is used.
     #[error("id: all 999 worker numbers of {keeper} are used")]
-    Full { keeper: Code },
+    Full {
+        /// The node whose worker numbers are used up.
+        keeper: Code,
+    },
 }
 
 /// The workers a node keeps, by id.

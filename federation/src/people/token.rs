@@ -54,28 +54,59 @@ pub struct Claims {
 pub enum TokenError {
     /// Not a token of this format.
     #[error("token: not a visit code: {reason}")]
-    Malformed { reason: &'static str },
+    Malformed {
+        /// Which part of the token is wrong.
+        reason: &'static str,
+    },
     /// Signed with a key this node does not hold (retired, or another node's).
     #[error("token: signed with key {key_id:?}, which this node does not hold")]
-    UnknownKey { key_id: String },
+    UnknownKey {
+        /// The key id the token names.
+        key_id: String,
+    },
     /// The signature does not match: altered or made up.
     #[error("token: the signature does not match; the code is forged or damaged")]
     Forged,
     /// A code of another community.
     #[error("token: a code of community {community}, not of this node {node}")]
-    WrongNode { community: Code, node: Code },
+    WrongNode {
+        /// The community of the household the token names.
+        community: Code,
+        /// The node checking it.
+        node: Code,
+    },
     /// A code of another household than the one checked in.
     #[error("token: a code of household {household}, not of {expected}")]
-    WrongHousehold { household: HouseholdId, expected: HouseholdId },
+    WrongHousehold {
+        /// The household the token names.
+        household: HouseholdId,
+        /// The household being checked in.
+        expected: HouseholdId,
+    },
     /// Issued later than now.
     #[error("token: issued at {issued_at}, after now ({now})")]
-    NotYetValid { issued_at: Millis, now: Millis },
+    NotYetValid {
+        /// When the token says it was issued (beyond the allowed clock skew).
+        issued_at: Millis,
+        /// The node's time.
+        now: Millis,
+    },
     /// Older than its validity.
     #[error("token: issued at {issued_at}, expired at {expired_at}; print a new code")]
-    Expired { issued_at: Millis, expired_at: Millis },
+    Expired {
+        /// When the token was issued.
+        issued_at: Millis,
+        /// When its validity ran out.
+        expired_at: Millis,
+    },
     /// A key id or secret that cannot be used.
     #[error("{field}: {reason}")]
-    BadKey { field: String, reason: String },
+    BadKey {
+        /// The configuration field at fault (the key id or the secret).
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// A node's signing keys: the current one signs, every one verifies.

@@ -77,25 +77,60 @@ pub enum VisitError {
     Replay(#[from] ReplayError),
     /// The register is kept by a node that is not a community.
     #[error("community: {code} is not a community; households are kept by communities")]
-    NotACommunity { code: Code },
+    NotACommunity {
+        /// The node given as keeper of the register.
+        code: Code,
+    },
     /// The household's id names another community.
     #[error("{field}: {id} belongs to another community than {community}")]
-    Foreign { field: String, id: HouseholdId, community: Code },
+    Foreign {
+        /// The field at fault.
+        field: String,
+        /// The household id, e.g. `H370102001002-0042`.
+        id: HouseholdId,
+        /// The community that keeps this register.
+        community: Code,
+    },
     /// The id is taken.
     #[error("id: household {id} is already on the register")]
-    Duplicate { id: HouseholdId },
+    Duplicate {
+        /// The household id already on the register.
+        id: HouseholdId,
+    },
     /// No such household.
     #[error("{field}: no household {id} on the register")]
-    NotFound { field: String, id: HouseholdId },
+    NotFound {
+        /// The field at fault.
+        field: String,
+        /// The household id asked for.
+        id: HouseholdId,
+    },
     /// The household was taken off the register.
     #[error("household: {id} is no longer on the visit register")]
-    Inactive { id: HouseholdId },
+    Inactive {
+        /// The household taken off the register.
+        id: HouseholdId,
+    },
     /// The code scanned was replaced by a newer one.
     #[error("token: code {serial} of {household} was replaced by code {current}; scan the new code")]
-    Superseded { household: HouseholdId, serial: u32, current: u32 },
+    Superseded {
+        /// The household.
+        household: HouseholdId,
+        /// The serial of the code scanned.
+        serial: u32,
+        /// The serial of the household's current code.
+        current: u32,
+    },
     /// Scanned again right after a visit.
     #[error("scanned_at: {household} was checked in at {last}, less than 30 minutes before {at}")]
-    TooSoon { household: HouseholdId, last: Millis, at: Millis },
+    TooSoon {
+        /// The household.
+        household: HouseholdId,
+        /// When its last visit was checked in.
+        last: Millis,
+        /// When this scan was made: within `MIN_GAP_MS` of `last`, before or after it.
+        at: Millis,
+    },
 }
 
 /// The households a community visits, and when each was last visited.
