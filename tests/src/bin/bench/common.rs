@@ -44,6 +44,11 @@ impl Proc {
         self.pid().map_or(0, rss_of)
     }
 
+    /// Its proportional set size now, in bytes (see [`pss_of`]).
+    pub fn pss(&self) -> u64 {
+        self.pid().map_or(0, pss_of)
+    }
+
     /// Starts it again as it was first started.
     pub fn restart(&mut self) -> anyhow::Result<()> {
         self.kill();
@@ -58,17 +63,29 @@ impl Drop for Proc {
     }
 }
 
-/// The resident memory of process `pid`, in bytes (0 if unknown).
-pub fn rss_of(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
+/// The value of `key` (in kB) in `/proc/PID/FILE`, in bytes (0 if unknown).
+fn proc_kib(pid: u32, file: &str, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/{file}"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(key))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|kb| kb.parse::<u64>().ok())
         })
         .map_or(0, |kb| kb * 1024)
+}
+
+/// The resident memory of process `pid`, in bytes (0 if unknown).
+pub fn rss_of(pid: u32) -> u64 {
+    proc_kib(pid, "status", "VmRSS:")
+}
+
+/// The proportional set size of process `pid`, in bytes (0 if unknown): its resident memory with each
+/// page shared with other processes (the binary's code, shared libraries) divided among them, so that
+/// the sum over processes is the memory they take together.
+pub fn pss_of(pid: u32) -> u64 {
+    proc_kib(pid, "smaps_rollup", "Pss:")
 }
 
 /// Bytes under `path`.
