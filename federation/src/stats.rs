@@ -123,6 +123,15 @@ impl Counters {
         self.combine(o, -1)
     }
 
+    /// Cases not closed or cancelled: the sum of `by_state` over the open states (在办).
+    pub fn open(&self) -> i64 {
+        self.by_state
+            .iter()
+            .filter(|(s, _)| CaseState::parse("state", s).is_ok_and(|s| !s.is_terminal()))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     /// True when every count is zero and every breakdown empty: the contribution changes nothing.
     pub fn is_zero(&self) -> bool {
         *self == Counters::default()
@@ -349,6 +358,10 @@ mod tests {
         let k = Counters::of(&c);
         assert_eq!((k.total, k.registered, k.closed, k.closed_on_time, k.self_handled), (1, 1, 1, 1, 1));
         assert_eq!(k.by_state.get("closed"), Some(&1));
+        assert_eq!(k.open(), 0);
+        let mut two = Counters::of(&new_case("d", 0));
+        two.add(&k);
+        assert_eq!(two.open(), 1, "a reported case is open, a closed one is not");
         assert_eq!(k.by_grid.get("370102001001002"), Some(&1));
     }
 }

@@ -10,12 +10,13 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use federation::bulletin::{rank_level, Entry, Line};
-use federation::code::{Code, Level};
+use federation::code::Level;
 use federation::stats::{day_of, format_day, parse_day, Report};
 use proto::convert;
-use proto::v1::{self as pb, ListRequest, StatsRequest};
+use proto::v1::{self as pb, ListRequest};
 use serde_json::{json, Value};
 
+use super::export::{subtree_nodes, subtree_stats};
 use super::output::{pad, time};
 use super::NodeArgs;
 use crate::client::{with_deadline, Client};
@@ -97,14 +98,7 @@ fn periods(a: &BulletinArgs, today: i64) -> anyhow::Result<(Period, Period)> {
 }
 
 async fn stats(client: &Client, p: &Period, scope: &str) -> anyhow::Result<pb::StatsResponse> {
-    let msg = StatsRequest {
-        from: format_day(p.first),
-        to: format_day(p.last),
-        subtree: true,
-        scope: scope.to_string(),
-        local: false,
-    };
-    Ok(client.case(async |mut c, d| c.stats(with_deadline(msg.clone(), d)).await).await?)
+    subtree_stats(client, p.first, p.last, scope).await
 }
 
 fn report(resp: &pb::StatsResponse) -> anyhow::Result<Report> {
@@ -149,16 +143,10 @@ pub async fn run(a: BulletinArgs) -> anyhow::Result<ExitCode> {
     let client = a.node.client()?;
     let scope = a.subtree.clone().unwrap_or_default();
     let whole = stats(&client, &period, &scope).await?;
-    let top = whole.stats.as_ref().map(|s| s.node.clone()).unwrap_or_default();
-    let top_code = Code::parse_node("--subtree", &top)?;
+    let (top, below) = subtree_nodes(&whole);
+    let top = top.ok_or_else(|| anyhow::anyhow!("the node answered without statistics"))?;
     // The streets and communities of the subtree: those that have rolled up.
-    let units: BTreeSet<Code> = whole
-        .parts
-        .iter()
-        .filter_map(|p| Code::parse_node("node", &p.node).ok())
-        .filter(|c| c.is_within(&top_code) && *c != top_code)
-        .filter(|c| matches!(c.level(), Level::Street | Level::Community))
-        .collect();
+    let units = below.into_iter().filter(|c| matches!(c.level(), Level::Street | Level::Community));
     let mut entries = Vec::new();
     for node in units {
         let current = report(&stats(&client, &period, node.as_str()).await?)?;
@@ -170,7 +158,7 @@ pub async fn run(a: BulletinArgs) -> anyhow::Result<ExitCode> {
         streets: rank_level(&entries, Level::Street),
         communities: rank_level(&entries, Level::Community),
         overdue: overdue(&client, &scope, a.top).await?,
-        subtree: top,
+        subtree: top.to_string(),
         period,
         previous,
         now,

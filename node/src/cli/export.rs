@@ -6,14 +6,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use federation::code::Code;
 use federation::stats::{day_of, day_start, format_day, parse_day};
 use proto::convert;
-use proto::v1::{ListRequest, StatsRequest};
+use proto::v1::{self as pb, ListRequest, StatsRequest};
 use serde_json::json;
 
 use super::progress::{Progress, Unit};
 use super::NodeArgs;
-use crate::client::with_deadline;
+use crate::client::{with_deadline, Client};
 use crate::export::columns::{case_row, figures_row, CASE_COLUMNS, FIGURE_COLUMNS};
 use crate::export::periods::{split, By};
 use crate::export::{self, Format, Lang};
@@ -85,6 +86,36 @@ pub struct FiguresArgs {
     to: Option<String>,
     #[command(flatten)]
     out: OutArgs,
+}
+
+/// The figures of the subtree at `scope` (empty: the node's own) for report days `first..=last`.
+pub(super) async fn subtree_stats(
+    client: &Client,
+    first: i64,
+    last: i64,
+    scope: &str,
+) -> anyhow::Result<pb::StatsResponse> {
+    let msg = StatsRequest {
+        from: format_day(first),
+        to: format_day(last),
+        subtree: true,
+        scope: scope.to_string(),
+        local: false,
+    };
+    Ok(client.case(async |mut c, d| c.stats(with_deadline(msg.clone(), d)).await).await?)
+}
+
+/// The node a subtree answer is of, and the nodes below it within the subtree that have rolled up,
+/// by code.
+pub(super) fn subtree_nodes(whole: &pb::StatsResponse) -> (Option<Code>, Vec<Code>) {
+    let top = whole.stats.as_ref().and_then(|s| Code::parse_node("node", &s.node).ok());
+    let below: std::collections::BTreeSet<Code> = whole
+        .parts
+        .iter()
+        .filter_map(|p| Code::parse_node("node", &p.node).ok())
+        .filter(|c| top.as_ref().is_some_and(|t| c.is_within(t) && c != t))
+        .collect();
+    (top, below.into_iter().collect())
 }
 
 /// The highest resident memory of this process so far, in KiB (Linux), for the summary.
@@ -170,33 +201,19 @@ async fn figures(a: FiguresArgs) -> anyhow::Result<ExitCode> {
     let from = from.unwrap_or(to);
     let client = a.node.client()?;
     let scope = a.subtree.clone().unwrap_or_default();
-    let stats = async |from: i64, to: i64, scope: &str| {
-        let msg = StatsRequest {
-            from: format_day(from),
-            to: format_day(to),
-            subtree: true,
-            scope: scope.to_string(),
-            local: false,
-        };
-        client.case(async |mut c, d| c.stats(with_deadline(msg.clone(), d)).await).await
-    };
     // The nodes of the subtree: those that have rolled up, and the subtree's own node.
-    let whole = stats(from, to, &scope).await?;
-    let top = whole.stats.as_ref().map(|s| s.node.clone()).unwrap_or_default();
-    let mut nodes: Vec<String> = whole.parts.iter().map(|p| p.node.clone()).collect();
-    nodes.push(top.clone());
-    if let Ok(top) = federation::code::Code::parse("--subtree", &top) {
-        nodes.retain(|n| federation::code::Code::parse("node", n).is_ok_and(|c| c.is_within(&top)));
-    }
+    let whole = subtree_stats(&client, from, to, &scope).await?;
+    let (top, mut nodes) = subtree_nodes(&whole);
+    nodes.extend(top);
     nodes.sort();
-    nodes.dedup();
+    let nodes: Vec<String> = nodes.into_iter().map(|c| c.to_string()).collect();
     let periods = split(from, to, a.by);
     let mut sink = export::open(&a.out.out, a.out.format, &FIGURE_COLUMNS, a.out.lang, "统计")?;
     let total = (periods.len() * nodes.len()) as u64;
     let mut progress = Progress::new("export figures", Unit::Items("queries"), Some(total), a.out.json);
     for p in &periods {
         for node in &nodes {
-            let resp = stats(p.first, p.last, node).await?;
+            let resp = subtree_stats(&client, p.first, p.last, node).await?;
             let s = resp.stats.ok_or_else(|| anyhow::anyhow!("the node answered without statistics"))?;
             sink.row(&figures_row(&p.label, &format_day(p.first), &format_day(p.last), node, &s))?;
             progress.inc(1);

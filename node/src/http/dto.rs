@@ -246,6 +246,43 @@ pub struct FreshnessJson {
     pub overdue: i64,
 }
 
+/// The standard figures beside the counts (definitions in `federation::stats::Report`): overdue open
+/// cases now, 超期结案, and every rate from summed numerators and denominators.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FiguresJson {
+    /// Open cases past their deadline at the time of the answer (超期).
+    pub overdue: i64,
+    /// 超期结案: closed after the deadline.
+    pub closed_late: i64,
+    /// 结案率: closed / should be closed (registered).
+    pub closure_rate: f64,
+    /// 按期结案率: closed on time / should be closed.
+    pub on_time_closure_rate: f64,
+    /// 返工率: returned / should be closed.
+    pub rework_rate: f64,
+    /// 按时立案率: registered on time / registered.
+    pub on_time_registration_rate: f64,
+    /// 处置率: handled / should be handled (registered).
+    pub handling_rate: f64,
+    /// 延期率: extended / should be handled.
+    pub extension_rate: f64,
+}
+
+impl From<&federation::stats::Report> for FiguresJson {
+    fn from(r: &federation::stats::Report) -> FiguresJson {
+        FiguresJson {
+            overdue: r.overdue,
+            closed_late: r.closed_late,
+            closure_rate: r.closure_rate,
+            on_time_closure_rate: r.on_time_closure_rate,
+            rework_rate: r.rework_rate,
+            on_time_registration_rate: r.on_time_registration_rate,
+            handling_rate: r.handling_rate,
+            extension_rate: r.extension_rate,
+        }
+    }
+}
+
 /// The standard figures (结案率, 按期结案率, 返工率, ...), from summed numerators and denominators.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StatsJson {
@@ -254,18 +291,9 @@ pub struct StatsJson {
     pub from: String,
     pub to: String,
     pub counters: CountersJson,
-    pub overdue: i64,
-    /// 超期结案: closed after the deadline.
-    pub closed_late: i64,
-    pub closure_rate: f64,
-    pub on_time_closure_rate: f64,
-    /// 返工率: returned / should be closed (registered).
-    pub rework_rate: f64,
-    pub on_time_registration_rate: f64,
-    /// 处置率: handled / should be handled (registered).
-    pub handling_rate: f64,
-    /// 延期率: extended / should be handled (registered).
-    pub extension_rate: f64,
+    /// The figures (flattened: `overdue`, `closure_rate`, ... beside `counters`).
+    #[serde(flatten)]
+    pub figures: FiguresJson,
     /// With a subtree: every node below that has rolled up, and this node.
     pub parts: Vec<FreshnessJson>,
     /// When the figures were read (ms since the epoch).
@@ -276,19 +304,13 @@ impl StatsJson {
     /// From a gRPC answer read at `now`.
     pub fn from_pb(r: &pb::StatsResponse, now: i64) -> StatsJson {
         let s = r.stats.clone().unwrap_or_default();
+        let figures = FiguresJson::from(&proto::convert::stats_from_pb(s.clone()));
         StatsJson {
             node: s.node,
             from: s.from,
             to: s.to,
             counters: s.counters.as_ref().map(CountersJson::from).unwrap_or_default(),
-            overdue: s.overdue,
-            closed_late: s.closed_late,
-            closure_rate: s.closure_rate,
-            on_time_closure_rate: s.on_time_closure_rate,
-            rework_rate: s.rework_rate,
-            on_time_registration_rate: s.on_time_registration_rate,
-            handling_rate: s.handling_rate,
-            extension_rate: s.extension_rate,
+            figures,
             parts: r
                 .parts
                 .iter()
@@ -328,18 +350,9 @@ pub struct TreeNodeJson {
     pub counters: CountersJson,
     /// Cases not closed or cancelled (the sum of `by_state` over open states).
     pub open: i64,
-    pub overdue: i64,
-    /// 超期结案: closed after the deadline.
-    pub closed_late: i64,
-    pub closure_rate: f64,
-    pub on_time_closure_rate: f64,
-    /// 返工率: returned / should be closed (registered).
-    pub rework_rate: f64,
-    pub on_time_registration_rate: f64,
-    /// 处置率: handled / should be handled (registered).
-    pub handling_rate: f64,
-    /// 延期率: extended / should be handled (registered).
-    pub extension_rate: f64,
+    /// The figures (flattened: `overdue`, `closure_rate`, ... beside `counters`).
+    #[serde(flatten)]
+    pub figures: FiguresJson,
     /// For the root only: the lights of its own open cases whose handling clock runs.
     pub lights: Option<LightsJson>,
     /// How fresh its last rollup is (None for the root, whose figures are live).

@@ -18,6 +18,14 @@ use super::HttpCtx;
 /// Longest series, in days.
 const MAX_SERIES_DAYS: i64 = 366;
 
+/// A day parameter (`YYYY-MM-DD`, Beijing time) as a day number; None when absent or empty.
+pub(super) fn day_param(field: &'static str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
+    match value {
+        None | Some("") => Ok(None),
+        Some(s) => parse_day(field, s).map(Some).map_err(|m| ApiError::invalid(field, m)),
+    }
+}
+
 async fn stats_of(
     ctx: &HttpCtx,
     a: &Authed,
@@ -75,14 +83,8 @@ pub async fn series(
 ) -> Result<Json<SeriesJson>, ApiError> {
     a.require(&ctx, Need::Read)?;
     let today = day_of(ctx.clock.now_ms());
-    let to = match q.to.as_deref() {
-        None | Some("") => today,
-        Some(s) => parse_day("to", s).map_err(|m| ApiError::invalid("to", m))?,
-    };
-    let from = match q.from.as_deref() {
-        None | Some("") => to - 29,
-        Some(s) => parse_day("from", s).map_err(|m| ApiError::invalid("from", m))?,
-    };
+    let to = day_param("to", q.to.as_deref())?.unwrap_or(today);
+    let from = day_param("from", q.from.as_deref())?.unwrap_or(to - 29);
     if from > to || to - from >= MAX_SERIES_DAYS {
         return Err(ApiError::invalid(
             "from",

@@ -7,6 +7,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
 use federation::access::Need;
+use federation::stats::{day_of, format_day};
 use proto::v1 as pb;
 use proto::v1::grid_service_server::GridService;
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Authed;
 use super::error::ApiError;
+use super::figures::day_param;
 use super::HttpCtx;
 
 /// Which import a set of boundaries comes from.
@@ -171,18 +173,10 @@ pub async fn figures(
     a: Authed,
     Query(q): Query<GridFiguresQuery>,
 ) -> Result<Json<GridFiguresJson>, ApiError> {
-    use federation::case::CaseState;
-    use federation::stats::{day_of, format_day, parse_day};
     a.require(&ctx, Need::Read)?;
     let now = ctx.clock.now_ms();
-    let from = match q.from.as_deref() {
-        None | Some("") => None,
-        Some(s) => Some(parse_day("from", s).map_err(|e| ApiError::invalid("from", e.reason))?),
-    };
-    let to = match q.to.as_deref() {
-        None | Some("") => day_of(now),
-        Some(s) => parse_day("to", s).map_err(|e| ApiError::invalid("to", e.reason))?,
-    };
+    let from = day_param("from", q.from.as_deref())?;
+    let to = day_param("to", q.to.as_deref())?.unwrap_or(day_of(now));
     if from.is_some_and(|f| f > to) {
         return Err(ApiError::invalid("from", "is after to"));
     }
@@ -196,12 +190,7 @@ pub async fn figures(
         .into_iter()
         .map(|g| {
             let c = per_grid.get(g).cloned().unwrap_or_default();
-            let open = c
-                .by_state
-                .iter()
-                .filter(|(s, _)| CaseState::parse("state", s).is_ok_and(|s| !s.is_terminal()))
-                .map(|(_, n)| n)
-                .sum();
+            let open = c.open();
             GridFigureJson {
                 grid: g.clone(),
                 total: c.total,

@@ -24,7 +24,7 @@ use super::{assets, auth, cases, cluster, dto, error, events, figures, grids, op
     ),
     components(schemas(
         error::ApiError, dto::CaseJson, dto::CaseDetail, dto::CasePage, dto::AuditJson, dto::OwnershipStep,
-        dto::HandlerJson, dto::ActBody, cases::ReportBody, dto::StatsJson, dto::CountersJson, dto::FreshnessJson,
+        dto::HandlerJson, dto::ActBody, cases::ReportBody, dto::StatsJson, dto::FiguresJson, dto::CountersJson, dto::FreshnessJson,
         dto::SeriesJson, dto::DayJson, dto::DepartmentJson, dto::CategoryJson, dto::LinksJson, dto::LinkJson,
         dto::ClusterJson, dto::ReplicaJson, dto::TreeJson, dto::TreeNodeJson, dto::LightsJson, dto::SessionBody, dto::WhoAmI, dto::ProbeJson,
         grids::GridsJson, grids::GridPlaceJson, grids::LocatedJson, grids::MapVersionJson, grids::GridFiguresJson, grids::GridFigureJson,

@@ -7,12 +7,12 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use federation::access::Need;
-use federation::stats::{day_of, format_day, parse_day};
-use federation::CaseState;
+use federation::stats::{day_of, format_day};
 
 use super::auth::Authed;
-use super::dto::{CountersJson, FreshnessJson, LightsJson, StatsQuery, TreeJson, TreeNodeJson};
+use super::dto::{CountersJson, FiguresJson, FreshnessJson, LightsJson, StatsQuery, TreeJson, TreeNodeJson};
 use super::error::ApiError;
+use super::figures::day_param;
 use super::HttpCtx;
 use crate::storage::reader::TreeNode;
 
@@ -34,14 +34,8 @@ pub async fn tree(
         return Err(ApiError::invalid("scope", "the tree is always of this node's whole subtree"));
     }
     let now = ctx.clock.now_ms();
-    let from = match q.from.as_deref() {
-        None | Some("") => 0,
-        Some(s) => parse_day("from", s).map_err(|m| ApiError::invalid("from", m))?,
-    };
-    let to = match q.to.as_deref() {
-        None | Some("") => day_of(now),
-        Some(s) => parse_day("to", s).map_err(|m| ApiError::invalid("to", m))?,
-    };
+    let from = day_param("from", q.from.as_deref())?.unwrap_or(0);
+    let to = day_param("to", q.to.as_deref())?.unwrap_or(day_of(now));
     if from > to {
         return Err(ApiError::invalid(
             "from",
@@ -78,13 +72,7 @@ fn node_json(ctx: &HttpCtx, n: &TreeNode, now: i64, lights: &LightsJson) -> Tree
     counters.by_category.clear();
     counters.by_grid.clear();
     counters.by_department.clear();
-    let open = r
-        .counters
-        .by_state
-        .iter()
-        .filter(|(s, _)| CaseState::parse("state", s).is_ok_and(|s| !s.is_terminal()))
-        .map(|(_, v)| v)
-        .sum();
+    let open = r.counters.open();
     TreeNodeJson {
         node: n.node.to_string(),
         name,
@@ -92,14 +80,7 @@ fn node_json(ctx: &HttpCtx, n: &TreeNode, now: i64, lights: &LightsJson) -> Tree
         parent: if root { None } else { n.node.parent().map(|p| p.to_string()) },
         counters,
         open,
-        overdue: r.overdue,
-        closed_late: r.closed_late,
-        closure_rate: r.closure_rate,
-        on_time_closure_rate: r.on_time_closure_rate,
-        rework_rate: r.rework_rate,
-        on_time_registration_rate: r.on_time_registration_rate,
-        handling_rate: r.handling_rate,
-        extension_rate: r.extension_rate,
+        figures: FiguresJson::from(r),
         lights: root.then(|| lights.clone()),
         freshness: n.fresh.as_ref().map(|f| FreshnessJson {
             node: f.node.to_string(),

@@ -320,33 +320,36 @@ impl Raw {
         Ok(days)
     }
 
-    /// This node's overdue open cases at `now`, reported on days `from..=to` (only overdue entries of
-    /// the deadline index are visited).
-    fn own_overdue(&self, grid: Option<&Code>, from: i64, to: i64, now: i64) -> Result<i64, StoreError> {
-        let mut overdue = 0;
+    /// Calls `each(report day, grid)` for every owned open case past its deadline at `now` (only the
+    /// overdue entries of the deadline index are visited).
+    fn each_overdue(&self, now: i64, mut each: impl FnMut(i64, &[u8])) -> Result<(), StoreError> {
         let mut opts = ReadOptions::default();
         opts.set_iterate_upper_bound((now.max(0) as u64).to_be_bytes().to_vec());
         for item in self.db.iterator_cf_opt(cf(&self.db, CF_DUE)?, opts, IteratorMode::Start) {
             let (_, v) = item?;
             let day = v.get(..8).and_then(|b| b.try_into().ok()).map(i64::from_be_bytes).unwrap_or(0);
-            let in_grid = grid.is_none_or(|g| v.get(8..) == Some(g.as_str().as_bytes()));
-            if in_grid && (from..=to).contains(&day) {
+            each(day, v.get(8..).unwrap_or_default());
+        }
+        Ok(())
+    }
+
+    /// This node's overdue open cases at `now`, reported on days `from..=to`.
+    fn own_overdue(&self, grid: Option<&Code>, from: i64, to: i64, now: i64) -> Result<i64, StoreError> {
+        let mut overdue = 0;
+        self.each_overdue(now, |day, g| {
+            if grid.is_none_or(|want| g == want.as_str().as_bytes()) && (from..=to).contains(&day) {
                 overdue += 1;
             }
-        }
+        })?;
         Ok(overdue)
     }
 
     /// This node's own open cases past their deadline at `now`, counted per grid.
     pub fn overdue_by_grid(&self, now: i64) -> Result<BTreeMap<String, i64>, StoreError> {
         let mut out = BTreeMap::new();
-        let mut opts = ReadOptions::default();
-        opts.set_iterate_upper_bound((now.max(0) as u64).to_be_bytes().to_vec());
-        for item in self.db.iterator_cf_opt(cf(&self.db, CF_DUE)?, opts, IteratorMode::Start) {
-            let (_, v) = item?;
-            let grid = String::from_utf8_lossy(v.get(8..).unwrap_or_default()).into_owned();
-            *out.entry(grid).or_insert(0) += 1;
-        }
+        self.each_overdue(now, |_, grid| {
+            *out.entry(String::from_utf8_lossy(grid).into_owned()).or_insert(0) += 1
+        })?;
         Ok(out)
     }
 

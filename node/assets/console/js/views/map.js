@@ -16,6 +16,7 @@ const MAP = 'gridfed-grids';
 const MARKERS = 500;
 const LIGHT_COLOURS = { red: '#d93025', yellow: '#f2a900', green: '#1e8e3e' };
 
+/** The chart of `geo`'s grids filled from `figs`, with `cases` (open, with a point) as markers. */
 function option(geo, figs, cases, names) {
   const byGrid = new Map(figs.grids.map((g) => [g.grid, g]));
   const max = Math.max(1, ...figs.grids.map((g) => g.open));
@@ -29,9 +30,7 @@ function option(geo, figs, cases, names) {
       itemStyle: g.overdue > 0 ? { borderColor: '#d93025', borderWidth: 2.5 } : undefined,
     };
   });
-  const markers = cases
-    .filter((c) => c.lat !== null && c.lat !== undefined && c.lon !== null && c.lon !== undefined)
-    .map((c) => ({ name: c.title || c.id, id: c.id, value: [c.lon, c.lat], itemStyle: { color: LIGHT_COLOURS[c.light] || '#5f6368', borderColor: '#fff', borderWidth: 1.5 } }));
+  const markers = cases.map((c) => ({ name: c.title || c.id, id: c.id, value: [c.lon, c.lat], itemStyle: { color: LIGHT_COLOURS[c.light] || '#5f6368', borderColor: '#fff', borderWidth: 1.5 } }));
   return {
     animation: false,
     tooltip: {
@@ -83,6 +82,7 @@ export function render(ctx, el) {
       // Grids only: a micro-grid (code with a -NN suffix) would cover its grid's colour.
       const grids = { ...geo, features: geo.features.filter((f) => !String(f.properties.code).includes('-')) };
       const open = page.cases.filter((c) => c.state !== 'closed' && c.state !== 'cancelled');
+      const markers = open.filter((c) => c.lat != null && c.lon != null);
       const rows = figs.grids.map((g) =>
         h(
           'tr',
@@ -94,7 +94,6 @@ export function render(ctx, el) {
         ),
       );
       const holder = h('div', { class: 'chart map', id: 'map-chart' });
-      const markers = open.filter((c) => c.lat != null && c.lon != null);
       mount(
         body,
         holder,
@@ -104,7 +103,7 @@ export function render(ctx, el) {
       if (chart) chart.dispose();
       echarts.registerMap(MAP, grids);
       chart = chartIn(echarts, holder);
-      chart.chart.setOption(option(grids, figs, open, names));
+      chart.chart.setOption(option(grids, figs, markers, names));
     } catch (e) {
       if (!disposed) mount(body, errorBox(e));
     }
