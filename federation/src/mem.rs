@@ -1,16 +1,17 @@
 //! An in-memory `machine::Store` for unit tests and the seeded simulation.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 
 use crate::access::AccessToken;
 use crate::case::Case;
 use crate::code::Code;
-use crate::geo::{Crs, GridMap, Located};
+use crate::geo::{Crs, GridMap, Located, PlaceCode};
 use crate::grids::{GridSet, MapVersion};
 use crate::intake::apikey::ApiKey;
 use crate::link::Envelope;
 use crate::machine::{Change, Department, RestoredLink, Store};
+use crate::people::Roster;
 use crate::stats::Counters;
 use crate::tally::{Freshness, Tally, TallyKey};
 use crate::Millis;
@@ -31,6 +32,8 @@ pub struct Mem {
     /// The node's grid boundaries and their index.
     pub grids: Option<(GridSet, GridMap)>,
     pub api_keys: BTreeMap<String, ApiKey>,
+    /// The node's roster of grid workers.
+    pub roster: Option<Roster>,
     /// The apply index the next writes are made at (as the RocksDB overlay's `index`).
     pub index: u64,
     /// The apply index that last wrote each tally (the push index of rollups).
@@ -108,6 +111,12 @@ impl Store for Mem {
     fn api_key(&mut self, id: &str) -> Result<Option<ApiKey>, Infallible> {
         Ok(self.api_keys.get(id).cloned())
     }
+    fn roster(&mut self) -> Result<Option<Roster>, Infallible> {
+        Ok(self.roster.clone())
+    }
+    fn places(&mut self) -> Result<Option<BTreeSet<PlaceCode>>, Infallible> {
+        Ok(self.grids.as_ref().map(|(_, m)| m.places().iter().map(|p| p.code().clone()).collect()))
+    }
     fn queued(&mut self, peer: &Code) -> Result<Vec<(u64, Envelope)>, Infallible> {
         Ok(Mem::queued(self, peer))
     }
@@ -158,6 +167,7 @@ impl Store for Mem {
                 let map = crate::grids::index(&set).unwrap_or_default();
                 self.grids = Some((*set, map));
             }
+            Change::Roster(r) => self.roster = Some(*r),
             Change::ApiKey(k) => {
                 self.api_keys.insert(k.id.clone(), *k);
             }

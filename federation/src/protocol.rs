@@ -17,11 +17,15 @@
 //! each restarted on N+1; neighbours may lag by one version.
 
 /// The version this code speaks.
-pub const CURRENT: u32 = 3;
+pub const CURRENT: u32 = 4;
 
 /// The version that introduced intake: grid boundaries (also in messages to neighbours), reports by
 /// place, unassigned cases, Open311 keys.
 pub const INTAKE: u32 = 3;
+
+/// The version that introduced the people of the grid: the roster (`Staff`) and dispatch by the
+/// roster (a grid worker named by id, or `auto`).
+pub const PEOPLE: u32 = 4;
 
 /// The version of a peer that announces none: gridnode before protocol versions (it sends no
 /// version, checks none, and knows the commands of version 1).

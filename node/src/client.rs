@@ -135,6 +135,17 @@ impl Client {
         .await
     }
 
+    /// Calls the staff (roster) service.
+    pub async fn staff<T, F>(&self, f: F) -> Result<T, ClientError>
+    where
+        F: AsyncFnMut(
+            proto::v1::staff_service_client::StaffServiceClient<Channel>,
+            Duration,
+        ) -> Result<Response<T>, Status>,
+    {
+        self.retry(proto::v1::staff_service_client::StaffServiceClient::new, f).await
+    }
+
     /// Calls the cluster service.
     pub async fn cluster<T, F>(&self, f: F) -> Result<T, ClientError>
     where

@@ -223,6 +223,11 @@ pub struct IntakeSettings {
     /// Largest photo accepted, in bytes.
     #[serde(default = "default_photo_max_bytes")]
     pub photo_max_bytes: u64,
+    /// A 12345 hotline ticket routed down to this node is registered and dispatched to the worker of
+    /// its place (`--to-worker auto`, 精准派单) as soon as it arrives, when the node keeps a roster
+    /// (default true). Off, or with nobody assigned, it waits for an operator.
+    #[serde(default = "default_true")]
+    pub auto_dispatch_hotline: bool,
 }
 
 fn default_photo_max_bytes() -> u64 {
@@ -237,7 +242,11 @@ impl IntakeSettings {
 
 impl Default for IntakeSettings {
     fn default() -> Self {
-        IntakeSettings { unlocated: Default::default(), photo_max_bytes: default_photo_max_bytes() }
+        IntakeSettings {
+            unlocated: Default::default(),
+            photo_max_bytes: default_photo_max_bytes(),
+            auto_dispatch_hotline: true,
+        }
     }
 }
 
@@ -507,6 +516,7 @@ mod tests {
             intake: IntakeSettings {
                 unlocated: federation::intake::Unlocated::Park,
                 photo_max_bytes: 1 << 20,
+                auto_dispatch_hotline: false,
             },
         }
     }

@@ -26,6 +26,8 @@ pub struct Local {
     pub authenticated: bool,
     /// Federation timing.
     pub federation: FederationTuning,
+    /// Register and dispatch by the roster the hotline tickets routed down to this node.
+    pub auto_dispatch_hotline: bool,
 }
 
 impl Local {

@@ -38,7 +38,7 @@ use crate::local::Local;
 use crate::metrics::Metrics;
 use crate::repair::Repair;
 use crate::rpc::ChannelPool;
-use crate::service::{AccessApi, BackupSource, CaseApi, ClusterApi, GridApi, PeerApi, RaftApi};
+use crate::service::{AccessApi, BackupSource, CaseApi, ClusterApi, GridApi, PeerApi, RaftApi, StaffApi};
 use crate::storage::log_store::LogStore;
 use crate::storage::state_machine::{NodeRules, Signals, StateMachine};
 use crate::storage::{self, Faults, StoreError};
@@ -136,6 +136,7 @@ fn local_of(cfg: &Config, node: Code) -> Local {
         children: cfg.children.clone(),
         authenticated: cfg.tls.is_some(),
         federation: cfg.federation.clone(),
+        auto_dispatch_hotline: cfg.intake.auto_dispatch_hotline,
     }
 }
 
@@ -279,6 +280,8 @@ pub async fn run_with(
             .with_backups(BackupSource::new(db.clone(), data_dir.clone(), clock.clone()));
     let grid_api =
         GridApi::new(local.clone(), writer.clone(), leadership.clone(), reader.clone(), pool.clone());
+    let staff_api =
+        StaffApi::new(local.clone(), writer.clone(), leadership.clone(), reader.clone(), pool.clone());
     if let (Some(settings), Some(http_listener)) = (&cfg.http, http_listener) {
         let https = tls.is_some() && !settings.plaintext_loopback;
         if tls.is_some() && !https {
@@ -291,6 +294,7 @@ pub async fn run_with(
                 case: case_api.clone(),
                 cluster: cluster_api.clone(),
                 grids: grid_api.clone(),
+                staff: staff_api.clone(),
                 reader: reader.clone(),
                 leadership: leadership.clone(),
                 health: health.clone(),
@@ -320,6 +324,7 @@ pub async fn run_with(
         Box::new(move || health::ready::readiness(&leadership, &health).ready)
     };
     let extras = crate::rpc::Extras {
+        staff: staff_api,
         access: AccessApi::new(
             local.clone(),
             writer.clone(),

@@ -1,12 +1,15 @@
 //! An action on an owned case: the workflow step, a department's own deadline, and the hand-over of
 //! ownership when the action escalates or sends the case down.
 
+use crate::case::{Case, MAX_SHORT_CHARS};
 use crate::code::{Code, Level};
 use crate::intake::photo::{self, Photo, PhotoKind};
 use crate::link::{Body, Envelope};
 use crate::workflow::{self, Action, Step};
 
 use super::cases::put_case;
+use super::staff::resolve_worker;
+
 use super::command::{invalid, Outcome, Refusal};
 use super::outbox::{enqueue, notify, route};
 use super::store::{Ctx, Rules, Store};
@@ -28,6 +31,33 @@ fn transfer_target(rules: &Rules<'_>, action: &Action) -> Result<Option<Code>, R
             Ok(Some(to.clone()))
         }
         _ => Ok(None),
+    }
+}
+
+/// `step` with a dispatch to a grid worker resolved through the roster (`auto`, or a worker id
+/// checked), the roster's reason put before the operator's note.
+fn by_roster<S: Store>(
+    store: &mut S,
+    rules: &Rules<'_>,
+    case: &Case,
+    step: &Step,
+) -> Result<Result<Step, Refusal>, S::Error> {
+    let mut step = step.clone();
+    let Action::Dispatch { handler } = &step.action else {
+        return Ok(Ok(step));
+    };
+    match resolve_worker(store, rules, case, handler)? {
+        Ok(Some((handler, why))) => {
+            let note = match step.note.trim() {
+                "" => why,
+                note => format!("{why}; {note}"),
+            };
+            step.note = note.chars().take(MAX_SHORT_CHARS).collect();
+            step.action = Action::Dispatch { handler };
+            Ok(Ok(step))
+        }
+        Ok(None) => Ok(Ok(step)),
+        Err(r) => Ok(Err(r)),
     }
 }
 
@@ -80,7 +110,11 @@ pub(crate) fn act<S: Store>(
         }
         _ => None,
     };
-    let mut new = match workflow::apply(&case, step, ctx.now, rules.policy) {
+    let step = match by_roster(store, rules, &case, step)? {
+        Ok(s) => s,
+        Err(r) => return Ok(Outcome::Refused(r)),
+    };
+    let mut new = match workflow::apply(&case, &step, ctx.now, rules.policy) {
         Ok(new) => new,
         Err(e) => return Ok(Outcome::Refused(e.into())),
     };

@@ -7,11 +7,12 @@ use serde::{Deserialize, Serialize};
 use crate::access::{AccessRole, AccessToken};
 use crate::case::{Case, Source};
 use crate::code::Code;
-use crate::geo::StoredMap;
+use crate::geo::{PlaceCode, StoredMap};
 use crate::grids::MapVersion;
 use crate::intake::apikey::ApiKey;
 use crate::intake::Photo;
 use crate::link::Envelope;
+use crate::people::{Phone, Role, Row, Worker, WorkerId};
 use crate::tally::{Freshness, Tally, TallyKey};
 use crate::workflow::{Step, WorkflowError};
 
@@ -157,6 +158,62 @@ pub struct ApiKeyRevoke {
     pub id: String,
 }
 
+/// A change to the roster this node keeps (网格员名册): a community's grid workers, a street's own
+/// staff. Checked by `people::Roster` against the node and its grid boundaries (see `staff`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Staff {
+    /// What changes.
+    pub op: StaffOp,
+    /// Who changes it, as the node authenticated the caller.
+    #[serde(default)]
+    pub by: String,
+}
+
+/// One change to a roster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StaffOp {
+    /// Add a worker; the id is the next unused number of this node (`W370102001001-007`).
+    Add {
+        /// Full name.
+        name: String,
+        /// Post in the grid.
+        role: Role,
+        /// Mobile number.
+        phone: Phone,
+        /// Unit grids and micro-grids they are responsible for.
+        places: Vec<PlaceCode>,
+    },
+    /// Assign places to an active worker, in addition to theirs.
+    Assign {
+        /// The worker.
+        id: WorkerId,
+        /// The grids and micro-grids added.
+        places: Vec<PlaceCode>,
+    },
+    /// Take one place from a worker.
+    Unassign {
+        /// The worker.
+        id: WorkerId,
+        /// The place taken.
+        place: PlaceCode,
+    },
+    /// Deactivate a worker (left, long leave): kept for history, never dispatched to.
+    Deactivate {
+        /// The worker.
+        id: WorkerId,
+    },
+    /// Reactivate a deactivated worker.
+    Reactivate {
+        /// The worker.
+        id: WorkerId,
+    },
+    /// Import a roster sheet (网格员花名册): every row or none (see `people::sheet`).
+    Import {
+        /// The sheet's rows as text, the header first.
+        rows: Vec<Row>,
+    },
+}
+
 /// The neighbour `peer` has applied our messages up to `applied`, more than this node's own (older)
 /// state accounts for: after a restore from a backup, or when `applied` exceeds every sequence number
 /// this node ever gave the link. Every queued message for `peer` is numbered again from `applied + 1`,
@@ -203,6 +260,8 @@ pub enum Command {
     ApiKeyCreate(ApiKeyCreate),
     /// Revoke a key of an integrating system.
     ApiKeyRevoke(ApiKeyRevoke),
+    /// Change the roster of grid workers.
+    Staff(Staff),
 }
 
 impl Command {
@@ -216,6 +275,7 @@ impl Command {
             {
                 crate::protocol::INTAKE
             }
+            Command::Act(a) if is_by_roster(a) => crate::protocol::PEOPLE,
             Command::Act(a) if !a.photos.is_empty() => crate::protocol::INTAKE,
             Command::Report(_)
             | Command::Act(_)
@@ -230,7 +290,22 @@ impl Command {
             | Command::Place(_)
             | Command::ApiKeyCreate(_)
             | Command::ApiKeyRevoke(_) => crate::protocol::INTAKE,
+            Command::Staff(_) => crate::protocol::PEOPLE,
         }
+    }
+}
+
+/// The handler name that asks for dispatch by place (`--to-worker auto`, 精准派单).
+pub const AUTO_WORKER: &str = "auto";
+
+/// Whether `a` needs the roster to apply: a dispatch to a grid worker named `auto` or by a worker id.
+fn is_by_roster(a: &Act) -> bool {
+    match &a.step.action {
+        crate::workflow::Action::Dispatch { handler } => {
+            handler.kind == crate::case::HandlerKind::GridWorker
+                && (handler.name == AUTO_WORKER || WorkerId::parse("handler.name", &handler.name).is_ok())
+        }
+        _ => false,
     }
 }
 
@@ -309,6 +384,8 @@ pub enum Outcome {
     },
     /// A key of an integrating system as stored (created or revoked).
     ApiKey(Box<ApiKey>),
+    /// The workers a roster change touched, as stored after it.
+    Staff(Vec<Worker>),
 }
 
 /// What a report returns.
@@ -543,5 +620,21 @@ impl Proposal for Resequence {
     type Output = ();
     fn output(o: Outcome) -> Result<Result<(), Refusal>, Outcome> {
         done(o)
+    }
+}
+
+impl From<Staff> for Command {
+    fn from(v: Staff) -> Command {
+        Command::Staff(v)
+    }
+}
+
+impl Proposal for Staff {
+    type Output = Vec<Worker>;
+    fn output(o: Outcome) -> Result<Result<Vec<Worker>, Refusal>, Outcome> {
+        refused_or(o, |o| match o {
+            Outcome::Staff(w) => Ok(w),
+            other => Err(other),
+        })
     }
 }

@@ -17,6 +17,7 @@
 //! grids     grid boundaries: imported here, received from above, passed down to each child
 //! place     an unassigned case (待分派) placed on a grid and routed as a report would be
 //! apikeys   keys of integrating systems (Open311): created with their secret's hash, revoked
+//! staff     the roster of grid workers, and dispatch by it (`auto`: the worker of the place)
 //! ```
 
 mod access;
@@ -32,6 +33,9 @@ mod report;
 #[cfg(test)]
 mod restored_tests;
 mod rollup;
+mod staff;
+#[cfg(test)]
+mod staff_tests;
 pub mod store;
 #[cfg(test)]
 mod tests;
@@ -40,7 +44,7 @@ pub mod validate;
 pub(crate) use command::invalid;
 pub use command::{
     Acked, Act, ApiKeyCreate, ApiKeyRevoke, Command, Department, GridsImport, Outcome, Place, Proposal,
-    Receive, Refusal, Reported, Resequence, Rollup, TokenCreate, TokenRevoke,
+    Receive, Refusal, Reported, Resequence, Rollup, Staff, StaffOp, TokenCreate, TokenRevoke, AUTO_WORKER,
 };
 pub use outbox::route;
 pub use store::{Change, Ctx, RestoredLink, Rules, Store, RESTORED_SEQ_GAP};
@@ -80,5 +84,6 @@ pub fn apply<S: Store>(
         Command::ApiKeyCreate(k) => apikeys::create(store, rules, ctx, k),
         Command::ApiKeyRevoke(k) => apikeys::revoke(store, ctx, k),
         Command::Resequence(r) => outbox::resequence(store, rules, &r.peer, r.applied),
+        Command::Staff(s) => staff::staff(store, rules, s),
     }
 }

@@ -1,16 +1,19 @@
 //! What the state machine reads and writes (the `Store` trait, the `Change`s one apply call makes), the
 //! node's rules every replica applies by, and the context of one applied entry.
 
+use std::collections::BTreeSet;
+
 use crate::access::AccessToken;
 use crate::case::Case;
 use crate::category::Catalog;
 use crate::code::Code;
 use crate::deadline::DeadlinePolicy;
-use crate::geo::Located;
+use crate::geo::{Located, PlaceCode};
 use crate::grids::{GridSet, MapVersion};
 use crate::intake::apikey::ApiKey;
 use crate::intake::IntakeRules;
 use crate::link::Envelope;
+use crate::people::Roster;
 use crate::tally::{Freshness, Tally, TallyKey};
 use crate::Millis;
 
@@ -113,6 +116,8 @@ pub enum Change {
     Grids(Box<GridSet>),
     /// A key of an integrating system, created or revoked.
     ApiKey(Box<ApiKey>),
+    /// The node's roster of grid workers, replaced whole (a roster is a few dozen workers).
+    Roster(Box<Roster>),
     /// Mark (or, with None, unmark) the link to `peer` as restored.
     Restored {
         /// The neighbour.
@@ -150,6 +155,10 @@ pub trait Store {
     fn locate(&mut self, lat: f64, lon: f64) -> Result<Option<Located>, Self::Error>;
     /// The key of an integrating system with public id `id` (revoked ones included).
     fn api_key(&mut self, id: &str) -> Result<Option<ApiKey>, Self::Error>;
+    /// The roster of grid workers this node keeps, if it has one.
+    fn roster(&mut self) -> Result<Option<Roster>, Self::Error>;
+    /// Every grid and micro-grid on the node's grid boundaries; None when it holds none.
+    fn places(&mut self) -> Result<Option<BTreeSet<PlaceCode>>, Self::Error>;
     /// The messages queued for `peer`, in sequence order.
     fn queued(&mut self, peer: &Code) -> Result<Vec<(u64, Envelope)>, Self::Error>;
     /// Whether the link to `peer` was restored from a backup, and what remains to resynchronise.

@@ -9,7 +9,7 @@ use crate::mem::Mem;
 use crate::workflow::{Action, Step, WorkflowError};
 use crate::Millis;
 
-fn new_case(rid: Option<&str>, grid: &str) -> NewCase {
+pub(super) fn new_case(rid: Option<&str>, grid: &str) -> NewCase {
     NewCase {
         request_id: rid.map(str::to_string),
         grid: Some(Code::parse("grid", grid).unwrap()),

@@ -69,14 +69,15 @@ impl Choice {
         Handler { kind: HandlerKind::GridWorker, name: self.worker.to_string() }
     }
 
-    /// The reason, as recorded in the case's audit note: `自动派单: 微网格 … 的网格员 (…); 1 of 2 by role, then id`.
-    pub fn reason(&self) -> String {
+    /// The reason, as recorded in the case's audit note, with the worker's `name`:
+    /// `自动派单 W… 孙雅琴 (专职网格员): 微网格 … 的网格员 (…); 1 of 2 candidates, chosen by role then id`.
+    pub fn reason(&self, name: &str) -> String {
         let tie = if self.candidates > 1 {
             format!("; 1 of {} candidates, chosen by role then id", self.candidates)
         } else {
             String::new()
         };
-        format!("自动派单 {} {}: {}{tie}", self.worker, self.role.zh(), self.rule)
+        format!("自动派单 {} {name} ({}): {}{tie}", self.worker, self.role.zh(), self.rule)
     }
 }
 
@@ -176,9 +177,10 @@ mod tests {
         assert_eq!((c.worker.number(), &c.rule), (3, &Rule::MicroGrid { place: micro.clone() }));
         assert_eq!(c.handler().name, "W370102001001-003");
         assert!(
-            c.reason().starts_with("自动派单 W370102001001-003 兼职网格员: 微网格 370102001001001-03"),
+            c.reason("王芳")
+                .starts_with("自动派单 W370102001001-003 王芳 (兼职网格员): 微网格 370102001001001-03"),
             "{}",
-            c.reason()
+            c.reason("王芳")
         );
 
         // Another micro-grid of the same grid: nobody there, so the grid's worker.
@@ -204,7 +206,7 @@ mod tests {
         ]);
         let c = choose_worker(&r, &place("370102001001002-01")).unwrap();
         assert_eq!((c.worker.number(), c.candidates), (8, 4));
-        assert!(c.reason().ends_with("1 of 4 candidates, chosen by role then id"), "{}", c.reason());
+        assert!(c.reason("").ends_with("1 of 4 candidates, chosen by role then id"), "{}", c.reason(""));
     }
 
     #[test]

@@ -111,6 +111,23 @@ pub enum RosterError {
     },
 }
 
+impl RosterError {
+    /// The field at fault, as the client named it (`id`, `places[0]`, `keeper`, ...).
+    pub fn field(&self) -> &str {
+        match self {
+            RosterError::Field(e) => &e.field,
+            RosterError::NotAKeeper { .. } => "keeper",
+            RosterError::ForeignId { field, .. }
+            | RosterError::Duplicate { field, .. }
+            | RosterError::NotFound { field, .. }
+            | RosterError::OutsideKeeper { field, .. }
+            | RosterError::UnknownPlace { field, .. }
+            | RosterError::Inactive { field, .. } => field,
+            RosterError::Full { .. } => "id",
+        }
+    }
+}
+
 /// The workers a node keeps, by id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Roster {

@@ -161,6 +161,10 @@ pub struct ActArgs {
     /// For dispatch: grid_worker | community | street | department.
     #[arg(long, default_value = "grid_worker")]
     handler_kind: String,
+    /// For dispatch to a grid worker of the node's roster: a worker id (W370102001001-007), or `auto`
+    /// for the worker of the case's place (micro-grid, then grid, then the grid leader: 精准派单).
+    #[arg(long, conflicts_with_all = ["handler", "handler_kind"], value_name = "ID|auto")]
+    to_worker: Option<String>,
     /// For extend: the new deadline, "YYYY-MM-DD" or "YYYY-MM-DD HH:MM" (Beijing time).
     #[arg(long)]
     new_due: Option<String>,
@@ -305,9 +309,12 @@ pub async fn run(cmd: CaseCmd) -> anyhow::Result<ExitCode> {
         }
         CaseCmd::Act(a) => {
             let client = a.node.client()?;
-            let handler = match (&a.action[..], a.handler) {
-                ("dispatch", None) => anyhow::bail!("--handler: dispatch needs the handler's name"),
-                (_, h) => h.map(|name| pb::Handler { kind: a.handler_kind.clone(), name }),
+            let handler = match (&a.action[..], a.handler, a.to_worker) {
+                (_, _, Some(worker)) => Some(pb::Handler { kind: "grid_worker".into(), name: worker }),
+                ("dispatch", None, None) => {
+                    anyhow::bail!("--handler: dispatch needs the handler's name (or --to-worker ID|auto)")
+                }
+                (_, h, None) => h.map(|name| pb::Handler { kind: a.handler_kind.clone(), name }),
             };
             let new_due_ms = match (&a.action[..], a.new_due) {
                 ("extend", None) => anyhow::bail!("--new-due: extend needs the new deadline"),

@@ -23,6 +23,8 @@ mod links;
 pub(crate) mod output;
 pub mod profile;
 pub(crate) mod progress;
+mod sheet;
+mod staff;
 mod topology;
 
 use std::path::PathBuf;
@@ -150,6 +152,9 @@ enum Command {
     /// Grid boundaries: import a GeoJSON file, list them, locate a point.
     #[command(subcommand)]
     Grids(grids::GridsCmd),
+    /// The roster of grid workers (网格员名册): add, assign places, deactivate, import and export sheets.
+    #[command(subcommand)]
+    Staff(staff::StaffCmd),
     /// Functional departments cases can be dispatched to (吹哨).
     #[command(subcommand)]
     Department(links::DepartmentCmd),
@@ -291,6 +296,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Grids(cmd) => {
             init_tracing("warn");
             grids::run(cmd).await
+        }
+        Command::Staff(cmd) => {
+            init_tracing("warn");
+            staff::run(cmd).await
         }
     }
 }

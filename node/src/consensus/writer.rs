@@ -153,6 +153,7 @@ fn command_name(c: &federation::machine::Command) -> &'static str {
         Command::Place(_) => "place",
         Command::ApiKeyCreate(_) => "api key create",
         Command::ApiKeyRevoke(_) => "api key revoke",
+        Command::Staff(_) => "staff",
     }
 }
 

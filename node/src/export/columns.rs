@@ -220,6 +220,16 @@ pub const BULLETIN_COLUMNS: [Column; 17] = [
     rate("rework_rate", "返工率"),
 ];
 
+/// The roster sheet (网格员花名册): the headers `gridnode staff import` reads back.
+pub const STAFF_COLUMNS: [Column; 6] = [
+    col("id", "工号"),
+    col("name", "姓名"),
+    col("role", "岗位"),
+    col("phone", "手机号"),
+    col("places", "负责网格"),
+    col("state", "状态"),
+];
+
 /// One ranked line of a bulletin, in the order of [`BULLETIN_COLUMNS`].
 pub fn bulletin_row(period: &str, level: &str, l: &federation::bulletin::Line) -> Vec<Cell> {
     let (c, p) = (&l.entry.current, &l.entry.previous);

@@ -34,6 +34,7 @@ mod listener;
 mod open311;
 mod openapi;
 mod probe;
+mod staff;
 mod tree;
 
 use std::future::Future;
@@ -69,6 +70,7 @@ pub struct HttpCtx {
     pub(crate) case: CaseApi,
     pub(crate) cluster: ClusterApi,
     pub(crate) grids: crate::service::GridApi,
+    pub(crate) staff: crate::service::StaffApi,
     pub(crate) reader: CaseReader,
     pub(crate) leadership: Leadership,
     pub(crate) health: Health,
@@ -91,6 +93,7 @@ pub struct HttpParts {
     pub case: CaseApi,
     pub cluster: ClusterApi,
     pub grids: crate::service::GridApi,
+    pub staff: crate::service::StaffApi,
     pub reader: CaseReader,
     pub leadership: Leadership,
     pub health: Health,
@@ -117,6 +120,7 @@ impl HttpCtx {
             case: p.case,
             cluster: p.cluster,
             grids: p.grids,
+            staff: p.staff,
             reader: p.reader,
             leadership: p.leadership,
             health: p.health,
@@ -163,6 +167,8 @@ pub fn router(ctx: HttpCtx) -> Router {
         .route("/api/v1/grids/locate", get(grids::locate))
         .route("/api/v1/grids/geojson", get(grids::geojson))
         .route("/api/v1/grids/figures", get(grids::figures))
+        .route("/api/v1/staff", get(staff::list).post(staff::add))
+        .route("/api/v1/staff/{id}", post(staff::change))
         .route("/api/v1/departments", get(figures::departments))
         .route("/api/v1/categories", get(figures::categories))
         .route("/api/v1/links", get(cluster::links))

@@ -4,7 +4,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{assets, auth, cases, cluster, dto, error, events, figures, grids, open311, probe, tree};
+use super::{assets, auth, cases, cluster, dto, error, events, figures, grids, open311, probe, staff, tree};
 
 /// Every route of the console's API.
 #[derive(OpenApi)]
@@ -17,6 +17,7 @@ use super::{assets, auth, cases, cluster, dto, error, events, figures, grids, op
         figures::own, figures::subtree, figures::series, tree::tree, figures::departments, figures::categories,
         cluster::links, cluster::status,
         grids::list, grids::locate, grids::geojson, grids::figures,
+        staff::list, staff::add, staff::change,
         open311::get_root, open311::post_root, open311::get_service, open311::get_request, open311::get_token,
         events::events,
         probe::healthz, probe::readyz, probe::metrics,
@@ -28,6 +29,7 @@ use super::{assets, auth, cases, cluster, dto, error, events, figures, grids, op
         dto::SeriesJson, dto::DayJson, dto::DepartmentJson, dto::CategoryJson, dto::LinksJson, dto::LinkJson,
         dto::ClusterJson, dto::ReplicaJson, dto::TreeJson, dto::TreeNodeJson, dto::LightsJson, dto::SessionBody, dto::WhoAmI, dto::ProbeJson,
         grids::GridsJson, grids::GridPlaceJson, grids::LocatedJson, grids::MapVersionJson, grids::GridFiguresJson, grids::GridFigureJson,
+        staff::WorkerJson, staff::WorkersJson, staff::AddWorkerBody, staff::WorkerChangeBody,
     )),
     tags(
         (name = "session", description = "signing in with an access token"),
@@ -35,6 +37,7 @@ use super::{assets, auth, cases, cluster, dto, error, events, figures, grids, op
         (name = "figures", description = "statistics with freshness, daily series, departments, categories"),
         (name = "cluster", description = "federation links and the Raft group"),
         (name = "grids", description = "grid boundaries: places, locating a point, GeoJSON for maps"),
+        (name = "staff", description = "the roster of grid workers (网格员名册), which dispatch by place uses"),
         (name = "events", description = "server-sent events"),
         (name = "open311", description = "Open311 GeoReport v2 for the 12345 hotline and city apps (api_key on POST)"),
         (name = "probes", description = "health, readiness, Prometheus metrics"),

@@ -9,12 +9,15 @@
 //! access   AccessService   operators: the console's access tokens
 //! apikeys  ApiKeyService   operators: keys of systems reporting through Open311
 //! grids    GridService     grid boundaries: import (operators), list, locate a point
+//! staff    StaffService    the roster of grid workers: add, assign, deactivate, import, list
+//! arrivals hotline tickets routed down here, registered and dispatched by the roster on arrival
 //! authz    who may call what: one rule for certificates and tokens, gRPC and HTTP
 //! commit   commit here or forward once to the leader; errors to statuses
 //! ```
 
 mod access;
 mod apikeys;
+mod arrivals;
 pub mod authz;
 mod backup;
 mod case;
@@ -24,6 +27,7 @@ pub(crate) mod commit;
 mod grids;
 mod peer;
 mod raft;
+mod staff;
 
 pub use access::AccessApi;
 pub use backup::{BackupSource, BackupStream};
@@ -34,3 +38,4 @@ pub use commit::FORWARDED;
 pub use grids::{GridApi, MAX_GEOJSON_BYTES};
 pub use peer::PeerApi;
 pub use raft::RaftApi;
+pub use staff::StaffApi;

@@ -152,11 +152,23 @@ impl PeerService for PeerApi {
             }
             batch.push((m.seq, env));
         }
-        let here = |hwm| Ok(DeliverResponse { applied: hwm });
+        let arrivals = match self.local.auto_dispatch_hotline {
+            true => super::arrivals::hotline_arrivals(&self.local.node, batch.iter().map(|(_, e)| e)),
+            false => Vec::new(),
+        };
+        let committed_here = std::sync::atomic::AtomicBool::new(false);
+        let here = |hwm| {
+            committed_here.store(true, std::sync::atomic::Ordering::Relaxed);
+            Ok(DeliverResponse { applied: hwm })
+        };
         let there = async |ch, d| PeerServiceClient::new(ch).deliver(forwarded(msg, d)).await;
-        commit_or_forward(&self.writer, &self.pool, Receive { from, batch }, fwd, here, there)
-            .await
-            .map(stamped)
+        let answer =
+            commit_or_forward(&self.writer, &self.pool, Receive { from, batch }, fwd, here, there).await;
+        if committed_here.into_inner() && !arrivals.is_empty() {
+            let (writer, node) = (self.writer.clone(), self.local.node.clone());
+            tokio::spawn(super::arrivals::dispatch_on_arrival(writer, node, arrivals));
+        }
+        answer.map(stamped)
     }
 
     #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica, from = %req.get_ref().from, n = req.get_ref().entries.len()))]

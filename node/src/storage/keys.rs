@@ -64,6 +64,11 @@ pub fn fed(kind: &str, name: &str) -> Vec<u8> {
     format!("{kind}/{name}").into_bytes()
 }
 
+/// The roster of grid workers this node keeps (one record: a roster is a few dozen workers).
+pub fn roster() -> Vec<u8> {
+    fed("people", "roster")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,16 +1,17 @@
 //! The state machine's view of RocksDB during one `apply` call: reads see the writes of earlier commands
 //! of the same call; all writes go into one batch, written (fsynced) with the applied log id.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use federation::access::AccessToken;
 use federation::case::Case;
 use federation::code::Code;
-use federation::geo::Located;
+use federation::geo::{Located, PlaceCode};
 use federation::grids::MapVersion;
 use federation::intake::apikey::ApiKey;
 use federation::link::Envelope;
 use federation::machine::{self, Change, Department, RestoredLink};
+use federation::people::Roster;
 use federation::tally::{Freshness, Tally, TallyKey};
 use rocksdb::{Direction, IteratorMode, WriteBatch, DB};
 use serde::{Deserialize, Serialize};
@@ -190,6 +191,18 @@ impl machine::Store for Overlay<'_> {
         self.get_as(CF_FED, "access token", &keys::fed("token", id))
     }
 
+    fn roster(&mut self) -> Result<Option<Roster>, StoreError> {
+        self.get_as(CF_FED, "roster", &keys::roster())
+    }
+
+    fn places(&mut self) -> Result<Option<BTreeSet<PlaceCode>>, StoreError> {
+        let map = match &self.new_grids {
+            Some((_, m)) => Some(m.clone()),
+            None => self.grids.map(self.db)?.map(|(_, m)| m),
+        };
+        Ok(map.map(|m| m.places().iter().map(|p| p.code().clone()).collect()))
+    }
+
     fn queued(&mut self, peer: &Code) -> Result<Vec<(u64, Envelope)>, StoreError> {
         let start = keys::outbox(peer, 0);
         let prefix = &start[..start.len() - 8];
@@ -292,6 +305,7 @@ impl machine::Store for Overlay<'_> {
                     .map(|m| (set.version.clone(), std::sync::Arc::new(m)));
             }
             Change::ApiKey(k) => self.put(CF_FED, "api key", keys::fed("apikey", &k.id), &*k)?,
+            Change::Roster(r) => self.put(CF_FED, "roster", keys::roster(), &*r)?,
             Change::Restored { peer, link: Some(l) } => {
                 self.put(CF_FED, "restored link", keys::fed("restored", peer.as_str()), &l)?;
                 self.touched.outbox = true;

@@ -11,6 +11,7 @@ use federation::code::{Code, Level};
 use federation::intake::apikey::ApiKey;
 use federation::link::Envelope;
 use federation::machine::Department;
+use federation::people::Roster;
 use federation::stats::{Counters, Report};
 use federation::tally::{Freshness, Tally, TallyKey};
 use rocksdb::{Direction, IteratorMode, ReadOptions, DB};
@@ -135,6 +136,8 @@ reads! {
     fn api_key(&self, id: &str) -> Option<ApiKey>;
     /// Every key of an integrating system, revoked ones included.
     fn api_keys(&self) -> Vec<ApiKey>;
+    /// The roster of grid workers this node keeps, if it has one.
+    fn roster(&self) -> Option<Roster>;
     /// Up to `limit` queued messages for `peer`, in order.
     fn outbox(&self, peer: &Code, limit: usize) -> Vec<(u64, Envelope)>;
     /// How many messages wait for `peer`, and when the oldest was queued.
@@ -459,6 +462,13 @@ impl Raw {
 
     pub fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
         self.fed_values(b"apikey/", "api key")
+    }
+
+    pub fn roster(&self) -> Result<Option<Roster>, StoreError> {
+        match self.db.get_cf(cf(&self.db, CF_FED)?, keys::roster())? {
+            Some(b) => Ok(Some(decode("roster", &b)?)),
+            None => Ok(None),
+        }
     }
 
     /// Up to `limit` queued messages for `peer`, in order.
