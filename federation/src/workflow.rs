@@ -338,6 +338,7 @@ pub(crate) mod tests {
             watchers: vec![],
             audit: vec![],
             intake: Default::default(),
+            overall_due: None,
         }
     }
 

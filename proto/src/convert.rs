@@ -185,6 +185,9 @@ pub fn case_from_pb(mut p: pb::Case) -> Result<Case, ConvertError> {
             .collect::<Result<_, _>>()?,
         audit,
         intake,
+        // pb::Case has no overall deadline: a case handed over from another node arrives without one,
+        // and its next dispatch there sets it afresh (as for every case before the field existed).
+        overall_due: None,
     })
 }
 
