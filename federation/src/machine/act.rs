@@ -1,5 +1,5 @@
-//! An action on an owned case: the workflow step, a department's own deadline, and the hand-over of
-//! ownership when the action escalates or sends the case down.
+//! An action on an owned case: the workflow step (a dispatch to a department with the department's own
+//! limit), and the hand-over of ownership when the action escalates or sends the case down.
 
 use crate::code::{Code, Level};
 use crate::intake::photo::{self, Photo, PhotoKind};
@@ -80,13 +80,12 @@ pub(crate) fn act<S: Store>(
         }
         _ => None,
     };
-    let mut new = match workflow::apply(&case, step, ctx.now, rules.policy) {
+    // A department's own limit is working time like every other: the workflow reckons it by the calendar.
+    let own_limit = department.map(|d| d.minutes * 60_000);
+    let mut new = match workflow::apply_with(&case, step, ctx.now, rules.policy, own_limit) {
         Ok(new) => new,
         Err(e) => return Ok(Outcome::Refused(e.into())),
     };
-    if let (Some(d), None) = (&department, case.due_at) {
-        new.due_at = Some(ctx.now + d.minutes * 60_000);
-    }
     new.intake.photos.extend(photos.iter().cloned().map(|mut p| {
         p.home = Some(rules.node.clone());
         p.at = ctx.now;

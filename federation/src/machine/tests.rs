@@ -146,3 +146,39 @@ fn escalating_without_a_parent_is_refused() {
         "{out:?}"
     );
 }
+
+#[test]
+fn a_department_dispatched_on_a_friday_evening_has_its_limit_in_working_time() {
+    use crate::case::{Handler, HandlerKind};
+    let node = Code::parse("node", "370102001001").unwrap();
+    let mut policy = DeadlinePolicy::default();
+    policy.calendar.weekends_off = true;
+    let r = rules(&node, &policy);
+    let mut m = Mem::default();
+    let at = crate::workflow::tests::at;
+    let dept = Department { name: "区城管执法局".into(), minutes: 8 * 60 };
+    apply(&mut m, &r, ctx(at("2026-11-27", 19)), &Command::Department(dept)).unwrap();
+    let Outcome::Reported { case, .. } =
+        apply(&mut m, &r, ctx(at("2026-11-27", 19)), &Command::Report(new_case(None, "370102001001001")))
+            .unwrap()
+    else {
+        panic!()
+    };
+    let act = |action: Action| {
+        let step = Step {
+            action,
+            actor: "op".into(),
+            note: String::new(),
+            expected_version: None,
+            by: String::new(),
+        };
+        Command::Act(Act::new(case.id.clone(), step))
+    };
+    apply(&mut m, &r, ctx(at("2026-11-27", 19)), &act(Action::Register)).unwrap();
+    let handler = Handler { kind: HandlerKind::Department, name: "区城管执法局".into() };
+    let out = apply(&mut m, &r, ctx(at("2026-11-27", 20)), &act(Action::Dispatch { handler })).unwrap();
+    let Outcome::Acted { case } = out else { panic!("{out:?}") };
+    // Friday 20:00 + 8 working hours: Friday's last 4, Monday's first 4. The wall clock said Saturday 04:00.
+    assert_eq!(case.due_at, Some(at("2026-11-30", 4)));
+    assert_eq!(case.overall_due, Some(at("2026-11-30", 4)));
+}
