@@ -205,7 +205,8 @@ pub struct Location {
 /// Who a case is dispatched to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Handler {
-    /// Grid worker, community, street or department: picks the handling time limit at the first dispatch.
+    /// Grid worker, community, street or department: picks the handling time limit of the step it is
+    /// dispatched (a department's own limit, when the node registered one).
     pub kind: HandlerKind,
     /// Name or id of the worker, unit or department (e.g. "张伟", "城管执法中队").
     pub name: String,
@@ -313,17 +314,21 @@ pub struct Case {
     pub reported_at: Millis,
     /// When it was registered (立案); None while only reported. A hand-over between nodes keeps it.
     pub registered_at: Option<Millis>,
-    /// When it was last dispatched (a re-dispatch moves it); None before, and after a hand-over.
+    /// When the current handler's step started: its dispatch. A dispatch to another handler moves it
+    /// (with `due_at`); a dispatch to the same handler again does not. None before, and after a hand-over.
     pub dispatched_at: Option<Millis>,
     /// When the handler last reported it done (处理反馈); cleared by a return and by a hand-over.
     pub handled_at: Option<Millis>,
     /// When it was closed (结案) or cancelled (作废); None while the case is open.
     pub closed_at: Option<Millis>,
-    /// When it was suspended (挂账); None unless suspended. Resuming moves `due_at` on by the time since.
+    /// When it was suspended (挂账); None unless suspended. Resuming moves `due_at` and `overall_due` on by
+    /// the working time since (see `DeadlinePolicy::moved_by`).
     pub suspended_at: Option<Millis>,
     /// Registration deadline (7 minutes after the report under "7123").
     pub register_due: Millis,
-    /// Handling deadline, set at the first dispatch, moved by extensions and suspensions.
+    /// The step deadline of the current handler (what its light and supervision use): set by a dispatch
+    /// to a new handler from its limit, moved by extensions and suspensions, cleared by a hand-over
+    /// between nodes.
     pub due_at: Option<Millis>,
     /// Number of returns (返工).
     pub returns: u32,
@@ -338,19 +343,34 @@ pub struct Case {
     /// The micro-grid, photos, media link and sending system intake recorded (none for older cases).
     #[serde(default)]
     pub intake: crate::intake::Intake,
+    /// The case's overall handling deadline, what 按期结案 is judged by (see `closed_on_time`). Set once,
+    /// by the case's first dispatch anywhere (to that handler's limit: the clock starts at dispatch), and
+    /// never reset by a re-dispatch, an escalation or a sending down, so "7123" is a limit for the case,
+    /// not a fresh one per level. Suspensions and extensions move it by the working time they move the
+    /// step deadline. None before the first dispatch, and in records written before it existed (then
+    /// `due_at` stands in for it; see `overall_deadline`).
+    #[serde(default)]
+    pub overall_due: Option<Millis>,
 }
 
 impl Case {
-    /// An open case past its handling deadline at `now` (suspended cases have their clock stopped).
+    /// An open case past its step deadline at `now` (suspended cases have their clock stopped).
     pub fn is_overdue(&self, now: Millis) -> bool {
         !self.state.is_terminal()
             && self.state != CaseState::Suspended
             && self.due_at.is_some_and(|due| now > due)
     }
 
-    /// Closed no later than its deadline.
+    /// The deadline the case as a whole is judged by: `overall_due`, or for records written before it
+    /// existed the step deadline `due_at`.
+    pub fn overall_deadline(&self) -> Option<Millis> {
+        self.overall_due.or(self.due_at)
+    }
+
+    /// Closed no later than its overall deadline (按期结案; otherwise 超期结案), however many levels and
+    /// handlers it went through. A case closed without ever having a deadline counts as on time.
     pub fn closed_on_time(&self) -> bool {
-        match (self.closed_at, self.due_at) {
+        match (self.closed_at, self.overall_deadline()) {
             (Some(closed), Some(due)) => closed <= due,
             (Some(_), None) => true,
             _ => false,

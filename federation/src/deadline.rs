@@ -1,7 +1,9 @@
 //! Deadline policy. The default is Jinan's "7123": register within 7 minutes of the report, then 1 day to
 //! handle in the grid, 2 days at the community, 3 days at the street; the district gets 5. Any tier can be
 //! overridden per category (4-digit category code). Handling deadlines count working time only, by the
-//! node's working calendar (see `calendar`); by default every day counts.
+//! node's working calendar (see `calendar`); by default every day counts. `DeadlinePolicy::working_due`
+//! is the one place a handling deadline is computed or moved; `workflow` keeps a case's two clocks with
+//! it (the step deadline of its current handler, the overall deadline of the case).
 
 use std::collections::BTreeMap;
 
@@ -108,8 +110,24 @@ impl DeadlinePolicy {
         reported_at + self.limits(category).register_minutes * MINUTE
     }
 
-    /// When a case dispatched at `at` to a handler of `kind` must be handled.
-    pub fn handling_due(&self, category: &str, kind: HandlerKind, at: Millis) -> Millis {
+    /// The one place a handling deadline is computed or moved: the moment `span` of working time after
+    /// `from`, under the node's working calendar (rest days stop the clock; a clock started on a rest
+    /// day starts at the next working day). Every handling deadline goes through it: a dispatch by tier
+    /// (`handling_due`) or by a department's own limit, a resumed suspension and an extension
+    /// (`moved_by`). Only the 7-minute registration and the 30-minute verification run by the wall clock.
+    pub fn working_due(&self, from: Millis, span: Millis) -> Millis {
+        self.calendar.add_working(from, span)
+    }
+
+    /// `due` moved on by the working time between `from` and `to` (rest days in between count for
+    /// nothing). A suspension from `from` to `to` moves the deadlines so; an extension of the step
+    /// deadline from `from` to `to` moves the case's overall deadline so.
+    pub fn moved_by(&self, due: Millis, from: Millis, to: Millis) -> Millis {
+        self.working_due(due, self.calendar.working_between(from, to))
+    }
+
+    /// The handling limit of a handler of `kind` for `category`, in milliseconds of working time.
+    pub fn handling_limit(&self, category: &str, kind: HandlerKind) -> Millis {
         let l = self.limits(category);
         let minutes = match kind {
             HandlerKind::GridWorker => l.grid_minutes,
@@ -117,7 +135,12 @@ impl DeadlinePolicy {
             HandlerKind::Street => l.street_minutes,
             HandlerKind::Department => l.department_minutes,
         };
-        self.calendar.add_working(at, minutes * MINUTE)
+        minutes * MINUTE
+    }
+
+    /// When a case dispatched at `at` to a handler of `kind` must be handled.
+    pub fn handling_due(&self, category: &str, kind: HandlerKind, at: Millis) -> Millis {
+        self.working_due(at, self.handling_limit(category, kind))
     }
 
     /// Checks every limit, naming the field (`deadlines.default.grid_minutes`, ...).
@@ -179,6 +202,20 @@ mod tests {
         assert_eq!(p.register_due("0101", friday), friday + 7 * MINUTE);
         p.calendar.holidays.push("2026-02-30".into());
         assert!(p.validate("deadlines").unwrap_err().field.starts_with("deadlines.calendar.holidays[0]"));
+    }
+
+    #[test]
+    fn a_suspension_over_a_weekend_moves_the_deadline_by_its_working_time_only() {
+        let mut p = DeadlinePolicy::default();
+        p.calendar.weekends_off = true;
+        let day = |d: &str| crate::stats::day_start(crate::stats::parse_day("t", d).unwrap());
+        // Suspended Friday 2026-11-27 12:00 to Monday 2026-11-30 12:00: 12 hours of Friday and 12 of
+        // Monday ran, the weekend did not. A deadline of Monday 09:00 moves 24 working hours: Tuesday 09:00.
+        let (since, until) = (day("2026-11-27") + 12 * 60 * MINUTE, day("2026-11-30") + 12 * 60 * MINUTE);
+        let due = day("2026-11-30") + 9 * 60 * MINUTE;
+        assert_eq!(p.moved_by(due, since, until), day("2026-12-01") + 9 * 60 * MINUTE);
+        // With every day working it is the wall-clock time suspended: three days.
+        assert_eq!(DeadlinePolicy::default().moved_by(due, since, until), due + 3 * DAY);
     }
 
     #[test]

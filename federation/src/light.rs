@@ -1,8 +1,11 @@
 //! The traffic light (红黄绿灯) of an open case's current step, as platforms show it: green below 80 % of
 //! the step's time limit, yellow from 80 % up to the deadline, red past it. Registration (7 minutes, face
 //! to face) and verification (30 minutes after the handler reports it done) are timed by the wall clock;
-//! handling by working time under the node's calendar. A case whose clock does not run (closed,
-//! cancelled, suspended, or registered and not yet dispatched) has no light.
+//! handling by working time under the node's calendar, over the current handler's step: from its dispatch
+//! (`dispatched_at`) to its step deadline (`due_at`), which a dispatch to a new handler restarts together
+//! (see `workflow`). The case's overall deadline, by which its closure is judged, does not colour it. A
+//! case whose clock does not run (closed, cancelled, suspended, or registered and not yet dispatched) has
+//! no light.
 
 use crate::case::{Case, CaseState};
 use crate::deadline::DeadlinePolicy;

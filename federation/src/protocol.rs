@@ -27,6 +27,11 @@ pub const INTAKE: u32 = 3;
 /// roster (a grid worker named by id, or `auto`).
 pub const PEOPLE: u32 = 4;
 
+/// The version whose actions keep a case's clocks in working time, two of them (the step deadline and
+/// the case's overall deadline; see `workflow`). An action proposed before it carries no such mark and
+/// applies, on every replica and when replayed, by the rules it was proposed under.
+pub const CLOCKS: u32 = 4;
+
 /// The version of a peer that announces none: gridnode before protocol versions (it sends no
 /// version, checks none, and knows the commands of version 1).
 pub const UNVERSIONED: u32 = 1;

@@ -8,6 +8,20 @@
 //! dispatched / handling ──extend (new deadline, reason)──▶ same state
 //! ```
 //! An illegal action is refused and changes nothing; a stale `expected_version` is refused likewise.
+//!
+//! Two clocks run on a case, both in working time through `DeadlinePolicy::working_due`:
+//! - the step deadline (`due_at`, from `dispatched_at`): the current handler's own limit, what its
+//!   light and supervision (督办) use. A dispatch to a new handler starts it afresh: its limit of
+//!   working time from the dispatch (any re-dispatch to another handler too, so the light and the
+//!   deadline always measure the same step); a dispatch to the same handler again changes neither. A
+//!   hand-over between nodes clears it; the receiving node's dispatch starts its own.
+//! - the overall deadline (`overall_due`): the case's limit, what 按期结案 is judged by. The case's first
+//!   dispatch sets it (domain: "任务派遣 (dispatch; the clock and supervision start)"), to the same
+//!   moment as that first step deadline; re-dispatches, escalations and sendings down never reset it.
+//!
+//! Both clocks stop while the case is suspended (挂账): resuming, or handing over a suspended case, moves
+//! each on by the working time suspended. An extension (延时) sets the step deadline and moves the overall
+//! deadline on by the same working time.
 
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +40,7 @@ pub enum Action {
     Cancel,
     /// 派遣 to a handler (again, to re-dispatch).
     Dispatch {
-        /// Who handles it; the first dispatch sets the deadline from its kind.
+        /// Who handles it; a dispatch to a new handler starts its step deadline from its kind's limit.
         handler: Handler,
     },
     /// The handler starts work (处置).
@@ -39,7 +53,7 @@ pub enum Action {
     Return,
     /// 挂账: parked; the clock stops.
     Suspend,
-    /// Back to the state it was suspended from; the deadline moves by the time spent suspended.
+    /// Back to the state it was suspended from; the deadlines move on by the working time suspended.
     Resume,
     /// 延时: a new handling deadline.
     Extend {
@@ -194,8 +208,47 @@ pub fn allowed_actions(state: CaseState) -> Vec<&'static str> {
     Action::NAMES.into_iter().filter(|a| legal_states(a).contains(&state)).collect()
 }
 
-/// Applies `step` to `case` at time `now`, returning the new case (version + 1, one more audit entry).
+/// The rules a step's clocks run by: those of the protocol its action was proposed under, so an action
+/// applies the same on every replica and when its log entry is replayed, whatever binary replays it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockRules {
+    /// Actions proposed before protocol 4 ([`crate::protocol::CLOCKS`]): the first dispatch alone sets
+    /// the deadline (a department's own limit in wall time, set by the state machine), a suspension
+    /// moves it by the wall time suspended, and there is no overall deadline.
+    Legacy,
+    /// Two clocks in working time, as this module's doc says.
+    Working,
+}
+
+impl ClockRules {
+    /// The rules of an action marked with protocol `rules` (0 for one logged before the mark existed).
+    pub fn of(rules: u32) -> ClockRules {
+        if rules >= crate::protocol::CLOCKS {
+            ClockRules::Working
+        } else {
+            ClockRules::Legacy
+        }
+    }
+}
+
+/// Applies `step` to `case` at time `now` with the policy's limits and working-time clocks, returning
+/// the new case (version + 1, one more audit entry). See `apply_with`.
 pub fn apply(case: &Case, step: &Step, now: Millis, policy: &DeadlinePolicy) -> Result<Case, WorkflowError> {
+    apply_with(case, step, now, policy, None, ClockRules::Working)
+}
+
+/// Applies `step` to `case` at time `now`, returning the new case (version + 1, one more audit entry).
+/// `own_limit` is the handling limit, in milliseconds of working time, of a dispatch's handler that has
+/// its own (a department registered at the node, 吹哨); None takes the policy's limit for its kind.
+/// `clocks`: the rules of the protocol the action was proposed under.
+pub fn apply_with(
+    case: &Case,
+    step: &Step,
+    now: Millis,
+    policy: &DeadlinePolicy,
+    own_limit: Option<Millis>,
+    clocks: ClockRules,
+) -> Result<Case, WorkflowError> {
     if let Some(expected) = step.expected_version {
         if expected != case.version {
             return Err(WorkflowError::VersionConflict {
@@ -228,12 +281,16 @@ pub fn apply(case: &Case, step: &Step, now: Millis, policy: &DeadlinePolicy) -> 
             next.closed_at = Some(now);
             CaseState::Cancelled
         }
-        Action::Dispatch { handler } => {
+        Action::Dispatch { handler } if clocks == ClockRules::Legacy => {
             if next.due_at.is_none() {
                 next.due_at = Some(policy.handling_due(&case.category, handler.kind, now));
             }
             next.handler = Some(handler.clone());
             next.dispatched_at = Some(now);
+            CaseState::Dispatched
+        }
+        Action::Dispatch { handler } => {
+            dispatch(&mut next, handler, now, policy, own_limit);
             CaseState::Dispatched
         }
         Action::Start => CaseState::Handling,
@@ -255,11 +312,15 @@ pub fn apply(case: &Case, step: &Step, now: Millis, policy: &DeadlinePolicy) -> 
             next.suspended_at = Some(now);
             CaseState::Suspended
         }
-        Action::Resume => {
+        Action::Resume if clocks == ClockRules::Legacy => {
             if let (Some(since), Some(due)) = (case.suspended_at, case.due_at) {
                 next.due_at = Some(due + (now - since).max(0));
             }
             next.suspended_at = None;
+            next.suspended_from.take().unwrap_or(CaseState::Registered)
+        }
+        Action::Resume => {
+            end_suspension(&mut next, now, policy);
             next.suspended_from.take().unwrap_or(CaseState::Registered)
         }
         Action::Extend { new_due } => {
@@ -272,16 +333,26 @@ pub fn apply(case: &Case, step: &Step, now: Millis, policy: &DeadlinePolicy) -> 
                 return Err(WorkflowError::ExtensionTooLong { new_due: *new_due, now, max_days });
             }
             next.due_at = Some(*new_due);
+            if clocks == ClockRules::Working {
+                next.overall_due = case.overall_due.map(|o| policy.moved_by(o, current, *new_due));
+            }
             next.extensions += 1;
             case.state
         }
         Action::Escalate | Action::SendDown { .. } => {
-            // The receiving node registers it afresh: its own handler, its own deadline.
+            // The receiving node registers it afresh: its own handler, its own step deadline. The overall
+            // deadline goes with the case (a record from before it existed keeps its step deadline as such).
+            match clocks {
+                ClockRules::Legacy => next.suspended_at = None,
+                ClockRules::Working => {
+                    end_suspension(&mut next, now, policy);
+                    next.overall_due = next.overall_due.or(next.due_at);
+                }
+            }
             next.handler = None;
             next.due_at = None;
             next.dispatched_at = None;
             next.handled_at = None;
-            next.suspended_at = None;
             next.suspended_from = None;
             next.epoch += 1;
             CaseState::Registered
@@ -299,6 +370,39 @@ pub fn apply(case: &Case, step: &Step, now: Millis, policy: &DeadlinePolicy) -> 
         by: step.by.clone(),
     });
     Ok(next)
+}
+
+/// The clocks of a dispatch to `handler` at `now`. A new handler (none yet, or another one) starts its
+/// step: `dispatched_at` is now and `due_at` its limit of working time later (`own_limit`, else the
+/// policy's for its kind). The first dispatch of the case also sets the overall deadline to that moment;
+/// later ones keep it (a record from before it existed takes its current step deadline as such). A
+/// dispatch to the same handler again moves no clock.
+fn dispatch(
+    next: &mut Case,
+    handler: &Handler,
+    now: Millis,
+    policy: &DeadlinePolicy,
+    own_limit: Option<Millis>,
+) {
+    if next.due_at.is_some() && next.handler.as_ref() == Some(handler) {
+        return;
+    }
+    let limit = own_limit.unwrap_or_else(|| policy.handling_limit(&next.category, handler.kind));
+    let due = policy.working_due(now, limit);
+    next.overall_due = next.overall_due.or(next.due_at).or(Some(due));
+    next.handler = Some(handler.clone());
+    next.dispatched_at = Some(now);
+    next.due_at = Some(due);
+}
+
+/// Ends a suspension at `now`, if the case is suspended: its clocks stood still, so the step and the
+/// overall deadline each move on by the working time suspended (`DeadlinePolicy::moved_by`; rest days
+/// inside the suspension count for nothing, and are not counted again when the deadline is reckoned).
+fn end_suspension(next: &mut Case, now: Millis, policy: &DeadlinePolicy) {
+    if let Some(since) = next.suspended_at.take() {
+        next.due_at = next.due_at.map(|d| policy.moved_by(d, since, now));
+        next.overall_due = next.overall_due.map(|d| policy.moved_by(d, since, now));
+    }
 }
 
 #[cfg(test)]
@@ -338,6 +442,7 @@ pub(crate) mod tests {
             watchers: vec![],
             audit: vec![],
             intake: Default::default(),
+            overall_due: None,
         }
     }
 
@@ -432,6 +537,129 @@ pub(crate) mod tests {
         assert!(apply(&c, &step(Action::Extend { new_due: due - 1 }), 10, &p).is_err());
         c = apply(&c, &step(Action::Extend { new_due: due + 1 }), 10, &p).unwrap();
         assert_eq!((c.due_at, c.extensions), (Some(due + 1), 1));
+    }
+
+    const HOUR: Millis = 3_600_000;
+    const DAY: Millis = 24 * HOUR;
+
+    /// `hour` o'clock, Beijing time, on `date`.
+    pub(crate) fn at(date: &str, hour: i64) -> Millis {
+        crate::stats::day_start(crate::stats::parse_day("t", date).unwrap()) + hour * HOUR
+    }
+
+    fn weekends_off() -> DeadlinePolicy {
+        let mut p = DeadlinePolicy::default();
+        p.calendar.weekends_off = true;
+        p
+    }
+
+    fn to(kind: HandlerKind, name: &str) -> Action {
+        Action::Dispatch { handler: Handler { kind, name: name.into() } }
+    }
+
+    #[test]
+    fn a_re_dispatch_to_another_handler_restarts_the_step_but_not_the_overall_deadline() {
+        let p = DeadlinePolicy::default();
+        let mut c = new_case("c1", 0);
+        c = apply(&c, &step(Action::Register), 0, &p).unwrap();
+        c = apply(&c, &step(worker()), 0, &p).unwrap();
+        assert_eq!((c.dispatched_at, c.due_at, c.overall_due), (Some(0), Some(DAY), Some(DAY)));
+        // Sent on to the community 10 hours in: its own 2 days from then; the case's limit stays.
+        c = apply(&c, &step(to(HandlerKind::Community, "社区居委会")), 10 * HOUR, &p).unwrap();
+        assert_eq!(c.dispatched_at, Some(10 * HOUR));
+        assert_eq!(c.due_at, Some(10 * HOUR + 2 * DAY));
+        assert_eq!(c.overall_due, Some(DAY));
+        // The light measures the step it shows the deadline of: 1 of 48 hours used, green.
+        assert_eq!(c.light(11 * HOUR, &p), Some(crate::light::Light::Green));
+        // Dispatching to the same handler again moves no clock.
+        let again = apply(&c, &step(to(HandlerKind::Community, "社区居委会")), 20 * HOUR, &p).unwrap();
+        assert_eq!(
+            (again.dispatched_at, again.due_at, again.overall_due),
+            (c.dispatched_at, c.due_at, c.overall_due)
+        );
+    }
+
+    #[test]
+    fn a_re_dispatch_of_a_record_from_before_the_overall_deadline_keeps_its_first_deadline() {
+        let p = DeadlinePolicy::default();
+        let mut c = new_case("c1", 0);
+        c = apply(&c, &step(Action::Register), 0, &p).unwrap();
+        c = apply(&c, &step(worker()), 0, &p).unwrap();
+        c.overall_due = None; // as stored before the field existed
+        c = apply(&c, &step(to(HandlerKind::Street, "街道城管科")), HOUR, &p).unwrap();
+        assert_eq!((c.due_at, c.overall_due), (Some(HOUR + 3 * DAY), Some(DAY)));
+    }
+
+    #[test]
+    fn a_suspension_over_a_weekend_moves_both_deadlines_by_its_working_time() {
+        let p = weekends_off();
+        let mut c = new_case("c1", at("2026-11-27", 9));
+        c = apply(&c, &step(Action::Register), at("2026-11-27", 9), &p).unwrap();
+        // Friday 09:00 to a grid worker: one working day, due Monday 09:00.
+        c = apply(&c, &step(worker()), at("2026-11-27", 9), &p).unwrap();
+        assert_eq!(c.due_at, Some(at("2026-11-30", 9)));
+        // Parked Friday 12:00 to Monday 12:00: 24 working hours (Friday's last 12, Monday's first 12); the
+        // weekend counts for nothing. The wall clock would have moved it 72 hours, to Thursday.
+        c = apply(&c, &step(Action::Suspend), at("2026-11-27", 12), &p).unwrap();
+        c = apply(&c, &step(Action::Resume), at("2026-11-30", 12), &p).unwrap();
+        assert_eq!(c.due_at, Some(at("2026-12-01", 9)));
+        assert_eq!(c.overall_due, Some(at("2026-12-01", 9)));
+        assert_eq!((c.state, c.suspended_at), (CaseState::Dispatched, None));
+    }
+
+    #[test]
+    fn an_extension_moves_the_overall_deadline_by_the_working_time_it_adds() {
+        let p = weekends_off();
+        let mut c = new_case("c1", at("2026-11-26", 9));
+        c = apply(&c, &step(Action::Register), at("2026-11-26", 9), &p).unwrap();
+        // Thursday 09:00 to a worker (overall: Friday 09:00), Thursday 12:00 on to the community: 48
+        // working hours, Thursday 12-24 and Friday, then Monday to 12:00.
+        c = apply(&c, &step(worker()), at("2026-11-26", 9), &p).unwrap();
+        c = apply(&c, &step(to(HandlerKind::Community, "社区")), at("2026-11-26", 12), &p).unwrap();
+        assert_eq!((c.due_at, c.overall_due), (Some(at("2026-11-30", 12)), Some(at("2026-11-27", 9))));
+        // Extended to Tuesday 12:00: 24 working hours more; the overall deadline moves 24 working hours,
+        // Friday's last 15 and Monday's first 9.
+        let new_due = at("2026-12-01", 12);
+        c = apply(&c, &step(Action::Extend { new_due }), at("2026-11-26", 13), &p).unwrap();
+        assert_eq!((c.due_at, c.overall_due), (Some(new_due), Some(at("2026-11-30", 9))));
+    }
+
+    #[test]
+    fn an_escalation_clears_the_step_deadline_and_keeps_the_overall_one() {
+        let p = weekends_off();
+        let mut c = new_case("c1", at("2026-11-26", 9));
+        c = apply(&c, &step(Action::Register), at("2026-11-26", 9), &p).unwrap();
+        c = apply(&c, &step(worker()), at("2026-11-26", 9), &p).unwrap();
+        // Parked Thursday 10:00 with 23 working hours left (to Friday 09:00), escalated still parked on
+        // Monday 10:00: 48 working hours stood still (Thursday's last 14, Friday, Monday's first 10).
+        c = apply(&c, &step(Action::Suspend), at("2026-11-26", 10), &p).unwrap();
+        c = apply(&c, &step(Action::Escalate), at("2026-11-30", 10), &p).unwrap();
+        assert_eq!(c.state, CaseState::Registered);
+        assert_eq!((c.due_at, c.dispatched_at, c.suspended_at), (None, None, None));
+        // Friday 09:00 + 48 working hours = Monday 10:00 + the 23 left: Tuesday 09:00.
+        assert_eq!(c.overall_due, Some(at("2026-12-01", 9)));
+        // The next level's dispatch starts its own step (3 working days); the case's deadline stays.
+        c = apply(&c, &step(to(HandlerKind::Street, "街道")), at("2026-12-01", 9), &p).unwrap();
+        assert_eq!((c.due_at, c.overall_due), (Some(at("2026-12-04", 9)), Some(at("2026-12-01", 9))));
+    }
+
+    #[test]
+    fn a_department_s_own_limit_on_a_friday_evening_runs_on_monday() {
+        let p = weekends_off();
+        let mut c = new_case("c1", at("2026-11-27", 19));
+        c = apply(&c, &step(Action::Register), at("2026-11-27", 19), &p).unwrap();
+        // Friday 20:00, 8 hours: Friday's last 4, then Monday's first 4 (the wall clock: Saturday 04:00).
+        let d = to(HandlerKind::Department, "区城管执法局");
+        c = apply_with(&c, &step(d), at("2026-11-27", 20), &p, Some(8 * HOUR), ClockRules::Working).unwrap();
+        assert_eq!((c.due_at, c.overall_due), (Some(at("2026-11-30", 4)), Some(at("2026-11-30", 4))));
+    }
+
+    #[test]
+    fn a_record_without_the_overall_deadline_still_decodes() {
+        let mut v = serde_json::to_value(new_case("c1", 0)).unwrap();
+        v.as_object_mut().unwrap().remove("overall_due");
+        let c: Case = serde_json::from_value(v).unwrap();
+        assert_eq!(c.overall_due, None);
     }
 
     #[test]

@@ -323,6 +323,7 @@ pub async fn run_with(
         let (leadership, health) = (leadership.clone(), health.clone());
         Box::new(move || health::ready::readiness(&leadership, &health).ready)
     };
+    let arrivals_reader = reader.clone();
     let extras = crate::rpc::Extras {
         staff: staff_api,
         access: AccessApi::new(
@@ -341,7 +342,9 @@ pub async fn run_with(
         listener,
         case_api,
         cluster_api,
-        PeerApi::new(local, writer, pool, clock.clone()).with_protocol(protocol.clone()),
+        PeerApi::new(local, writer, pool, clock.clone())
+            .with_protocol(protocol.clone())
+            .with_arrivals(arrivals_reader),
         RaftApi::new(raft.clone(), node.as_str(), cfg.replica_id, tls.is_some(), repair, clock)
             .with_protocol(protocol),
         extras,

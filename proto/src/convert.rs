@@ -98,6 +98,7 @@ fn core_case_to_pb(c: &Case, catalog: &Catalog) -> pb::Case {
         suspended_at_ms: c.suspended_at,
         register_due_ms: c.register_due,
         due_at_ms: c.due_at,
+        overall_due_ms: c.overall_due,
         returns: c.returns,
         extensions: c.extensions,
         epoch: c.epoch,
@@ -185,6 +186,9 @@ pub fn case_from_pb(mut p: pb::Case) -> Result<Case, ConvertError> {
             .collect::<Result<_, _>>()?,
         audit,
         intake,
+        // pb::Case has no overall deadline: a case handed over from another node arrives without one,
+        // and its next dispatch there sets it afresh (as for every case before the field existed).
+        overall_due: p.overall_due_ms,
     })
 }
 

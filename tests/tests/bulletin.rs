@@ -113,9 +113,21 @@ fn a_bulletin_ranks_streets_and_communities_on_the_districts_figures() {
     let sheet = book.worksheet_range("周通报").expect("sheet 周通报");
     let header: Vec<String> = sheet.rows().next().unwrap().iter().map(|c| c.to_string()).collect();
     assert_eq!(&header[..3], ["周期", "层级", "排名"]);
-    assert_eq!(sheet.rows().count() as u64, rows + 1);
     let c1_row = sheet.rows().find(|r| r.iter().any(|c| *c == Data::String(COMMUNITIES[0].into()))).unwrap();
     assert_eq!(c1_row[2], Data::Float(1.0), "{c1_row:?}");
+    // Beside the ranking, the departments and the overdue cases, a sheet each with its headers.
+    let depts = book.worksheet_range("部门").expect("sheet 部门");
+    let head: Vec<String> = depts.rows().next().unwrap().iter().map(|c| c.to_string()).collect();
+    assert_eq!(head, ["部门", "本期派遣数", "上期派遣数"]);
+    let late = book.worksheet_range("超期案件").expect("sheet 超期案件");
+    let head: Vec<String> = late.rows().next().unwrap().iter().map(|c| c.to_string()).collect();
+    assert_eq!(&head[..2], ["案件编号", "网格"]);
+    let data_rows = |r: &calamine::Range<Data>| r.rows().count() as u64 - 1;
+    assert_eq!(
+        data_rows(&sheet) + data_rows(&depts) + data_rows(&late),
+        rows,
+        "every row written is in a sheet"
+    );
 
     // Refusals name the flag.
     let bad = f.cli(&["bulletin", "--node", &dist, "--from", "2026-13-01", "--to", &today]);

@@ -26,6 +26,8 @@ const ROUTES: &[&str] = &[
     "/api/v1/cases",
     "/api/v1/cases/{id}",
     "/api/v1/cases/{id}/actions",
+    "/api/v1/staff",
+    "/api/v1/staff/{id}",
     "/api/v1/stats",
     "/api/v1/stats/subtree",
     "/api/v1/stats/series",

@@ -149,6 +149,19 @@ fn a_community_roster_dispatches_hotline_tickets_to_the_worker_of_the_place() {
         "{table}"
     );
 
+    // The console's API answers the same, masked for the district's operator; a change is refused
+    // naming its field.
+    let api = f.http(community);
+    let listed = api.get("/api/v1/staff?all=true", &[]).json();
+    assert_eq!(listed["workers"].as_array().unwrap().len(), 5, "{listed}");
+    assert_eq!(listed["workers"][1]["phone"], "138****1002", "{listed}");
+    let refused = api.post(
+        "/api/v1/staff/W370102001001-001",
+        &[("content-type", "application/json")],
+        r#"{"op":"retire"}"#,
+    );
+    assert_eq!((refused.status, refused.json()["field"].as_str()), (400, Some("op")), "{}", refused.json());
+
     // A hotline ticket from the district for grid 001 goes to the full-time worker of the grid, and the
     // audit trail says why.
     let c = ticket(&f, &own, GRID_1, "hotline-people-1", "dispatched");
@@ -164,9 +177,10 @@ fn a_community_roster_dispatches_hotline_tickets_to_the_worker_of_the_place() {
     let c = ticket(&f, &own, GRID_1, "hotline-people-2", "dispatched");
     assert_eq!(c["handler"]["name"], "W370102001001-001", "{c}");
 
-    // Grid 002 has nobody active: the ticket is registered and waits; `--to-worker auto` says why.
-    let c = ticket(&f, &own, GRID_2, "hotline-people-3", "registered");
+    // Grid 002 has nobody active: the ticket waits for an operator; `--to-worker auto` says why.
+    let c = ticket(&f, &own, GRID_2, "hotline-people-3", "reported");
     let id = c["id"].as_str().unwrap();
+    own.json(&["case", "act", id, "--action", "register"]);
     let out = own.run(&["case", "act", id, "--action", "dispatch", "--to-worker", "auto"]);
     assert!(!out.status.success());
     let why = stderr(&out);

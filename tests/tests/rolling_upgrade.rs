@@ -14,11 +14,11 @@ use std::time::Duration;
 use common::{cli_env, wait_for, Cluster, Tuning, GRID};
 use serde_json::Value;
 
-/// The protocol this gridnode speaks (`federation::protocol::CURRENT`), the one before, and one two
-/// versions ahead.
-const CURRENT: &str = "3";
-const PREVIOUS: &str = "2";
-const TWO_AHEAD: &str = "5";
+/// The protocol this gridnode speaks, the one before, and one two versions ahead.
+fn versions() -> (String, String, String) {
+    let v = federation::protocol::CURRENT;
+    (v.to_string(), (v - 1).to_string(), (v + 2).to_string())
+}
 
 /// Reports cases one after another until stopped; keeps the ids acknowledged.
 struct Load {
@@ -86,17 +86,48 @@ impl Load {
     }
 }
 
+/// Reports a case, registers and dispatches it through any replica, and returns its overall deadline
+/// as each replica holds it once caught up: the same everywhere, or the replicas disagree.
+fn dispatched_overall_due(c: &Cluster, tag: &str) -> Value {
+    let addrs = c.all();
+    let run = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend(["--node", &addrs, "--json"]);
+        let out = cli_env(&c.env, &a);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).expect("json")
+    };
+    let id =
+        run(&["case", "report", "--grid", GRID, "--category", "0101", "--title", tag, "--request-id", tag])
+            ["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+    run(&["case", "act", &id, "--action", "register"]);
+    run(&["case", "act", &id, "--action", "dispatch", "--handler", "张伟"]);
+    let mut seen = BTreeSet::new();
+    for r in 1..=3 {
+        c.wait_caught_up(r);
+        let out = cli_env(&c.env, &["case", "show", &id, "--node", c.addr(r), "--local", "--json"]);
+        let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+        seen.insert(v["overall_due"].to_string());
+    }
+    assert_eq!(seen.len(), 1, "the replicas disagree on case {id}'s overall deadline: {seen:?}");
+    serde_json::from_str(seen.first().expect("one")).expect("json")
+}
+
 fn held(c: &Cluster, id: u64) -> BTreeSet<String> {
     c.local_ids(id).into_iter().collect()
 }
 
 #[test]
 fn a_node_is_upgraded_one_replica_at_a_time_under_load_and_loses_nothing() {
+    let (current, previous, two_ahead) = versions();
     let mut c = Cluster::start(3, Tuning::default());
     let load = Load::start(&c);
     load.progress(5, "the first reports");
     // Every replica back to the previous protocol version, then forward again, one at a time.
-    for version in [Some(PREVIOUS), None] {
+    for version in [Some(previous.as_str()), None] {
         for id in 1..=3 {
             c.stop(id);
             match version {
@@ -106,12 +137,17 @@ fn a_node_is_upgraded_one_replica_at_a_time_under_load_and_loses_nothing() {
             c.wait_leader();
             c.wait_caught_up(id);
             load.progress(5, &format!("reports with replica {id} at protocol {version:?}"));
-            let serving = format!("protocol={}", version.unwrap_or(CURRENT));
+            let serving = format!("protocol={}", version.unwrap_or(&current));
             assert!(c
                 .log_of(id)
                 .lines()
                 .rev()
                 .any(|l| l.contains("replica serving") && l.contains(&serving)));
+            // While any replica speaks the previous protocol, an action applies by the clock rules every
+            // replica knows (no overall deadline); once all speak the current one, by the new ones.
+            let all_current = version.is_none() && id == 3;
+            let overall = dispatched_overall_due(&c, &format!("时钟-{version:?}-{id}"));
+            assert_eq!(overall.is_null(), !all_current, "replica {id} at {version:?}: overall_due {overall}");
         }
     }
 
@@ -119,7 +155,7 @@ fn a_node_is_upgraded_one_replica_at_a_time_under_load_and_loses_nothing() {
     let leader = c.wait_leader();
     let x = (1..=3).find(|&i| i != leader).unwrap();
     c.stop(x);
-    c.start_replica_args(x, &["--protocol-version", TWO_AHEAD]);
+    c.start_replica_args(x, &["--protocol-version", &two_ahead]);
     wait_for("the leader to refuse the replica two versions apart", Duration::from_secs(30), || {
         c.log_of(leader).contains("PROTOCOL").then_some(())
     });

@@ -1,16 +1,16 @@
-//! An action on an owned case: the workflow step, a department's own deadline, and the hand-over of
-//! ownership when the action escalates or sends the case down.
+//! An action on an owned case: the workflow step (a dispatch to a department with the department's own
+//! limit), and the hand-over of ownership when the action escalates or sends the case down.
 
 use crate::case::{Case, MAX_SHORT_CHARS};
 use crate::code::{Code, Level};
-use crate::intake::photo::{self, Photo, PhotoKind};
+use crate::intake::photo::{self, PhotoKind};
 use crate::link::{Body, Envelope};
-use crate::workflow::{self, Action, Step};
+use crate::workflow::{self, Action, ClockRules, Step};
 
 use super::cases::put_case;
 use super::staff::resolve_worker;
 
-use super::command::{invalid, Outcome, Refusal};
+use super::command::{invalid, Act, Outcome, Refusal};
 use super::outbox::{enqueue, notify, route};
 use super::store::{Ctx, Rules, Store};
 
@@ -65,10 +65,9 @@ pub(crate) fn act<S: Store>(
     store: &mut S,
     rules: &Rules<'_>,
     ctx: Ctx,
-    case_id: &str,
-    step: &Step,
-    photos: &[Photo],
+    a: &Act,
 ) -> Result<Outcome, S::Error> {
+    let (case_id, step, photos) = (a.case_id.as_str(), &a.step, a.photos.as_slice());
     let Some(case) = store.case(case_id)? else {
         return Ok(Outcome::Refused(Refusal::NotFound { case: case_id.to_string() }));
     };
@@ -114,11 +113,15 @@ pub(crate) fn act<S: Store>(
         Ok(s) => s,
         Err(r) => return Ok(Outcome::Refused(r)),
     };
-    let mut new = match workflow::apply(&case, &step, ctx.now, rules.policy) {
+    let clocks = ClockRules::of(a.rules);
+    // A department's own limit is working time like every other: the workflow reckons it by the calendar.
+    let own_limit = department.as_ref().map(|d| d.minutes * 60_000);
+    let mut new = match workflow::apply_with(&case, &step, ctx.now, rules.policy, own_limit, clocks) {
         Ok(new) => new,
         Err(e) => return Ok(Outcome::Refused(e.into())),
     };
-    if let (Some(d), None) = (&department, case.due_at) {
+    if let (ClockRules::Legacy, Some(d), None) = (clocks, &department, case.due_at) {
+        // As actions logged before working-time clocks were applied: wall time from the dispatch.
         new.due_at = Some(ctx.now + d.minutes * 60_000);
     }
     new.intake.photos.extend(photos.iter().cloned().map(|mut p| {

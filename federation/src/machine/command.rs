@@ -38,12 +38,17 @@ pub struct Act {
     /// photo directories).
     #[serde(default)]
     pub photos: Vec<Photo>,
+    /// The protocol whose clock rules the action applies by: [`crate::protocol::CLOCKS`] and later keep
+    /// the case's clocks in working time (`workflow::ClockRules::Working`); 0, as in every action logged
+    /// before, applies as it did then. The leader sets it to what every replica of the node speaks.
+    #[serde(default)]
+    pub rules: u32,
 }
 
 impl Act {
     /// `step` on `case_id`, without photos.
     pub fn new(case_id: impl Into<String>, step: Step) -> Act {
-        Act { case_id: case_id.into(), step, photos: Vec::new() }
+        Act { case_id: case_id.into(), step, photos: Vec::new(), rules: crate::protocol::CLOCKS }
     }
 }
 
@@ -276,6 +281,7 @@ impl Command {
                 crate::protocol::INTAKE
             }
             Command::Act(a) if is_by_roster(a) => crate::protocol::PEOPLE,
+            Command::Act(a) if a.rules >= crate::protocol::CLOCKS => crate::protocol::CLOCKS,
             Command::Act(a) if !a.photos.is_empty() => crate::protocol::INTAKE,
             Command::Report(_)
             | Command::Act(_)

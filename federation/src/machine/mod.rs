@@ -60,7 +60,7 @@ pub fn apply<S: Store>(
 ) -> Result<Outcome, S::Error> {
     match cmd {
         Command::Report(new) => report::report(store, rules, ctx, new),
-        Command::Act(a) => act::act(store, rules, ctx, &a.case_id, &a.step, &a.photos),
+        Command::Act(a) => act::act(store, rules, ctx, a),
         Command::Receive(r) => inbox::receive(store, rules, ctx, &r.from, &r.batch),
         Command::Acked(a) => {
             store.write(Change::OutboxAck { peer: a.peer.clone(), upto: a.upto })?;

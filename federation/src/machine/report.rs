@@ -146,6 +146,7 @@ pub(crate) fn report<S: Store>(
         suspended_at: None,
         register_due: rules.policy.register_due(&new.category, ctx.now),
         due_at: None,
+        overall_due: None,
         returns: 0,
         extensions: 0,
         epoch: 1,

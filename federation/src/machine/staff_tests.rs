@@ -242,7 +242,7 @@ fn roster_commands_and_dispatch_by_roster_wait_for_the_people_protocol() {
             expected_version: None,
             by: String::new(),
         };
-        Command::Act(Act::new("x", step)).since()
+        Command::Act(Act { rules: 0, ..Act::new("x", step) }).since()
     };
     assert_eq!(act(AUTO_WORKER), crate::protocol::PEOPLE);
     assert_eq!(act("W370102001001-001"), crate::protocol::PEOPLE);

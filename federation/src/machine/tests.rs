@@ -146,3 +146,75 @@ fn escalating_without_a_parent_is_refused() {
         "{out:?}"
     );
 }
+
+/// A community with weekends off and a department of 8 hours (区城管执法局), and a case reported there
+/// on Friday 2026-11-27 at 19:00, registered by an action marked with protocol `rules_mark`; then
+/// `then(act)`, where `act(action, (day, hour))` applies an action so marked at that time.
+fn friday_evening_case(rules_mark: u32, then: impl FnOnce(&mut dyn FnMut(Action, (&str, i64)) -> Outcome)) {
+    let node = Code::parse("node", "370102001001").unwrap();
+    let mut policy = DeadlinePolicy::default();
+    policy.calendar.weekends_off = true;
+    let r = rules(&node, &policy);
+    let mut m = Mem::default();
+    let at = crate::workflow::tests::at;
+    let dept = Department { name: "区城管执法局".into(), minutes: 8 * 60 };
+    apply(&mut m, &r, ctx(at("2026-11-27", 19)), &Command::Department(dept)).unwrap();
+    let report = Command::Report(new_case(None, "370102001001001"));
+    let Outcome::Reported { case, .. } = apply(&mut m, &r, ctx(at("2026-11-27", 19)), &report).unwrap()
+    else {
+        panic!()
+    };
+    let mut act = |action: Action, (day, hour): (&str, i64)| {
+        let step = Step {
+            action,
+            actor: "op".into(),
+            note: "等待协调".into(),
+            expected_version: None,
+            by: String::new(),
+        };
+        let cmd = Command::Act(Act { rules: rules_mark, ..Act::new(case.id.clone(), step) });
+        apply(&mut m, &r, ctx(at(day, hour)), &cmd).unwrap()
+    };
+    act(Action::Register, ("2026-11-27", 19));
+    then(&mut act);
+}
+
+fn to_department() -> Action {
+    use crate::case::{Handler, HandlerKind};
+    Action::Dispatch { handler: Handler { kind: HandlerKind::Department, name: "区城管执法局".into() } }
+}
+
+fn acted(out: Outcome) -> crate::case::Case {
+    match out {
+        Outcome::Acted { case } => *case,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_department_dispatched_on_a_friday_evening_has_its_limit_in_working_time() {
+    let at = crate::workflow::tests::at;
+    friday_evening_case(crate::protocol::CLOCKS, |act| {
+        let case = acted(act(to_department(), ("2026-11-27", 20)));
+        // Friday 20:00 + 8 working hours: Friday's last 4, Monday's first 4. The wall clock said Saturday 04:00.
+        assert_eq!(case.due_at, Some(at("2026-11-30", 4)));
+        assert_eq!(case.overall_due, Some(at("2026-11-30", 4)));
+    });
+}
+
+/// An action logged before working-time clocks (no rules mark) applies as it did then, on every replica
+/// and when its entry is replayed by a newer binary: a department's limit in wall time, a resume by the
+/// wall time suspended, no overall deadline.
+#[test]
+fn an_action_logged_before_working_time_clocks_replays_as_it_was_applied() {
+    let at = crate::workflow::tests::at;
+    let unmarked = Act { rules: 0, ..Act::new("x", crate::workflow::tests::step(Action::Register)) };
+    assert_eq!(Command::Act(unmarked).since(), 1, "an unmarked action is understood by every version");
+    friday_evening_case(0, |act| {
+        let c = acted(act(to_department(), ("2026-11-27", 20)));
+        assert_eq!((c.due_at, c.overall_due), (Some(at("2026-11-28", 4)), None), "wall time, one clock");
+        acted(act(Action::Suspend, ("2026-11-27", 21)));
+        let c = acted(act(Action::Resume, ("2026-11-30", 21)));
+        assert_eq!(c.due_at, Some(at("2026-12-01", 4)), "moved by the 72 wall-clock hours suspended");
+    });
+}

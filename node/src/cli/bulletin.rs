@@ -20,9 +20,11 @@ use super::export::{subtree_nodes, subtree_stats};
 use super::output::{pad, time};
 use super::NodeArgs;
 use crate::client::{with_deadline, Client};
-use crate::export::columns::{bulletin_row, BULLETIN_COLUMNS};
+use crate::export::columns::{
+    bulletin_row, BULLETIN_COLUMNS, BULLETIN_DEPARTMENT_COLUMNS, BULLETIN_OVERDUE_COLUMNS,
+};
 use crate::export::periods::{before, containing, By, Period};
-use crate::export::{self, Format, Lang};
+use crate::export::{self, Cell, Format, Lang};
 
 /// The bulletin's period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -53,7 +55,8 @@ pub struct BulletinArgs {
     /// How many overdue cases to list.
     #[arg(long, default_value_t = 10)]
     top: usize,
-    /// Write the ranking to this file instead of printing it (replaced atomically when complete).
+    /// Write the ranking to this file instead of printing it (replaced atomically when complete); an
+    /// xlsx workbook also has a sheet of the departments (部门) and one of the overdue cases (超期案件).
     #[arg(long)]
     out: Option<PathBuf>,
     /// The file's format (with --out): xlsx, csv or json.
@@ -172,6 +175,24 @@ pub async fn run(a: BulletinArgs) -> anyhow::Result<ExitCode> {
         for (level, lines) in [("街道", &b.streets), ("社区", &b.communities)] {
             for l in lines {
                 sink.row(&bulletin_row(&b.period.label, level, l))?;
+            }
+        }
+        // A workbook also carries the departments and the overdue cases, a sheet each.
+        if sink.sheet("部门", &BULLETIN_DEPARTMENT_COLUMNS, a.lang)? {
+            for (name, now, before) in department_rows(&b) {
+                sink.row(&[Cell::Text(name), Cell::Int(now), Cell::Int(before)])?;
+            }
+        }
+        if sink.sheet("超期案件", &BULLETIN_OVERDUE_COLUMNS, a.lang)? {
+            for c in &b.overdue {
+                sink.row(&[
+                    Cell::Text(c.id.clone()),
+                    Cell::Text(c.grid.clone()),
+                    Cell::Text(c.owner.clone()),
+                    Cell::Text(c.title.clone()),
+                    Cell::Text(c.due_at_ms.map(time).unwrap_or_default()),
+                    Cell::Int(overdue_by(c, b.now) / 3_600_000),
+                ])?;
             }
         }
         let rows = sink.finish()?;

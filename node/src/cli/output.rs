@@ -82,7 +82,12 @@ pub fn case_detail(c: &Case, label: &str, light: &str) -> String {
         s += &format!("  handler    {} ({})\n", h.name, h.kind.as_str());
     }
     s += &format!("  reported   {}   register by {}\n", time(c.reported_at), time(c.register_due));
-    s += &format!("  registered {}   due {}\n", opt_time(c.registered_at), opt_time(c.due_at));
+    s += &format!(
+        "  registered {}   due {} (this step)   {} (the case, 办结时限)\n",
+        opt_time(c.registered_at),
+        opt_time(c.due_at),
+        opt_time(c.overall_deadline())
+    );
     s += &format!(
         "  closed     {}   returns {}   extensions {}\n",
         opt_time(c.closed_at),

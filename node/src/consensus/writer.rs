@@ -119,9 +119,15 @@ impl<R: Router> Writer<R> {
 
     /// Proposes `p` on this replica (for tasks that run only while it leads).
     pub async fn propose<P: Proposal>(&self, p: P) -> Result<Result<P::Output, Refusal>, WriteError> {
-        let cmd = p.into();
+        let mut cmd = p.into();
         let command = command_name(&cmd);
         self.health.may_lead().map_err(|why| WriteError::Unfit { replica: self.me, why })?;
+        // An action applies by the newest clock rules every replica of the node speaks.
+        if let federation::machine::Command::Act(a) = &mut cmd {
+            if self.gate.as_ref().is_some_and(|g| !g.allows(federation::protocol::CLOCKS)) {
+                a.rules = 0;
+            }
+        }
         let since = cmd.since();
         if since > federation::protocol::UNVERSIONED && self.gate.as_ref().is_some_and(|g| !g.allows(since)) {
             return Err(WriteError::Protocol { command, since });

@@ -59,7 +59,7 @@ pub enum Cell {
 }
 
 /// The columns of `export cases`.
-pub const CASE_COLUMNS: [Column; 25] = [
+pub const CASE_COLUMNS: [Column; 26] = [
     col("id", "案件编号"),
     col("title", "标题"),
     col("state", "状态"),
@@ -82,6 +82,7 @@ pub const CASE_COLUMNS: [Column; 25] = [
     col("handled_at", "处置反馈时间"),
     col("closed_at", "结案时间"),
     col("due_at", "处置时限"),
+    col("overall_due", "办结时限"),
     col("closed_on_time", "按期结案"),
     col("returns", "返工次数"),
     col("extensions", "延期次数"),
@@ -137,6 +138,7 @@ pub fn case_row(c: &Case, light: &str, lang: Lang) -> Vec<Cell> {
         at(c.handled_at),
         at(c.closed_at),
         at(c.due_at),
+        at(c.overall_due),
         on_time,
         Cell::Int(i64::from(c.returns)),
         Cell::Int(i64::from(c.extensions)),
@@ -228,6 +230,20 @@ pub const STAFF_COLUMNS: [Column; 6] = [
     col("phone", "手机号"),
     col("places", "负责网格"),
     col("state", "状态"),
+];
+
+/// The bulletin's departments sheet: cases dispatched to each department (吹哨).
+pub const BULLETIN_DEPARTMENT_COLUMNS: [Column; 3] =
+    [col("department", "部门"), col("dispatched", "本期派遣数"), col("previous_dispatched", "上期派遣数")];
+
+/// The bulletin's overdue-cases sheet: the longest-overdue open cases.
+pub const BULLETIN_OVERDUE_COLUMNS: [Column; 6] = [
+    col("case_id", "案件编号"),
+    col("grid", "网格"),
+    col("owner", "承办单位"),
+    col("title", "标题"),
+    col("due_at", "处置时限"),
+    col("overdue_hours", "超期小时数"),
 ];
 
 /// One ranked line of a bulletin, in the order of [`BULLETIN_COLUMNS`].

@@ -28,6 +28,11 @@ pub trait Sink {
     fn row(&mut self, cells: &[Cell]) -> Result<(), ExportError>;
     /// Completes the file and renames it into place; returns the rows written.
     fn finish(self: Box<Self>) -> Result<u64, ExportError>;
+    /// Starts another table named `sheet` with `columns`, when the format holds several (an XLSX
+    /// worksheet); false (and nothing written) when it holds one table only, as CSV and JSON do.
+    fn sheet(&mut self, _sheet: &str, _columns: &[Column], _lang: Lang) -> Result<bool, ExportError> {
+        Ok(false)
+    }
 }
 
 /// Excel's last row (1,048,576) minus the header.
@@ -192,7 +197,10 @@ struct Xlsx {
     staged: Staged,
     percent: Vec<bool>,
     pct: XlsxFormat,
+    /// Rows written in all sheets, and in the current one (the last added).
     rows: u64,
+    sheet_rows: u64,
+    sheets: usize,
 }
 
 impl Xlsx {
@@ -204,13 +212,21 @@ impl Xlsx {
         let mut x = Xlsx {
             book: Workbook::new(),
             staged,
-            percent: columns.iter().map(|c| c.percent).collect(),
+            percent: Vec::new(),
             pct: XlsxFormat::new().set_num_format("0.00%"),
             rows: 0,
+            sheet_rows: 0,
+            sheets: 0,
         };
+        x.add_sheet(sheet, columns, lang)?;
+        Ok(x)
+    }
+
+    /// Adds worksheet `sheet` with a bold, frozen header row of `columns`; rows go to it from now on.
+    fn add_sheet(&mut self, sheet: &str, columns: &[Column], lang: Lang) -> Result<(), ExportError> {
         let bold = XlsxFormat::new().set_bold();
         let result = (|| {
-            let ws = x.book.add_worksheet_with_constant_memory()?;
+            let ws = self.book.add_worksheet_with_constant_memory()?;
             ws.set_name(sheet)?;
             for (i, c) in columns.iter().enumerate() {
                 let width =
@@ -221,14 +237,17 @@ impl Xlsx {
             ws.set_freeze_panes(1, 0)?;
             Ok(())
         })();
-        result.map_err(|e| x.err(e))?;
-        Ok(x)
+        result.map_err(|e| self.err(e))?;
+        self.percent = columns.iter().map(|c| c.percent).collect();
+        self.sheet_rows = 0;
+        self.sheets += 1;
+        Ok(())
     }
 }
 
 impl Sink for Xlsx {
     fn row(&mut self, cells: &[Cell]) -> Result<(), ExportError> {
-        if self.rows >= XLSX_MAX_ROWS {
+        if self.sheet_rows >= XLSX_MAX_ROWS {
             return Err(ExportError::Invalid {
                 field: "--format",
                 message: format!(
@@ -236,9 +255,10 @@ impl Sink for Xlsx {
                 ),
             });
         }
-        let row = (self.rows + 1) as u32;
+        let row = (self.sheet_rows + 1) as u32;
+        let sheet = self.sheets.saturating_sub(1);
         let result = (|| {
-            let ws = self.book.worksheet_from_index(0)?;
+            let ws = self.book.worksheet_from_index(sheet)?;
             for (i, cell) in cells.iter().enumerate() {
                 let col = i as u16;
                 match cell {
@@ -261,7 +281,13 @@ impl Sink for Xlsx {
         })();
         result.map_err(|e| self.err(e))?;
         self.rows += 1;
+        self.sheet_rows += 1;
         Ok(())
+    }
+
+    fn sheet(&mut self, sheet: &str, columns: &[Column], lang: Lang) -> Result<bool, ExportError> {
+        self.add_sheet(sheet, columns, lang)?;
+        Ok(true)
     }
 
     fn finish(mut self: Box<Self>) -> Result<u64, ExportError> {

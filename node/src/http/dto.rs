@@ -58,7 +58,10 @@ pub struct CaseJson {
     pub handled_at_ms: Option<i64>,
     pub closed_at_ms: Option<i64>,
     pub register_due_ms: i64,
+    /// The current handler's step deadline (its light).
     pub due_at_ms: Option<i64>,
+    /// The case's overall deadline across levels (按期结案 is judged by it).
+    pub overall_due_ms: Option<i64>,
     pub returns: u32,
     pub extensions: u32,
     /// Ownership epoch: +1 at every hand-over between nodes.
@@ -103,6 +106,7 @@ impl From<&pb::Case> for CaseJson {
             closed_at_ms: c.closed_at_ms,
             register_due_ms: c.register_due_ms,
             due_at_ms: c.due_at_ms,
+            overall_due_ms: c.overall_due_ms,
             returns: c.returns,
             extensions: c.extensions,
             epoch: c.epoch,

@@ -4,31 +4,63 @@
 //!
 //! Both steps are ordinary commands in the log, proposed after the delivery, so every replica applies
 //! the same thing whatever its settings, and a replica of an older protocol never sees them (a dispatch
-//! by the roster waits for `protocol::PEOPLE`). Nothing here is needed for correctness: if the leader
-//! stops in between, or nobody is assigned the place, the ticket waits for an operator as before.
+//! by the roster waits for `protocol::PEOPLE`). Only tickets whose place has a worker on the roster are
+//! taken; the others, and any whose leader stops in between, wait for an operator as before.
 
 use federation::case::{Case, CaseState, Source};
 use federation::code::Code;
+use federation::geo::PlaceCode;
 use federation::link::{Body, Envelope};
 use federation::machine::{Act, AUTO_WORKER};
+use federation::people::{choose_worker, Roster};
 use federation::workflow::{Action, Step};
 use tracing::{info, warn};
 
 use crate::consensus::{Writer, Written};
+use crate::storage::reader::CaseReader;
 
 /// Who the audit trail names for the steps taken here.
 const ACTOR: &str = "自动派单";
 
-/// The hotline tickets in `batch` that arrive at `node` to be owned here, still unregistered.
-pub fn hotline_arrivals<'a>(node: &Code, batch: impl IntoIterator<Item = &'a Envelope>) -> Vec<String> {
-    batch
+/// The hotline tickets in `batch` that arrive at `node` to be owned here, still unregistered, whose
+/// place has a worker on the roster `reader` reads (the others wait for an operator, unregistered).
+pub fn hotline_arrivals<'a>(
+    node: &Code,
+    reader: &CaseReader,
+    batch: impl IntoIterator<Item = &'a Envelope>,
+) -> Vec<String> {
+    let tickets: Vec<&Case> = batch
         .into_iter()
         .filter(|env| env.to == *node)
         .filter_map(|env| match &env.body {
-            Body::Transfer { case } if is_waiting_ticket(case, node) => Some(case.id.clone()),
+            Body::Transfer { case } if is_waiting_ticket(case, node) => Some(&**case),
             _ => None,
         })
-        .collect()
+        .collect();
+    if tickets.is_empty() {
+        return Vec::new();
+    }
+    let roster = match reader.roster() {
+        Ok(Some(r)) => r,
+        Ok(None) => return Vec::new(),
+        Err(e) => {
+            warn!(node = %node, error = %e, "roster unreadable: hotline tickets wait for an operator");
+            return Vec::new();
+        }
+    };
+    tickets.into_iter().filter(|c| has_worker(&roster, c)).map(|c| c.id.clone()).collect()
+}
+
+/// Whether the roster has a worker for the place of `case` (its micro-grid, else its grid).
+fn has_worker(roster: &Roster, case: &Case) -> bool {
+    let place = match &case.intake.micro {
+        Some(m) => m.clone(),
+        None => match PlaceCode::unit("grid", &case.grid) {
+            Ok(p) => p,
+            Err(_) => return false,
+        },
+    };
+    choose_worker(roster, &place).is_ok()
 }
 
 fn is_waiting_ticket(case: &Case, node: &Code) -> bool {

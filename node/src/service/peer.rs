@@ -19,6 +19,7 @@ use crate::clock::Clock;
 use crate::consensus::Writer;
 use crate::local::Local;
 use crate::rpc::ChannelPool;
+use crate::storage::reader::CaseReader;
 
 /// Most messages accepted in one delivery.
 const MAX_MESSAGES: usize = 1024;
@@ -33,6 +34,8 @@ pub struct PeerApi {
     pool: ChannelPool,
     clock: Clock,
     protocol: crate::protocol::Protocol,
+    /// The store, to dispatch arriving hotline tickets by the roster (`[intake] auto_dispatch_hotline`).
+    arrivals: Option<CaseReader>,
 }
 
 /// An answer carrying this replica's protocol version.
@@ -44,7 +47,13 @@ fn stamped<T>(mut r: Response<T>) -> Response<T> {
 impl PeerApi {
     /// The peer service of replica `local`, committing through `writer`.
     pub fn new(local: Arc<Local>, writer: Writer, pool: ChannelPool, clock: Clock) -> PeerApi {
-        PeerApi { local, writer, pool, clock, protocol: Default::default() }
+        PeerApi { local, writer, pool, clock, protocol: Default::default(), arrivals: None }
+    }
+
+    /// Dispatches the hotline tickets routed down here by the roster `reader` reads, as they arrive.
+    pub fn with_arrivals(mut self, reader: CaseReader) -> PeerApi {
+        self.arrivals = Some(reader);
+        self
     }
 
     /// Checks callers' protocol versions with `protocol` (see `crate::protocol`).
@@ -152,9 +161,11 @@ impl PeerService for PeerApi {
             }
             batch.push((m.seq, env));
         }
-        let arrivals = match self.local.auto_dispatch_hotline {
-            true => super::arrivals::hotline_arrivals(&self.local.node, batch.iter().map(|(_, e)| e)),
-            false => Vec::new(),
+        let arrivals = match (&self.arrivals, self.local.auto_dispatch_hotline) {
+            (Some(reader), true) => {
+                super::arrivals::hotline_arrivals(&self.local.node, reader, batch.iter().map(|(_, e)| e))
+            }
+            _ => Vec::new(),
         };
         let committed_here = std::sync::atomic::AtomicBool::new(false);
         let here = |hwm| {
