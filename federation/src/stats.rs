@@ -40,6 +40,17 @@ pub struct Counters {
     pub self_handled: i64,
     /// 作废.
     pub cancelled: i64,
+    /// 12345 hotline tickets dispatched (registered, not cancelled) under the two-clock rules of protocol
+    /// 4 (they have an overall deadline): the denominator of the 7-minute on-site rate. Tickets
+    /// dispatched before count for nothing here, so no stored case changes its contribution.
+    #[serde(default)]
+    pub hotline: i64,
+    /// Cases checked in on site (到场) by their handler.
+    #[serde(default)]
+    pub on_site: i64,
+    /// Of the registered hotline tickets, those checked in on site within 7 minutes of the report.
+    #[serde(default)]
+    pub on_site_in_time: i64,
     /// Cases by current state (`reported`, `handling`, ...); states with no case are left out.
     pub by_state: BTreeMap<String, i64>,
     /// Cases by 4-digit category code; codes with no case are left out.
@@ -66,6 +77,7 @@ impl Counters {
         let b = |x: bool| x as i64;
         let registered = case.registered_at.is_some() && case.state != CaseState::Cancelled;
         let closed = case.state == CaseState::Closed;
+        let hotline = registered && case.source == Source::Hotline && case.overall_due.is_some();
         Counters {
             total: 1,
             registered: b(registered),
@@ -77,6 +89,9 @@ impl Counters {
             extended: b(registered && case.extensions > 0),
             self_handled: b(closed && case.owner == case.origin && case.source != Source::AssignedFromAbove),
             cancelled: b(case.state == CaseState::Cancelled),
+            hotline: b(hotline),
+            on_site: b(case.on_site.is_some()),
+            on_site_in_time: b(hotline && case.on_site_in_time()),
             by_state: BTreeMap::from([(case.state.as_str().to_string(), 1)]),
             by_category: BTreeMap::from([(case.category.clone(), 1)]),
             by_grid: BTreeMap::from([(case.grid.as_str().to_string(), 1)]),
@@ -107,6 +122,9 @@ impl Counters {
         self.extended += sign * o.extended;
         self.self_handled += sign * o.self_handled;
         self.cancelled += sign * o.cancelled;
+        self.hotline += sign * o.hotline;
+        self.on_site += sign * o.on_site;
+        self.on_site_in_time += sign * o.on_site_in_time;
         merge(&mut self.by_state, &o.by_state, sign);
         merge(&mut self.by_category, &o.by_category, sign);
         merge(&mut self.by_grid, &o.by_grid, sign);
@@ -171,6 +189,9 @@ pub struct Report {
     pub handling_rate: f64,
     /// 延期率 = extended / should be handled.
     pub extension_rate: f64,
+    /// 7分钟到场率 = hotline tickets checked in on site within 7 minutes / hotline tickets registered.
+    #[serde(default)]
+    pub on_site_rate: f64,
 }
 
 impl Report {
@@ -185,6 +206,7 @@ impl Report {
             on_time_registration_rate: rate(counters.registered_on_time, counters.registered),
             handling_rate: rate(counters.handled, should),
             extension_rate: rate(counters.extended, should),
+            on_site_rate: rate(counters.on_site_in_time, counters.hotline),
             closed_late: counters.closed - counters.closed_on_time,
             overdue,
             counters,
@@ -346,6 +368,44 @@ mod tests {
             zero.sub(&recount);
             prop_assert!(zero.is_zero());
         }
+    }
+
+    /// 7分钟到场率 by hand: of three hotline tickets dispatched, one checked in at 5 minutes, one at 10,
+    /// one never: 1 / 3. A ticket never dispatched is not in the denominator; a patrol case's check-in
+    /// counts as on site but not in the rate; a second check-in is refused and the first stands.
+    #[test]
+    fn the_seven_minute_on_site_rate_counts_dispatched_hotline_tickets() {
+        const MIN: Millis = 60_000;
+        let p = DeadlinePolicy::default();
+        let ticket = |id: &str, arrive: Option<Millis>| {
+            let mut c = new_case(id, 0);
+            c.source = Source::Hotline;
+            c = apply(&c, &step(Action::Register), MIN, &p).unwrap();
+            c = apply(&c, &step(worker()), 2 * MIN, &p).unwrap();
+            if let Some(t) = arrive {
+                c = apply(&c, &step(Action::Arrive), t, &p).unwrap();
+            }
+            c
+        };
+        let mut total = Counters::default();
+        let on_time = ticket("t1", Some(5 * MIN));
+        assert!(apply(&on_time, &step(Action::Arrive), 6 * MIN, &p).is_err(), "the first check-in stands");
+        total.add(&Counters::of(&on_time));
+        total.add(&Counters::of(&ticket("t2", Some(10 * MIN))));
+        total.add(&Counters::of(&ticket("t3", None)));
+        let mut waiting = new_case("t4", 0);
+        waiting.source = Source::Hotline;
+        total.add(&Counters::of(&apply(&waiting, &step(Action::Register), MIN, &p).unwrap()));
+        let mut patrol = apply(&new_case("p1", 0), &step(Action::Register), MIN, &p).unwrap();
+        patrol = apply(&patrol, &step(worker()), MIN, &p).unwrap();
+        total.add(&Counters::of(&apply(&patrol, &step(Action::Arrive), 3 * MIN, &p).unwrap()));
+        assert_eq!((total.hotline, total.on_site, total.on_site_in_time), (3, 3, 1));
+        let r = Report::new(total, 0);
+        assert!((r.on_site_rate - 1.0 / 3.0).abs() < 1e-12, "{}", r.on_site_rate);
+        // A ticket from before protocol 4 (no overall deadline) keeps contributing nothing here.
+        let mut old = ticket("t5", Some(3 * MIN));
+        old.overall_due = None;
+        assert_eq!(Counters::of(&old).hotline, 0);
     }
 
     /// 7123 is a limit for the case, not a fresh one per level (issue 11): a case escalated by supervision

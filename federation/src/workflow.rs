@@ -43,6 +43,8 @@ pub enum Action {
         /// Who handles it; a dispatch to a new handler starts its step deadline from its kind's limit.
         handler: Handler,
     },
+    /// 到场: the handler checks in on site (the point comes with the action; see `machine::Act`).
+    Arrive,
     /// The handler starts work (处置).
     Start,
     /// 处理反馈: the handler reports it done.
@@ -71,10 +73,11 @@ pub enum Action {
 
 impl Action {
     /// Every action's name: the one list refusals, the CLI and the API offer.
-    pub const NAMES: [&'static str; 12] = [
+    pub const NAMES: [&'static str; 13] = [
         "register",
         "cancel",
         "dispatch",
+        "arrive",
         "start",
         "handled",
         "close",
@@ -92,6 +95,7 @@ impl Action {
             Action::Register => "register",
             Action::Cancel => "cancel",
             Action::Dispatch { .. } => "dispatch",
+            Action::Arrive => "arrive",
             Action::Start => "start",
             Action::Handled => "handled",
             Action::Close => "close",
@@ -134,6 +138,14 @@ pub enum WorkflowError {
         expected: u64,
         /// The version the case is at.
         actual: u64,
+    },
+    /// A second check-in on site: the first one stands.
+    #[error("action: case {case} was checked in on site already, at {at}; the first check-in stands")]
+    AlreadyOnSite {
+        /// The case's id.
+        case: String,
+        /// The first check-in's time.
+        at: Millis,
     },
     /// A cancel, return, suspend or extension came without a reason.
     #[error("note: action {action:?} needs a note giving the reason")]
@@ -188,6 +200,7 @@ fn legal_states(name: &str) -> &'static [CaseState] {
         "register" => &[Reported],
         "cancel" => &[Reported, Registered],
         "dispatch" => &[Registered, Dispatched],
+        "arrive" => &[Registered, Dispatched, Handling],
         "start" => &[Dispatched],
         "handled" => &[Handling],
         "close" | "return" => &[Handled],
@@ -292,6 +305,13 @@ pub fn apply_with(
         Action::Dispatch { handler } => {
             dispatch(&mut next, handler, now, policy, own_limit);
             CaseState::Dispatched
+        }
+        Action::Arrive => {
+            if let Some(first) = &case.on_site {
+                return Err(WorkflowError::AlreadyOnSite { case: case.id.clone(), at: first.at });
+            }
+            next.on_site = Some(crate::case::OnSite { at: now, point: None });
+            case.state
         }
         Action::Start => CaseState::Handling,
         Action::Handled => {
@@ -443,6 +463,7 @@ pub(crate) mod tests {
             audit: vec![],
             intake: Default::default(),
             overall_due: None,
+            on_site: None,
         }
     }
 

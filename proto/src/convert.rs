@@ -99,6 +99,9 @@ fn core_case_to_pb(c: &Case, catalog: &Catalog) -> pb::Case {
         register_due_ms: c.register_due,
         due_at_ms: c.due_at,
         overall_due_ms: c.overall_due,
+        on_site_at_ms: c.on_site.as_ref().map(|o| o.at),
+        on_site_lat: c.on_site.as_ref().and_then(|o| o.point).map(|p| p.0),
+        on_site_lon: c.on_site.as_ref().and_then(|o| o.point).map(|p| p.1),
         returns: c.returns,
         extensions: c.extensions,
         epoch: c.epoch,
@@ -189,6 +192,9 @@ pub fn case_from_pb(mut p: pb::Case) -> Result<Case, ConvertError> {
         // pb::Case has no overall deadline: a case handed over from another node arrives without one,
         // and its next dispatch there sets it afresh (as for every case before the field existed).
         overall_due: p.overall_due_ms,
+        on_site: p
+            .on_site_at_ms
+            .map(|at| federation::case::OnSite { at, point: p.on_site_lat.zip(p.on_site_lon) }),
     })
 }
 
@@ -259,6 +265,7 @@ pub fn step_from_pb(r: pb::ActRequest) -> Result<(String, Step), ConvertError> {
             })?;
             Action::Dispatch { handler: handler_from_pb("handler", h)? }
         }
+        "arrive" => Action::Arrive,
         "start" => Action::Start,
         "handled" => Action::Handled,
         "close" => Action::Close,
@@ -322,6 +329,22 @@ pub fn step_to_pb(case_id: &str, step: &Step) -> pb::ActRequest {
         to: to.to_string(),
         grid: String::new(),
         photos: Vec::new(),
+        lat: None,
+        lon: None,
+        crs: String::new(),
+    }
+}
+
+/// The check-in point of an act request (`lat`, `lon` in `crs`), in WGS-84; None when not given.
+pub fn point_from_pb(r: &pb::ActRequest) -> Result<Option<(f64, f64)>, ConvertError> {
+    match (r.lat, r.lon) {
+        (None, None) => Ok(None),
+        (Some(lat), Some(lon)) => {
+            let crs = crate::intake::crs_from_str("crs", &r.crs)?;
+            Ok(Some(crs.to_wgs84(lat, lon)))
+        }
+        (Some(_), None) => Err(ConvertError::missing("lon", "lat and lon go together")),
+        (None, Some(_)) => Err(ConvertError::missing("lat", "lat and lon go together")),
     }
 }
 
@@ -340,6 +363,7 @@ pub fn stats_to_pb(node: &str, from: &str, to: &str, r: &Report) -> pb::Stats {
         closed_late: r.closed_late,
         handling_rate: r.handling_rate,
         extension_rate: r.extension_rate,
+        on_site_rate: r.on_site_rate,
     }
 }
 
@@ -361,6 +385,9 @@ pub fn counters_to_pb(c: &Counters) -> pb::Counters {
         extended: c.extended,
         self_handled: c.self_handled,
         cancelled: c.cancelled,
+        hotline: c.hotline,
+        on_site: c.on_site,
+        on_site_in_time: c.on_site_in_time,
         by_state: c.by_state.clone().into_iter().collect(),
         by_category: c.by_category.clone().into_iter().collect(),
         by_grid: c.by_grid.clone().into_iter().collect(),
@@ -382,6 +409,9 @@ pub fn counters_from_pb(c: pb::Counters) -> Counters {
         extended: c.extended,
         self_handled: c.self_handled,
         cancelled: c.cancelled,
+        hotline: c.hotline,
+        on_site: c.on_site,
+        on_site_in_time: c.on_site_in_time,
         by_state: c.by_state.into_iter().collect(),
         by_category: c.by_category.into_iter().collect(),
         by_grid: c.by_grid.into_iter().collect(),

@@ -172,6 +172,33 @@ fn a_community_roster_dispatches_hotline_tickets_to_the_worker_of_the_place() {
         "{note}"
     );
 
+    // She checks in on site (到场) from her phone's map app (GCJ-02) within 7 minutes of the report: the
+    // community's figures count it; a second check-in is refused, the first stands.
+    let id = c["id"].as_str().unwrap().to_string();
+    let arrived = own.json(&[
+        "case", "act", &id, "--action", "arrive", "--lat", "36.6649", "--lon", "117.0619", "--crs", "gcj02",
+    ]);
+    let on_site = &arrived["on_site"];
+    assert!(on_site["at"].as_i64().unwrap() <= arrived["register_due"].as_i64().unwrap(), "{arrived}");
+    let (lat, lon) = (on_site["point"][0].as_f64().unwrap(), on_site["point"][1].as_f64().unwrap());
+    assert!(
+        (lat - 36.6649).abs() > 1e-4 && (lat - 36.6649).abs() < 0.01 && (lon - 117.0619).abs() < 0.01,
+        "WGS-84: {on_site}"
+    );
+    let again = own.run(&["case", "act", &id, "--action", "arrive"]);
+    assert!(
+        !again.status.success() && stderr(&again).contains("first check-in stands"),
+        "{}",
+        stderr(&again)
+    );
+    let stats = own.json(&["stats"]);
+    assert_eq!(
+        (stats["hotline"].as_i64(), stats["on_site"].as_i64(), stats["on_site_in_time"].as_i64()),
+        (Some(1), Some(1), Some(1)),
+        "{stats}"
+    );
+    assert_eq!(stats["on_site_rate"], 1.0, "{stats}");
+
     // Deactivated, she is skipped: the grid leader is next.
     own.json(&["staff", "deactivate", "W370102001001-002"]);
     let c = ticket(&f, &own, GRID_1, "hotline-people-2", "dispatched");

@@ -34,6 +34,23 @@ fn transfer_target(rules: &Rules<'_>, action: &Action) -> Result<Option<Code>, R
     }
 }
 
+/// A check-in's point must be a real WGS-84 point, and only a check-in carries one.
+fn check_point(a: &Act) -> Result<(), Refusal> {
+    let Some((lat, lon)) = a.point else {
+        return Ok(());
+    };
+    if a.step.action != Action::Arrive {
+        return Err(invalid("lat", "a point comes only with the action arrive (到场)"));
+    }
+    if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
+        return Err(invalid("lat", format!("{lat} is not a latitude (-90 to 90)")));
+    }
+    if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
+        return Err(invalid("lon", format!("{lon} is not a longitude (-180 to 180)")));
+    }
+    Ok(())
+}
+
 /// `step` with a dispatch to a grid worker resolved through the roster (`auto`, or a worker id
 /// checked), the roster's reason put before the operator's note.
 fn by_roster<S: Store>(
@@ -113,6 +130,9 @@ pub(crate) fn act<S: Store>(
         Ok(s) => s,
         Err(r) => return Ok(Outcome::Refused(r)),
     };
+    if let Err(r) = check_point(a) {
+        return Ok(Outcome::Refused(r));
+    }
     let clocks = ClockRules::of(a.rules);
     // A department's own limit is working time like every other: the workflow reckons it by the calendar.
     let own_limit = department.as_ref().map(|d| d.minutes * 60_000);
@@ -123,6 +143,9 @@ pub(crate) fn act<S: Store>(
     if let (ClockRules::Legacy, Some(d), None) = (clocks, &department, case.due_at) {
         // As actions logged before working-time clocks were applied: wall time from the dispatch.
         new.due_at = Some(ctx.now + d.minutes * 60_000);
+    }
+    if let (Action::Arrive, Some(on_site)) = (&step.action, new.on_site.as_mut()) {
+        on_site.point = a.point;
     }
     new.intake.photos.extend(photos.iter().cloned().map(|mut p| {
         p.home = Some(rules.node.clone());

@@ -43,12 +43,15 @@ pub struct Act {
     /// before, applies as it did then. The leader sets it to what every replica of the node speaks.
     #[serde(default)]
     pub rules: u32,
+    /// Where the handler checked in on site (`arrive`), WGS-84 (latitude, longitude), when given.
+    #[serde(default)]
+    pub point: Option<(f64, f64)>,
 }
 
 impl Act {
     /// `step` on `case_id`, without photos.
     pub fn new(case_id: impl Into<String>, step: Step) -> Act {
-        Act { case_id: case_id.into(), step, photos: Vec::new(), rules: crate::protocol::CLOCKS }
+        Act { case_id: case_id.into(), step, photos: Vec::new(), rules: crate::protocol::CLOCKS, point: None }
     }
 }
 
@@ -280,7 +283,9 @@ impl Command {
             {
                 crate::protocol::INTAKE
             }
-            Command::Act(a) if is_by_roster(a) => crate::protocol::PEOPLE,
+            Command::Act(a) if is_by_roster(a) || a.step.action == crate::workflow::Action::Arrive => {
+                crate::protocol::PEOPLE
+            }
             Command::Act(a) if a.rules >= crate::protocol::CLOCKS => crate::protocol::CLOCKS,
             Command::Act(a) if !a.photos.is_empty() => crate::protocol::INTAKE,
             Command::Report(_)

@@ -147,6 +147,7 @@ pub(crate) fn report<S: Store>(
         register_due: rules.policy.register_due(&new.category, ctx.now),
         due_at: None,
         overall_due: None,
+        on_site: None,
         returns: 0,
         extensions: 0,
         epoch: 1,

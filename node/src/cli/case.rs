@@ -161,6 +161,15 @@ pub struct ActArgs {
     /// For dispatch: grid_worker | community | street | department.
     #[arg(long, default_value = "grid_worker")]
     handler_kind: String,
+    /// For arrive (到场): the latitude where the handler checked in (with --lon).
+    #[arg(long, allow_hyphen_values = true, requires = "lon")]
+    lat: Option<f64>,
+    /// For arrive: the longitude.
+    #[arg(long, allow_hyphen_values = true, requires = "lat")]
+    lon: Option<f64>,
+    /// The datum of --lat/--lon: wgs84 (GPS) or gcj02 (Chinese map apps).
+    #[arg(long, default_value = "wgs84", value_parser = ["wgs84", "gcj02"])]
+    crs: String,
     /// For dispatch to a grid worker of the node's roster: a worker id (W370102001001-007), or `auto`
     /// for the worker of the case's place (micro-grid, then grid, then the grid leader: 精准派单).
     #[arg(long, conflicts_with_all = ["handler", "handler_kind"], value_name = "ID|auto")]
@@ -330,6 +339,9 @@ pub async fn run(cmd: CaseCmd) -> anyhow::Result<ExitCode> {
                 handler,
                 new_due_ms,
                 to: a.to.unwrap_or_default(),
+                lat: a.lat,
+                lon: a.lon,
+                crs: a.crs,
                 ..Default::default()
             };
             let resp = client.case(async |mut c, d| c.act(with_deadline(msg.clone(), d)).await).await?;

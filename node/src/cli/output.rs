@@ -82,6 +82,11 @@ pub fn case_detail(c: &Case, label: &str, light: &str) -> String {
         s += &format!("  handler    {} ({})\n", h.name, h.kind.as_str());
     }
     s += &format!("  reported   {}   register by {}\n", time(c.reported_at), time(c.register_due));
+    if let Some(o) = &c.on_site {
+        let at = o.point.map(|(lat, lon)| format!(" at ({lat:.5}, {lon:.5})")).unwrap_or_default();
+        let timely = if o.at <= c.register_due { "within 7 minutes" } else { "after 7 minutes" };
+        s += &format!("  到场 on site {}{at}  ({timely})\n", time(o.at));
+    }
     s += &format!(
         "  registered {}   due {} (this step)   {} (the case, 办结时限)\n",
         opt_time(c.registered_at),
@@ -163,6 +168,15 @@ pub fn stats_table(node: &str, from: &str, to: &str, r: &Report) -> String {
         ("按时立案率 on-time registration", pct(r.on_time_registration_rate)),
         ("处置率 handling rate", pct(r.handling_rate)),
         ("延期率 extension rate", pct(r.extension_rate)),
+        (
+            "7分钟到场率 on site in 7 min",
+            format!(
+                "{} ({} of {} hotline tickets)",
+                pct(r.on_site_rate),
+                r.counters.on_site_in_time,
+                r.counters.hotline
+            ),
+        ),
     ];
     for (k, v) in rows {
         s += &format!("  {} {v}\n", pad(k, 36));

@@ -162,6 +162,9 @@ pub async fn act(
         to: body.to,
         grid: body.grid,
         photos: Vec::new(),
+        lat: body.lat,
+        lon: body.lon,
+        crs: body.crs,
     };
     let resp = ctx.case.act(ctx.request(&a, req)).await?.into_inner();
     let c =

@@ -177,8 +177,8 @@ pub struct CaseQuery {
 /// An action on a case (the same as `gridnode case act`).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct ActBody {
-    /// register | cancel | dispatch | start | handled | close | return | suspend | resume | extend |
-    /// escalate | send_down
+    /// register | cancel | dispatch | arrive | start | handled | close | return | suspend | resume |
+    /// extend | escalate | send_down
     pub action: String,
     /// Who acts (defaults to the caller's description).
     #[serde(default)]
@@ -197,6 +197,11 @@ pub struct ActBody {
     /// For place: the grid an unassigned case (待分派) belongs to.
     #[serde(default)]
     pub grid: String,
+    /// For arrive (到场): where the handler checked in, with `lon` and `crs` (wgs84 or gcj02).
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    #[serde(default)]
+    pub crs: String,
 }
 
 /// Counters of a set of cases.
@@ -212,6 +217,12 @@ pub struct CountersJson {
     pub extended: i64,
     pub self_handled: i64,
     pub cancelled: i64,
+    /// Hotline tickets dispatched under two-clock rules: the 7-minute on-site rate's denominator.
+    pub hotline: i64,
+    /// Cases checked in on site (到场).
+    pub on_site: i64,
+    /// Hotline tickets checked in on site within 7 minutes of the report.
+    pub on_site_in_time: i64,
     pub by_state: std::collections::BTreeMap<String, i64>,
     pub by_category: std::collections::BTreeMap<String, i64>,
     pub by_grid: std::collections::BTreeMap<String, i64>,
@@ -231,6 +242,9 @@ impl From<&pb::Counters> for CountersJson {
             extended: c.extended,
             self_handled: c.self_handled,
             cancelled: c.cancelled,
+            hotline: c.hotline,
+            on_site: c.on_site,
+            on_site_in_time: c.on_site_in_time,
             by_state: c.by_state.clone().into_iter().collect(),
             by_category: c.by_category.clone().into_iter().collect(),
             by_grid: c.by_grid.clone().into_iter().collect(),
@@ -270,6 +284,8 @@ pub struct FiguresJson {
     pub handling_rate: f64,
     /// 延期率: extended / should be handled.
     pub extension_rate: f64,
+    /// 7分钟到场率: hotline tickets checked in on site within 7 minutes / hotline tickets dispatched.
+    pub on_site_rate: f64,
 }
 
 impl From<&federation::stats::Report> for FiguresJson {
@@ -283,6 +299,7 @@ impl From<&federation::stats::Report> for FiguresJson {
             on_time_registration_rate: r.on_time_registration_rate,
             handling_rate: r.handling_rate,
             extension_rate: r.extension_rate,
+            on_site_rate: r.on_site_rate,
         }
     }
 }

@@ -273,6 +273,7 @@ impl CaseService for CaseApi {
         if msg.action == "place" {
             return self.place(msg, fwd, by).await;
         }
+        let point = convert::point_from_pb(&msg).map_err(|e| Status::invalid_argument(e.to_string()))?;
         let (case_id, mut step) =
             convert::step_from_pb(msg.clone()).map_err(|e| Status::invalid_argument(e.to_string()))?;
         step.by = by.clone();
@@ -283,7 +284,8 @@ impl CaseService for CaseApi {
             Ok(ActResponse { case: Some(self.case_pb(&case)) })
         };
         let there = async |ch, d| CaseServiceClient::new(ch).act(forwarded_for(msg, d, &by)).await;
-        commit_or_forward(&self.writer, &self.pool, Act::new(case_id, step), fwd, here, there).await
+        let act = Act { point, ..Act::new(case_id, step) };
+        commit_or_forward(&self.writer, &self.pool, act, fwd, here, there).await
     }
 
     #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica))]

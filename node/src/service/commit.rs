@@ -52,7 +52,9 @@ pub(crate) fn refusal_status(r: Refusal) -> Status {
         Refusal::NotOwner { .. } => Status::failed_precondition(msg),
         Refusal::NotNeighbour { .. } => Status::permission_denied(msg),
         Refusal::Workflow(WorkflowError::VersionConflict { .. }) => Status::aborted(msg),
-        Refusal::Workflow(WorkflowError::IllegalAction { .. }) => Status::failed_precondition(msg),
+        Refusal::Workflow(WorkflowError::IllegalAction { .. } | WorkflowError::AlreadyOnSite { .. }) => {
+            Status::failed_precondition(msg)
+        }
         Refusal::Workflow(_) => Status::invalid_argument(msg),
     }
 }
