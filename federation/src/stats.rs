@@ -36,7 +36,8 @@ pub struct Counters {
     pub returned: i64,
     /// Cases extended (延时) at least once.
     pub extended: i64,
-    /// 自行处置: closed by the node where they were reported.
+    /// 自行处置: closed at the level where they were reported without ever leaving it (see
+    /// [`Counters::of`]).
     pub self_handled: i64,
     /// 作废.
     pub cancelled: i64,
@@ -71,6 +72,19 @@ fn merge(into: &mut BTreeMap<String, i64>, from: &BTreeMap<String, i64>, sign: i
     }
 }
 
+/// Whether a closed `case` was handled where it was reported (自行处置): owned by the node it was
+/// reported at, not assigned from above, and, for cases dispatched under the two-clock rules of protocol
+/// 4 (they have an overall deadline), never handed to another node (epoch 1, as reported): a case escalated and sent
+/// back down to where it came from was not handled there alone. Cases dispatched before keep the rule
+/// they were counted by (owner = origin), so no stored case changes its contribution.
+fn self_handled(case: &Case) -> bool {
+    let here = case.owner == case.origin && case.source != Source::AssignedFromAbove;
+    match case.overall_due {
+        Some(_) => here && case.epoch <= 1,
+        None => here,
+    }
+}
+
 impl Counters {
     /// The contribution of one case.
     pub fn of(case: &Case) -> Counters {
@@ -87,7 +101,7 @@ impl Counters {
             closed_on_time: b(closed && case.closed_on_time()),
             returned: b(registered && case.returns > 0),
             extended: b(registered && case.extensions > 0),
-            self_handled: b(closed && case.owner == case.origin && case.source != Source::AssignedFromAbove),
+            self_handled: b(closed && self_handled(case)),
             cancelled: b(case.state == CaseState::Cancelled),
             hotline: b(hotline),
             on_site: b(case.on_site.is_some()),
@@ -189,9 +203,12 @@ pub struct Report {
     pub handling_rate: f64,
     /// 延期率 = extended / should be handled.
     pub extension_rate: f64,
-    /// 7分钟到场率 = hotline tickets checked in on site within 7 minutes / hotline tickets registered.
+    /// 7分钟到场率 = hotline tickets checked in on site within 7 minutes / hotline tickets dispatched.
     #[serde(default)]
     pub on_site_rate: f64,
+    /// 自行处置率 = self-handled / reported.
+    #[serde(default)]
+    pub self_handled_rate: f64,
 }
 
 impl Report {
@@ -207,6 +224,7 @@ impl Report {
             handling_rate: rate(counters.handled, should),
             extension_rate: rate(counters.extended, should),
             on_site_rate: rate(counters.on_site_in_time, counters.hotline),
+            self_handled_rate: rate(counters.self_handled, counters.total),
             closed_late: counters.closed - counters.closed_on_time,
             overdue,
             counters,
@@ -368,6 +386,47 @@ mod tests {
             zero.sub(&recount);
             prop_assert!(zero.is_zero());
         }
+    }
+
+    /// 自行处置 by hand: of three cases reported and closed at one community, one never left it, one went
+    /// up to the street and was sent back down and closed there (not self-handled), and one did the same
+    /// but was dispatched before protocol 4 (no overall deadline: counted by the rule it had, owner =
+    /// origin). 自行处置率 = 2 / 3.
+    #[test]
+    fn a_case_sent_back_down_to_where_it_came_from_is_not_self_handled() {
+        let p = DeadlinePolicy::default();
+        let closed = |id: &str, via_street: bool, before_protocol_4: bool| {
+            let mut c = new_case(id, 0);
+            c = apply(&c, &step(Action::Register), 1, &p).unwrap();
+            c = apply(&c, &step(worker()), 2, &p).unwrap();
+            if before_protocol_4 {
+                c.overall_due = None;
+            }
+            if via_street {
+                let community = c.owner.clone();
+                c = apply(&c, &step(Action::Escalate), 3, &p).unwrap();
+                c.owner = community.parent().unwrap();
+                c = apply(&c, &step(Action::SendDown { to: community.clone() }), 4, &p).unwrap();
+                c.owner = community;
+                c = apply(&c, &step(worker()), 5, &p).unwrap();
+                if before_protocol_4 {
+                    c.overall_due = None;
+                }
+            }
+            for a in [Action::Start, Action::Handled, Action::Close] {
+                c = apply(&c, &step(a), 6, &p).unwrap();
+            }
+            Counters::of(&c)
+        };
+        assert_eq!(closed("here", false, false).self_handled, 1);
+        assert_eq!(closed("up-and-back", true, false).self_handled, 0);
+        assert_eq!(closed("up-and-back-before", true, true).self_handled, 1, "the rule it was counted by");
+        let mut total = Counters::default();
+        for c in [closed("a", false, false), closed("b", true, false), closed("c", false, false)] {
+            total.add(&c);
+        }
+        let r = Report::new(total, 0);
+        assert!((r.self_handled_rate - 2.0 / 3.0).abs() < 1e-12, "{}", r.self_handled_rate);
     }
 
     /// 7分钟到场率 by hand: of three hotline tickets dispatched, one checked in at 5 minutes, one at 10,

@@ -364,6 +364,7 @@ pub fn stats_to_pb(node: &str, from: &str, to: &str, r: &Report) -> pb::Stats {
         handling_rate: r.handling_rate,
         extension_rate: r.extension_rate,
         on_site_rate: r.on_site_rate,
+        self_handled_rate: r.self_handled_rate,
     }
 }
 

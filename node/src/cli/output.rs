@@ -168,6 +168,7 @@ pub fn stats_table(node: &str, from: &str, to: &str, r: &Report) -> String {
         ("按时立案率 on-time registration", pct(r.on_time_registration_rate)),
         ("处置率 handling rate", pct(r.handling_rate)),
         ("延期率 extension rate", pct(r.extension_rate)),
+        ("自行处置率 self-handled rate", pct(r.self_handled_rate)),
         (
             "7分钟到场率 on site in 7 min",
             format!(

@@ -146,7 +146,7 @@ pub fn case_row(c: &Case, light: &str, lang: Lang) -> Vec<Cell> {
 }
 
 /// The columns of `export figures`.
-pub const FIGURE_COLUMNS: [Column; 22] = [
+pub const FIGURE_COLUMNS: [Column; 23] = [
     col("period", "周期"),
     col("from", "开始日期"),
     col("to", "结束日期"),
@@ -169,6 +169,7 @@ pub const FIGURE_COLUMNS: [Column; 22] = [
     rate("handling_rate", "处置率"),
     rate("extension_rate", "延期率"),
     rate("on_site_rate", "7分钟到场率"),
+    rate("self_handled_rate", "自行处置率"),
 ];
 
 /// One node's figures for one period as the Stats RPC answered them, in the order of
@@ -200,6 +201,7 @@ pub fn figures_row(period: &str, from: &str, to: &str, node: &str, r: &pb::Stats
         Cell::Rate(r.handling_rate),
         Cell::Rate(r.extension_rate),
         Cell::Rate(r.on_site_rate),
+        Cell::Rate(r.self_handled_rate),
     ]
 }
 

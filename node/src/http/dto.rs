@@ -286,6 +286,8 @@ pub struct FiguresJson {
     pub extension_rate: f64,
     /// 7分钟到场率: hotline tickets checked in on site within 7 minutes / hotline tickets dispatched.
     pub on_site_rate: f64,
+    /// 自行处置率: closed where reported without leaving it / reported.
+    pub self_handled_rate: f64,
 }
 
 impl From<&federation::stats::Report> for FiguresJson {
@@ -300,6 +302,7 @@ impl From<&federation::stats::Report> for FiguresJson {
             handling_rate: r.handling_rate,
             extension_rate: r.extension_rate,
             on_site_rate: r.on_site_rate,
+            self_handled_rate: r.self_handled_rate,
         }
     }
 }
