@@ -355,6 +355,12 @@ pub struct Case {
     /// "7123" is a grid worker face to face with the resident within 7 minutes of a hotline ticket.
     #[serde(default)]
     pub on_site: Option<OnSite>,
+    /// How many times the case was urged (催办): the handler kept, a push recorded.
+    #[serde(default)]
+    pub urges: u32,
+    /// How many times the node's supervision escalated it for being overdue (督办).
+    #[serde(default)]
+    pub supervised: u32,
 }
 
 /// A check-in on site (到场).

@@ -52,6 +52,12 @@ pub struct Counters {
     /// Of the registered hotline tickets, those checked in on site within 7 minutes of the report.
     #[serde(default)]
     pub on_site_in_time: i64,
+    /// Cases urged (催办) at least once.
+    #[serde(default)]
+    pub urged: i64,
+    /// Cases escalated by supervision for being overdue (督办) at least once.
+    #[serde(default)]
+    pub supervised: i64,
     /// Cases by current state (`reported`, `handling`, ...); states with no case are left out.
     pub by_state: BTreeMap<String, i64>,
     /// Cases by 4-digit category code; codes with no case are left out.
@@ -106,6 +112,8 @@ impl Counters {
             hotline: b(hotline),
             on_site: b(case.on_site.is_some()),
             on_site_in_time: b(hotline && case.on_site_in_time()),
+            urged: b(case.urges > 0),
+            supervised: b(case.supervised > 0),
             by_state: BTreeMap::from([(case.state.as_str().to_string(), 1)]),
             by_category: BTreeMap::from([(case.category.clone(), 1)]),
             by_grid: BTreeMap::from([(case.grid.as_str().to_string(), 1)]),
@@ -139,6 +147,8 @@ impl Counters {
         self.hotline += sign * o.hotline;
         self.on_site += sign * o.on_site;
         self.on_site_in_time += sign * o.on_site_in_time;
+        self.urged += sign * o.urged;
+        self.supervised += sign * o.supervised;
         merge(&mut self.by_state, &o.by_state, sign);
         merge(&mut self.by_category, &o.by_category, sign);
         merge(&mut self.by_grid, &o.by_grid, sign);

@@ -43,6 +43,9 @@ pub enum Action {
         /// Who handles it; a dispatch to a new handler starts its step deadline from its kind's limit.
         handler: Handler,
     },
+    /// 催办: push the handler to get on with it; the handler and the clocks stay, the note says what is
+    /// wanted.
+    Urge,
     /// 到场: the handler checks in on site (the point comes with the action; see `machine::Act`).
     Arrive,
     /// The handler starts work (处置).
@@ -73,10 +76,11 @@ pub enum Action {
 
 impl Action {
     /// Every action's name: the one list refusals, the CLI and the API offer.
-    pub const NAMES: [&'static str; 13] = [
+    pub const NAMES: [&'static str; 14] = [
         "register",
         "cancel",
         "dispatch",
+        "urge",
         "arrive",
         "start",
         "handled",
@@ -95,6 +99,7 @@ impl Action {
             Action::Register => "register",
             Action::Cancel => "cancel",
             Action::Dispatch { .. } => "dispatch",
+            Action::Urge => "urge",
             Action::Arrive => "arrive",
             Action::Start => "start",
             Action::Handled => "handled",
@@ -108,9 +113,12 @@ impl Action {
         }
     }
 
-    /// Actions whose reason is mandatory (作废, 返工, 挂账, 延时).
+    /// Actions whose reason is mandatory (作废, 返工, 挂账, 延时, 催办).
     fn needs_note(&self) -> bool {
-        matches!(self, Action::Cancel | Action::Return | Action::Suspend | Action::Extend { .. })
+        matches!(
+            self,
+            Action::Cancel | Action::Return | Action::Suspend | Action::Extend { .. } | Action::Urge
+        )
     }
 }
 
@@ -201,6 +209,7 @@ fn legal_states(name: &str) -> &'static [CaseState] {
         "cancel" => &[Reported, Registered],
         "dispatch" => &[Registered, Dispatched],
         "arrive" => &[Registered, Dispatched, Handling],
+        "urge" => &[Registered, Dispatched, Handling],
         "start" => &[Dispatched],
         "handled" => &[Handling],
         "close" | "return" => &[Handled],
@@ -305,6 +314,10 @@ pub fn apply_with(
         Action::Dispatch { handler } => {
             dispatch(&mut next, handler, now, policy, own_limit);
             CaseState::Dispatched
+        }
+        Action::Urge => {
+            next.urges += 1;
+            case.state
         }
         Action::Arrive => {
             if let Some(first) = &case.on_site {
@@ -464,6 +477,8 @@ pub(crate) mod tests {
             intake: Default::default(),
             overall_due: None,
             on_site: None,
+            urges: 0,
+            supervised: 0,
         }
     }
 
@@ -576,6 +591,25 @@ pub(crate) mod tests {
 
     fn to(kind: HandlerKind, name: &str) -> Action {
         Action::Dispatch { handler: Handler { kind, name: name.into() } }
+    }
+
+    #[test]
+    fn urging_keeps_the_handler_state_and_clocks_and_needs_a_reason() {
+        let p = DeadlinePolicy::default();
+        let mut c = new_case("c1", 0);
+        c = apply(&c, &step(Action::Register), 0, &p).unwrap();
+        c = apply(&c, &step(worker()), 0, &p).unwrap();
+        let before = c.clone();
+        c = apply(&c, &step(Action::Urge), 3_600_000, &p).unwrap();
+        c = apply(&c, &step(Action::Urge), 7_200_000, &p).unwrap();
+        assert_eq!((c.state, c.urges, c.version), (CaseState::Dispatched, 2, before.version + 2));
+        assert_eq!(
+            (&c.handler, c.due_at, c.overall_due),
+            (&before.handler, before.due_at, before.overall_due)
+        );
+        assert_eq!(c.audit.last().map(|a| a.action.as_str()), Some("urge"));
+        let silent = Step { note: String::new(), ..step(Action::Urge) };
+        assert!(matches!(apply(&c, &silent, 0, &p), Err(WorkflowError::NoteRequired { .. })));
     }
 
     #[test]

@@ -102,6 +102,8 @@ fn core_case_to_pb(c: &Case, catalog: &Catalog) -> pb::Case {
         on_site_at_ms: c.on_site.as_ref().map(|o| o.at),
         on_site_lat: c.on_site.as_ref().and_then(|o| o.point).map(|p| p.0),
         on_site_lon: c.on_site.as_ref().and_then(|o| o.point).map(|p| p.1),
+        urges: c.urges,
+        supervised: c.supervised,
         returns: c.returns,
         extensions: c.extensions,
         epoch: c.epoch,
@@ -195,6 +197,8 @@ pub fn case_from_pb(mut p: pb::Case) -> Result<Case, ConvertError> {
         on_site: p
             .on_site_at_ms
             .map(|at| federation::case::OnSite { at, point: p.on_site_lat.zip(p.on_site_lon) }),
+        urges: p.urges,
+        supervised: p.supervised,
     })
 }
 
@@ -266,6 +270,7 @@ pub fn step_from_pb(r: pb::ActRequest) -> Result<(String, Step), ConvertError> {
             Action::Dispatch { handler: handler_from_pb("handler", h)? }
         }
         "arrive" => Action::Arrive,
+        "urge" => Action::Urge,
         "start" => Action::Start,
         "handled" => Action::Handled,
         "close" => Action::Close,
@@ -389,6 +394,8 @@ pub fn counters_to_pb(c: &Counters) -> pb::Counters {
         hotline: c.hotline,
         on_site: c.on_site,
         on_site_in_time: c.on_site_in_time,
+        urged: c.urged,
+        supervised: c.supervised,
         by_state: c.by_state.clone().into_iter().collect(),
         by_category: c.by_category.clone().into_iter().collect(),
         by_grid: c.by_grid.clone().into_iter().collect(),
@@ -413,6 +420,8 @@ pub fn counters_from_pb(c: pb::Counters) -> Counters {
         hotline: c.hotline,
         on_site: c.on_site,
         on_site_in_time: c.on_site_in_time,
+        urged: c.urged,
+        supervised: c.supervised,
         by_state: c.by_state.into_iter().collect(),
         by_category: c.by_category.into_iter().collect(),
         by_grid: c.by_grid.into_iter().collect(),

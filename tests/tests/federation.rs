@@ -278,6 +278,10 @@ fn overdue_cases_are_escalated_by_supervision_and_bad_grids_refused_at_intake() 
     assert_eq!(last["action"], "escalate");
     assert_eq!(last["actor"], "督办");
     assert!(f.cases(c, true).is_empty());
+    // Counted as 督办 (a client cannot mark an escalation so): on the case, and in the street's figures.
+    assert_eq!(escalated["supervised"], 1, "{escalated}");
+    let street = f.stats(STREET_A, None);
+    assert_eq!(street["supervised"], 1, "{street}");
 
     // Intake refuses grids outside the subtree or unknown to the topology, naming the field.
     for (node, grid) in

@@ -198,6 +198,11 @@ fn a_community_roster_dispatches_hotline_tickets_to_the_worker_of_the_place() {
         "{stats}"
     );
     assert_eq!(stats["on_site_rate"], 1.0, "{stats}");
+    // Urged (催办): the handler and the state stay, the push is recorded and counted.
+    let urged = own.json(&["case", "act", &id, "--action", "urge", "--note", "居民再次来电，请尽快处理"]);
+    assert_eq!((urged["state"].as_str(), urged["urges"].as_u64()), (Some("dispatched"), Some(1)), "{urged}");
+    assert_eq!(urged["handler"]["name"], "W370102001001-002");
+    assert_eq!(own.json(&["stats"])["urged"], 1);
 
     // Deactivated, she is skipped: the grid leader is next.
     own.json(&["staff", "deactivate", "W370102001001-002"]);

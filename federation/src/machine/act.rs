@@ -147,6 +147,9 @@ pub(crate) fn act<S: Store>(
     if let (Action::Arrive, Some(on_site)) = (&step.action, new.on_site.as_mut()) {
         on_site.point = a.point;
     }
+    if a.supervision && step.action == Action::Escalate {
+        new.supervised += 1;
+    }
     new.intake.photos.extend(photos.iter().cloned().map(|mut p| {
         p.home = Some(rules.node.clone());
         p.at = ctx.now;

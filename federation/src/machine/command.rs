@@ -46,12 +46,23 @@ pub struct Act {
     /// Where the handler checked in on site (`arrive`), WGS-84 (latitude, longitude), when given.
     #[serde(default)]
     pub point: Option<(f64, f64)>,
+    /// An escalation by the node's own supervision (督办), counted as such; set only by the node's
+    /// supervision task, never from a client's request.
+    #[serde(default)]
+    pub supervision: bool,
 }
 
 impl Act {
     /// `step` on `case_id`, without photos.
     pub fn new(case_id: impl Into<String>, step: Step) -> Act {
-        Act { case_id: case_id.into(), step, photos: Vec::new(), rules: crate::protocol::CLOCKS, point: None }
+        Act {
+            case_id: case_id.into(),
+            step,
+            photos: Vec::new(),
+            rules: crate::protocol::CLOCKS,
+            point: None,
+            supervision: false,
+        }
     }
 }
 
@@ -283,7 +294,14 @@ impl Command {
             {
                 crate::protocol::INTAKE
             }
-            Command::Act(a) if is_by_roster(a) || a.step.action == crate::workflow::Action::Arrive => {
+            Command::Act(a)
+                if is_by_roster(a)
+                    || a.supervision
+                    || matches!(
+                        a.step.action,
+                        crate::workflow::Action::Arrive | crate::workflow::Action::Urge
+                    ) =>
+            {
                 crate::protocol::PEOPLE
             }
             Command::Act(a) if a.rules >= crate::protocol::CLOCKS => crate::protocol::CLOCKS,

@@ -148,6 +148,8 @@ pub(crate) fn report<S: Store>(
         due_at: None,
         overall_due: None,
         on_site: None,
+        urges: 0,
+        supervised: 0,
         returns: 0,
         extensions: 0,
         epoch: 1,

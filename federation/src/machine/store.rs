@@ -37,6 +37,9 @@ pub struct RestoredLink {
 pub const RESTORED_SEQ_GAP: u64 = 100_000;
 
 /// A write the store must make, all of one apply call's writes atomically with the applied log id.
+// The tally variant carries a whole `Counters` (the largest); changes live only for one apply call, so
+// boxing it would cost an allocation per tally write for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     /// Store the case (owned or a watcher's copy), replacing the one with its id.

@@ -218,3 +218,35 @@ fn an_action_logged_before_working_time_clocks_replays_as_it_was_applied() {
         assert_eq!(c.due_at, Some(at("2026-12-01", 4)), "moved by the 72 wall-clock hours suspended");
     });
 }
+
+/// Only the node's supervision marks an escalation as 督办 (a client's request cannot carry the mark), and
+/// a marked escalation waits for protocol 4 on every replica.
+#[test]
+fn only_an_escalation_marked_by_supervision_counts_as_supervised() {
+    let node = Code::parse("node", "370102001001").unwrap();
+    let street = Code::parse("parent", "370102001").unwrap();
+    let policy = DeadlinePolicy::default();
+    let mut r = rules(&node, &policy);
+    r.parent = Some(&street);
+    let mut m = Mem::default();
+    let mut escalated = |rid: &str, supervision: bool| {
+        let Outcome::Reported { case, .. } =
+            apply(&mut m, &r, ctx(0), &Command::Report(new_case(Some(rid), "370102001001001"))).unwrap()
+        else {
+            panic!()
+        };
+        let act = |action| Act::new(case.id.clone(), crate::workflow::tests::step(action));
+        apply(&mut m, &r, ctx(1), &Command::Act(act(Action::Register))).unwrap();
+        let esc = Act { supervision, ..act(Action::Escalate) };
+        assert_eq!(
+            Command::Act(esc.clone()).since(),
+            if supervision { crate::protocol::PEOPLE } else { crate::protocol::CLOCKS }
+        );
+        match apply(&mut m, &r, ctx(2), &Command::Act(esc)).unwrap() {
+            Outcome::Acted { case } => case.supervised,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(escalated("by-hand", false), 0);
+    assert_eq!(escalated("by-supervision", true), 1);
+}

@@ -160,6 +160,8 @@ pub fn stats_table(node: &str, from: &str, to: &str, r: &Report) -> String {
         ("返工 returned", c.returned.to_string()),
         ("自行处置 self-handled", c.self_handled.to_string()),
         ("作废 cancelled", c.cancelled.to_string()),
+        ("催办 urged", c.urged.to_string()),
+        ("督办 escalated by supervision", c.supervised.to_string()),
         ("超期结案 closed late", r.closed_late.to_string()),
         ("超期 overdue (open)", r.overdue.to_string()),
         ("结案率 closure rate", pct(r.closure_rate)),

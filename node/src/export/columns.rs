@@ -146,7 +146,7 @@ pub fn case_row(c: &Case, light: &str, lang: Lang) -> Vec<Cell> {
 }
 
 /// The columns of `export figures`.
-pub const FIGURE_COLUMNS: [Column; 23] = [
+pub const FIGURE_COLUMNS: [Column; 25] = [
     col("period", "周期"),
     col("from", "开始日期"),
     col("to", "结束日期"),
@@ -160,6 +160,8 @@ pub const FIGURE_COLUMNS: [Column; 23] = [
     col("returned", "返工数"),
     col("extended", "延期数"),
     col("self_handled", "自行处置数"),
+    col("urged", "催办数"),
+    col("supervised", "督办数"),
     col("cancelled", "作废数"),
     col("closed_late", "超期结案数"),
     rate("closure_rate", "结案率"),
@@ -192,6 +194,8 @@ pub fn figures_row(period: &str, from: &str, to: &str, node: &str, r: &pb::Stats
         Cell::Int(c.returned),
         Cell::Int(c.extended),
         Cell::Int(c.self_handled),
+        Cell::Int(c.urged),
+        Cell::Int(c.supervised),
         Cell::Int(c.cancelled),
         Cell::Int(r.closed_late),
         Cell::Rate(r.closure_rate),

@@ -177,7 +177,7 @@ pub struct CaseQuery {
 /// An action on a case (the same as `gridnode case act`).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct ActBody {
-    /// register | cancel | dispatch | arrive | start | handled | close | return | suspend | resume |
+    /// register | cancel | dispatch | urge | arrive | start | handled | close | return | suspend | resume |
     /// extend | escalate | send_down
     pub action: String,
     /// Who acts (defaults to the caller's description).
@@ -223,6 +223,10 @@ pub struct CountersJson {
     pub on_site: i64,
     /// Hotline tickets checked in on site within 7 minutes of the report.
     pub on_site_in_time: i64,
+    /// Cases urged (催办) at least once.
+    pub urged: i64,
+    /// Cases escalated by supervision (督办) at least once.
+    pub supervised: i64,
     pub by_state: std::collections::BTreeMap<String, i64>,
     pub by_category: std::collections::BTreeMap<String, i64>,
     pub by_grid: std::collections::BTreeMap<String, i64>,
@@ -245,6 +249,8 @@ impl From<&pb::Counters> for CountersJson {
             hotline: c.hotline,
             on_site: c.on_site,
             on_site_in_time: c.on_site_in_time,
+            urged: c.urged,
+            supervised: c.supervised,
             by_state: c.by_state.clone().into_iter().collect(),
             by_category: c.by_category.clone().into_iter().collect(),
             by_grid: c.by_grid.clone().into_iter().collect(),

@@ -44,7 +44,15 @@ pub(super) async fn run(ctx: LinkCtx) {
                 expected_version: Some(case.version),
                 by: format!("gridfed://{}/replica {} (supervision)", ctx.local.node, ctx.local.replica),
             };
-            match ctx.writer.propose(Act::new(id.clone(), step)).await {
+            // Counted as 督办 once every replica speaks protocol 4; a plain escalation until then.
+            let counted = Act { supervision: true, ..Act::new(id.clone(), step.clone()) };
+            let proposed = match ctx.writer.propose(counted).await {
+                Err(crate::consensus::WriteError::Protocol { .. }) => {
+                    ctx.writer.propose(Act::new(id.clone(), step)).await
+                }
+                other => other,
+            };
+            match proposed {
                 Ok(Ok(_)) => info!(case = %id, "overdue case escalated (督办)"),
                 Ok(Err(_)) => {}
                 Err(e) => {
