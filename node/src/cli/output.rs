@@ -91,6 +91,9 @@ pub fn case_detail(c: &Case, label: &str, light: &str) -> String {
     s += &format!("  grid       {}\n", c.grid);
     s += &format!("  category   {} {}\n", c.category, label);
     s += &format!("  source     {}   priority {}   reporter {}\n", c.source, c.priority, c.reporter);
+    if let Some(p) = &c.intake.patrol {
+        s += &format!("  patrol     {p}\n");
+    }
     if let Some(l) = &c.location {
         let coords = match (l.lat, l.lon) {
             (Some(a), Some(b)) => format!(" ({a:.5}, {b:.5})"),
