@@ -139,3 +139,31 @@ fn patrols_and_reports_found_on_them_wait_for_the_people_protocol() {
     new.intake.patrol = Some(PatrolId::parse("patrol_id", "P370102001001-000001").unwrap());
     assert_eq!(Command::Report(new).since(), crate::protocol::PEOPLE);
 }
+
+#[test]
+fn with_grid_boundaries_a_route_must_stay_near_the_grid() {
+    let mut n = Node::new(COMMUNITY);
+    let map = crate::geo::testkit::lixia();
+    let imported = n.apply(Command::GridsImport(GridsImport { map: map.to_stored(), by: String::new() }));
+    assert!(matches!(imported, Outcome::Imported { .. }), "{imported:?}");
+    let b = map.bounds(&code(GRID)).unwrap();
+    let all = map.bbox().unwrap();
+    assert!(
+        b.min_lat >= all.min_lat && b.max_lat <= all.max_lat && b.min_lat < b.max_lat,
+        "{b:?} in {all:?}"
+    );
+    assert_eq!(map.bounds(&code("370102001001009")), None);
+
+    let w = n.add("孙雅琴", Role::FullTime, &[GRID]).unwrap();
+    let p = n.start(&w.id, GRID).unwrap();
+    let at = n.now;
+    let centre = Point { lat: (b.min_lat + b.max_lat) / 2.0, lon: (b.min_lon + b.max_lon) / 2.0 };
+    let far = Point { lat: b.max_lat + 0.02, lon: centre.lon };
+    let r = n
+        .end(&p.id, vec![RoutePoint { point: centre, at }, RoutePoint { point: far, at: at + 1 }])
+        .unwrap_err();
+    assert_eq!(field_of(&r), "route[1]", "{r}");
+    assert_eq!(n.mem.patrols[&p.id].ended_at, None, "a refused end writes nothing");
+    let ended = n.end(&p.id, vec![RoutePoint { point: centre, at }]).unwrap();
+    assert_eq!(ended.route.len(), 1);
+}
