@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/gridfed/v1/photos.proto",
         "proto/gridfed/v1/apikeys.proto",
         "proto/gridfed/v1/staff.proto",
+        "proto/gridfed/v1/patrol.proto",
     ];
     for f in files {
         println!("cargo:rerun-if-changed={f}");

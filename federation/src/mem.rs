@@ -6,12 +6,12 @@ use std::convert::Infallible;
 use crate::access::AccessToken;
 use crate::case::Case;
 use crate::code::Code;
-use crate::geo::{Crs, GridMap, Located, PlaceCode};
+use crate::geo::{BBox, Crs, GridMap, Located, PlaceCode};
 use crate::grids::{GridSet, MapVersion};
 use crate::intake::apikey::ApiKey;
 use crate::link::Envelope;
 use crate::machine::{Change, Department, RestoredLink, Store};
-use crate::people::Roster;
+use crate::people::{Patrol, PatrolId, Roster, WorkerId};
 use crate::stats::Counters;
 use crate::tally::{Freshness, Tally, TallyKey};
 use crate::Millis;
@@ -34,6 +34,10 @@ pub struct Mem {
     pub api_keys: BTreeMap<String, ApiKey>,
     /// The node's roster of grid workers.
     pub roster: Option<Roster>,
+    /// The node's patrols, by id.
+    pub patrols: BTreeMap<PatrolId, Patrol>,
+    /// The last patrol number given.
+    pub patrol_number: u32,
     /// The apply index the next writes are made at (as the RocksDB overlay's `index`).
     pub index: u64,
     /// The apply index that last wrote each tally (the push index of rollups).
@@ -117,6 +121,19 @@ impl Store for Mem {
     fn places(&mut self) -> Result<Option<BTreeSet<PlaceCode>>, Infallible> {
         Ok(self.grids.as_ref().map(|(_, m)| m.places().iter().map(|p| p.code().clone()).collect()))
     }
+    fn grid_bounds(&mut self, grid: &Code) -> Result<Option<BBox>, Infallible> {
+        Ok(self.grids.as_ref().and_then(|(_, m)| m.bounds(grid)))
+    }
+    fn patrol(&mut self, id: &PatrolId) -> Result<Option<Patrol>, Infallible> {
+        Ok(self.patrols.get(id).cloned())
+    }
+    fn open_patrol(&mut self, worker: &WorkerId) -> Result<Option<Patrol>, Infallible> {
+        let latest = self.patrols.values().filter(|p| &p.worker == worker).max_by_key(|p| p.started_at);
+        Ok(latest.filter(|p| p.ended_at.is_none()).cloned())
+    }
+    fn patrol_number(&mut self) -> Result<u32, Infallible> {
+        Ok(self.patrol_number)
+    }
     fn queued(&mut self, peer: &Code) -> Result<Vec<(u64, Envelope)>, Infallible> {
         Ok(Mem::queued(self, peer))
     }
@@ -168,6 +185,10 @@ impl Store for Mem {
                 self.grids = Some((*set, map));
             }
             Change::Roster(r) => self.roster = Some(*r),
+            Change::Patrol(p) => {
+                self.patrols.insert(p.id.clone(), *p);
+            }
+            Change::PatrolNumber(n) => self.patrol_number = n,
             Change::ApiKey(k) => {
                 self.api_keys.insert(k.id.clone(), *k);
             }

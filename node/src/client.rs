@@ -146,6 +146,17 @@ impl Client {
         self.retry(proto::v1::staff_service_client::StaffServiceClient::new, f).await
     }
 
+    /// Calls the patrol service.
+    pub async fn patrol<T, F>(&self, f: F) -> Result<T, ClientError>
+    where
+        F: AsyncFnMut(
+            proto::v1::patrol_service_client::PatrolServiceClient<Channel>,
+            Duration,
+        ) -> Result<Response<T>, Status>,
+    {
+        self.retry(proto::v1::patrol_service_client::PatrolServiceClient::new, f).await
+    }
+
     /// Calls the cluster service.
     pub async fn cluster<T, F>(&self, f: F) -> Result<T, ClientError>
     where

@@ -38,7 +38,9 @@ use crate::local::Local;
 use crate::metrics::Metrics;
 use crate::repair::Repair;
 use crate::rpc::ChannelPool;
-use crate::service::{AccessApi, BackupSource, CaseApi, ClusterApi, GridApi, PeerApi, RaftApi, StaffApi};
+use crate::service::{
+    AccessApi, BackupSource, CaseApi, ClusterApi, GridApi, PatrolApi, PeerApi, RaftApi, StaffApi,
+};
 use crate::storage::log_store::LogStore;
 use crate::storage::state_machine::{NodeRules, Signals, StateMachine};
 use crate::storage::{self, Faults, StoreError};
@@ -282,6 +284,14 @@ pub async fn run_with(
         GridApi::new(local.clone(), writer.clone(), leadership.clone(), reader.clone(), pool.clone());
     let staff_api =
         StaffApi::new(local.clone(), writer.clone(), leadership.clone(), reader.clone(), pool.clone());
+    let patrol_api = PatrolApi::new(
+        local.clone(),
+        writer.clone(),
+        leadership.clone(),
+        reader.clone(),
+        clock.clone(),
+        pool.clone(),
+    );
     if let (Some(settings), Some(http_listener)) = (&cfg.http, http_listener) {
         let https = tls.is_some() && !settings.plaintext_loopback;
         if tls.is_some() && !https {
@@ -326,6 +336,7 @@ pub async fn run_with(
     let arrivals_reader = reader.clone();
     let extras = crate::rpc::Extras {
         staff: staff_api,
+        patrols: patrol_api,
         access: AccessApi::new(
             local.clone(),
             writer.clone(),

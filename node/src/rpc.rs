@@ -14,7 +14,7 @@ use crate::config::PeerLimits;
 
 use crate::consensus::network::MAX_RAFT_MESSAGE;
 use crate::metrics::{Metrics, RequestLayer};
-use crate::service::{AccessApi, CaseApi, ClusterApi, GridApi, PeerApi, RaftApi, StaffApi};
+use crate::service::{AccessApi, CaseApi, ClusterApi, GridApi, PatrolApi, PeerApi, RaftApi, StaffApi};
 use crate::tls::Tls;
 
 /// How often the standard gRPC health service's status is brought up to date.
@@ -27,6 +27,7 @@ pub struct Extras {
     pub access: AccessApi,
     pub grids: GridApi,
     pub staff: StaffApi,
+    pub patrols: PatrolApi,
     pub metrics: Metrics,
     /// Whether the replica is ready (see `health::ready`).
     pub ready: Box<dyn Fn() -> bool + Send + Sync>,
@@ -46,6 +47,7 @@ async fn follow_health(
         "gridfed.v1.GridService",
         "gridfed.v1.ApiKeyService",
         "gridfed.v1.StaffService",
+        "gridfed.v1.PatrolService",
         "gridfed.v1.PeerService",
         "gridfed.v1.RaftService",
     ];
@@ -164,6 +166,7 @@ pub async fn serve(
         .add_service(proto::v1::api_key_service_server::ApiKeyServiceServer::new(extras.access.clone()))
         .add_service(AccessServiceServer::new(extras.access))
         .add_service(proto::v1::staff_service_server::StaffServiceServer::new(extras.staff))
+        .add_service(proto::v1::patrol_service_server::PatrolServiceServer::new(extras.patrols))
         .add_service(
             GridServiceServer::new(extras.grids)
                 .max_decoding_message_size(crate::service::MAX_GEOJSON_BYTES + 1024 * 1024),

@@ -114,6 +114,7 @@ fn core_case_to_pb(c: &Case, catalog: &Catalog) -> pb::Case {
         media_url: String::new(),
         channel: String::new(),
         owner_name: String::new(),
+        patrol_id: String::new(),
         audit: c
             .audit
             .iter()
@@ -249,6 +250,7 @@ pub fn new_case_from_pb(r: pb::ReportRequest, catalog: &Catalog) -> Result<NewCa
             photos: crate::intake::photos_from_pb("photos", r.photos)?,
             media_url: (!r.media_url.is_empty()).then_some(r.media_url),
             channel: (!r.channel.is_empty()).then_some(r.channel),
+            patrol: crate::patrol::patrol_id_opt("patrol_id", &r.patrol_id)?,
             ..Default::default()
         },
         within,

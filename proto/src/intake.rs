@@ -73,6 +73,7 @@ pub fn intake_to_pb(i: &Intake, p: &mut pb::Case) {
     p.media_url = i.media_url.clone().unwrap_or_default();
     p.channel = i.channel.clone().unwrap_or_default();
     p.owner_name = i.owner_name.clone();
+    p.patrol_id = i.patrol.as_ref().map(ToString::to_string).unwrap_or_default();
 }
 
 /// A case's intake fields from the wire.
@@ -87,6 +88,7 @@ pub fn intake_from_pb(p: &mut pb::Case) -> Result<Intake, ConvertError> {
         media_url: opt(&mut p.media_url),
         channel: opt(&mut p.channel),
         owner_name: std::mem::take(&mut p.owner_name),
+        patrol: crate::patrol::patrol_id_opt("patrol_id", &p.patrol_id)?,
     })
 }
 
@@ -111,6 +113,7 @@ pub fn new_case_to_pb(n: &federation::machine::NewCase) -> pb::ReportRequest {
         media_url: n.intake.media_url.clone().unwrap_or_default(),
         within: n.within.as_ref().map(|w| w.to_string()).unwrap_or_default(),
         channel: n.intake.channel.clone().unwrap_or_default(),
+        patrol_id: n.intake.patrol.as_ref().map(ToString::to_string).unwrap_or_default(),
     }
 }
 

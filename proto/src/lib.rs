@@ -5,6 +5,7 @@
 
 pub mod convert;
 pub mod intake;
+pub mod patrol;
 pub mod people;
 
 /// Generated messages and service stubs of package `gridfed.v1`.

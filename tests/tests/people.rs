@@ -11,41 +11,22 @@ use std::time::Duration;
 
 use calamine::{open_workbook_auto, Reader};
 use common::fed::{Federation, COMMUNITIES, DISTRICT};
-use common::{cli_env, cli_json_env, issue_env, wait_for};
+use common::{issue_env, wait_for, Office};
 use serde_json::Value;
 
 const GRID_1: &str = "370102001001001";
 const GRID_2: &str = "370102001001002";
 
-struct Office<'a> {
-    f: &'a Federation,
-    env: Vec<(String, String)>,
-    node: String,
+/// The active workers of `office`'s roster (with `extra` flags).
+fn workers(office: &Office, extra: &[&str]) -> Vec<Value> {
+    let mut a = vec!["staff", "list"];
+    a.extend_from_slice(extra);
+    office.json(&a)["workers"].as_array().cloned().unwrap_or_default()
 }
 
-impl Office<'_> {
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        let mut a = args.to_vec();
-        a.extend(["--node", &self.node]);
-        cli_env(&self.env, &a)
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut a = args.to_vec();
-        a.extend(["--node", &self.node, "--json"]);
-        cli_json_env(&self.env, &a)
-    }
-
-    fn workers(&self, extra: &[&str]) -> Vec<Value> {
-        let mut a = vec!["staff", "list"];
-        a.extend_from_slice(extra);
-        self.json(&a)["workers"].as_array().cloned().unwrap_or_default()
-    }
-
-    /// The case `id` as the community holds it.
-    fn case(&self, id: &str) -> Value {
-        self.f.cases(COMMUNITIES[0], true).get(id).cloned().unwrap_or(Value::Null)
-    }
+/// The case `id` as the community holds it.
+fn community_case(f: &Federation, id: &str) -> Value {
+    f.cases(COMMUNITIES[0], true).get(id).cloned().unwrap_or(Value::Null)
 }
 
 fn write_sheet(path: &Path, rows: &[&str]) {
@@ -57,10 +38,10 @@ fn stderr(out: &std::process::Output) -> String {
 }
 
 /// A hotline ticket reported at the district for `grid`, once its community owns it in `state`.
-fn ticket(f: &Federation, office: &Office<'_>, grid: &str, rid: &str, state: &str) -> Value {
+fn ticket(f: &Federation, grid: &str, rid: &str, state: &str) -> Value {
     let id = f.report(DISTRICT, grid, "小区门口垃圾堆放", rid);
     wait_for(&format!("{id} {state} at the community"), Duration::from_secs(30), || {
-        let c = office.case(&id);
+        let c = community_case(f, &id);
         (c["state"] == state).then_some(c)
     })
 }
@@ -76,8 +57,8 @@ fn a_community_roster_dispatches_hotline_tickets_to_the_worker_of_the_place() {
         "历山路社区值班员",
         &f.dir.path().join("own"),
     );
-    let own = Office { f: &f, env: own_env, node: f.addrs(community) };
-    let district = Office { f: &f, env: f.env.clone(), node: f.addrs(community) };
+    let own = Office { env: own_env, node: f.addrs(community) };
+    let district = Office { env: f.env.clone(), node: f.addrs(community) };
 
     // A sheet with one bad row is refused whole, naming the row and the column.
     let sheet = f.dir.path().join("花名册.csv");
@@ -93,7 +74,7 @@ fn a_community_roster_dispatches_hotline_tickets_to_the_worker_of_the_place() {
     let out = own.run(&["staff", "import", sheet.to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("rows:") && stderr(&out).contains("第3行 手机号"), "{}", stderr(&out));
-    assert!(own.workers(&["--all"]).is_empty(), "nothing imported");
+    assert!(workers(&own, &["--all"]).is_empty(), "nothing imported");
 
     // The corrected sheet: a grid leader, a full-time worker of grid 001, a building leader of a
     // micro-grid, and a full-time worker who has left (离岗).
@@ -137,10 +118,10 @@ fn a_community_roster_dispatches_hotline_tickets_to_the_worker_of_the_place() {
     assert_eq!(added["workers"][0]["id"], "W370102001001-005");
 
     // Phones: in full for the community's own operators, masked for the district's.
-    let listed = own.workers(&[]);
+    let listed = workers(&own, &[]);
     assert_eq!(listed.len(), 4, "active workers only: {listed:?}");
     assert_eq!(listed[1]["phone"], "13805311002");
-    let seen_above = district.workers(&["--all"]);
+    let seen_above = workers(&district, &["--all"]);
     assert_eq!(seen_above.len(), 5);
     assert!(seen_above.iter().all(|w| w["phone"].as_str().unwrap().contains("****")), "{seen_above:?}");
     let table = String::from_utf8(district.run(&["staff", "list"]).stdout).unwrap();
@@ -164,7 +145,7 @@ fn a_community_roster_dispatches_hotline_tickets_to_the_worker_of_the_place() {
 
     // A hotline ticket from the district for grid 001 goes to the full-time worker of the grid, and the
     // audit trail says why.
-    let c = ticket(&f, &own, GRID_1, "hotline-people-1", "dispatched");
+    let c = ticket(&f, GRID_1, "hotline-people-1", "dispatched");
     assert_eq!(c["handler"]["name"], "W370102001001-002", "{c}");
     let note = c["audit"].as_array().unwrap().last().unwrap()["note"].as_str().unwrap().to_string();
     assert!(
@@ -206,11 +187,11 @@ fn a_community_roster_dispatches_hotline_tickets_to_the_worker_of_the_place() {
 
     // Deactivated, she is skipped: the grid leader is next.
     own.json(&["staff", "deactivate", "W370102001001-002"]);
-    let c = ticket(&f, &own, GRID_1, "hotline-people-2", "dispatched");
+    let c = ticket(&f, GRID_1, "hotline-people-2", "dispatched");
     assert_eq!(c["handler"]["name"], "W370102001001-001", "{c}");
 
     // Grid 002 has nobody active: the ticket waits for an operator; `--to-worker auto` says why.
-    let c = ticket(&f, &own, GRID_2, "hotline-people-3", "reported");
+    let c = ticket(&f, GRID_2, "hotline-people-3", "reported");
     let id = c["id"].as_str().unwrap();
     own.json(&["case", "act", id, "--action", "register"]);
     let out = own.run(&["case", "act", id, "--action", "dispatch", "--to-worker", "auto"]);
@@ -250,7 +231,7 @@ fn a_community_roster_dispatches_hotline_tickets_to_the_worker_of_the_place() {
             "离岗"
         ]
     );
-    let at_district = Office { f: &f, env: f.env.clone(), node: f.addrs(DISTRICT) };
+    let at_district = Office { env: f.env.clone(), node: f.addrs(DISTRICT) };
     let out =
         at_district.run(&["staff", "add", "--name", "李明", "--role", "full_time", "--phone", "13905310002"]);
     assert!(!out.status.success() && stderr(&out).contains("keeper"), "{}", stderr(&out));

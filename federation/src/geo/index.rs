@@ -155,6 +155,25 @@ impl GridMap {
         grids
     }
 
+    /// The rectangle around unit grid `grid` and its micro-grids; `None` when the map has none of them.
+    pub fn bounds(&self, grid: &Code) -> Option<BBox> {
+        let mut out: Option<BBox> = None;
+        for p in self.places.iter().filter(|p| p.code.grid() == grid) {
+            let aabb = envelope(&p.shape);
+            let ([min_lon, min_lat], [max_lon, max_lat]) = (aabb.lower(), aabb.upper());
+            out = Some(match out {
+                None => BBox { min_lat, min_lon, max_lat, max_lon },
+                Some(b) => BBox {
+                    min_lat: b.min_lat.min(min_lat),
+                    min_lon: b.min_lon.min(min_lon),
+                    max_lat: b.max_lat.max(max_lat),
+                    max_lon: b.max_lon.max(max_lon),
+                },
+            });
+        }
+        out
+    }
+
     /// Number of places (unit grids and micro-grids).
     pub fn len(&self) -> usize {
         self.places.len()

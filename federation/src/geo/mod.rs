@@ -32,4 +32,4 @@ pub use problem::{ImportError, Problem};
 pub use shape::Shape;
 pub use store::{StoredMap, StoredPlace};
 #[cfg(test)]
-mod testkit;
+pub(crate) mod testkit;

@@ -44,6 +44,10 @@ pub struct Intake {
     /// The owning node's name, as the owner last wrote the case (Open311 `agency_responsible`).
     #[serde(default)]
     pub owner_name: String,
+    /// The patrol (日巡查) the case was found on, when a grid worker reported it on one: checked by the
+    /// state machine against the patrol (open, same grid, same node).
+    #[serde(default)]
+    pub patrol: Option<crate::people::PatrolId>,
 }
 
 /// What a node does with a report whose point lies in no grid it knows.

@@ -12,7 +12,7 @@ use crate::grids::MapVersion;
 use crate::intake::apikey::ApiKey;
 use crate::intake::Photo;
 use crate::link::Envelope;
-use crate::people::{Phone, Role, Row, Worker, WorkerId};
+use crate::people::{Patrol, PatrolId, Phone, Role, RoutePoint, Row, Worker, WorkerId};
 use crate::tally::{Freshness, Tally, TallyKey};
 use crate::workflow::{Step, WorkflowError};
 
@@ -233,6 +233,37 @@ pub enum StaffOp {
     },
 }
 
+/// A step of the patrol log (日巡查) this node keeps: a grid worker of its roster starts a patrol of a
+/// grid, and ends it with the route walked (see `patrol`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PatrolCmd {
+    /// The step.
+    pub op: PatrolOp,
+    /// Who takes it, as the node authenticated the caller.
+    #[serde(default)]
+    pub by: String,
+}
+
+/// One step of a patrol.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum PatrolOp {
+    /// Start a patrol now; the id is the next unused patrol number of this node
+    /// (`P370102001001-000123`).
+    Start {
+        /// Who walks it: an active worker of this node's roster.
+        worker: WorkerId,
+        /// The unit grid patrolled.
+        grid: Code,
+    },
+    /// End a patrol now, with its route.
+    End {
+        /// The patrol.
+        id: PatrolId,
+        /// The points walked, in time order, WGS-84 (converted at the edge); may be empty.
+        route: Vec<RoutePoint>,
+    },
+}
+
 /// The neighbour `peer` has applied our messages up to `applied`, more than this node's own (older)
 /// state accounts for: after a restore from a backup, or when `applied` exceeds every sequence number
 /// this node ever gave the link. Every queued message for `peer` is numbered again from `applied + 1`,
@@ -281,6 +312,8 @@ pub enum Command {
     ApiKeyRevoke(ApiKeyRevoke),
     /// Change the roster of grid workers.
     Staff(Staff),
+    /// Start or end a patrol.
+    Patrol(PatrolCmd),
 }
 
 impl Command {
@@ -288,6 +321,8 @@ impl Command {
     /// only when every replica of its node announces that version or a later one.
     pub fn since(&self) -> u32 {
         match self {
+            // A report found on a patrol needs the patrol log.
+            Command::Report(n) if n.intake.patrol.is_some() => crate::protocol::PEOPLE,
             // A report located by its point, or carrying intake's fields, is read only from INTAKE on.
             Command::Report(n)
                 if n.grid.is_none() || n.within.is_some() || n.intake != Default::default() =>
@@ -319,7 +354,7 @@ impl Command {
             | Command::Place(_)
             | Command::ApiKeyCreate(_)
             | Command::ApiKeyRevoke(_) => crate::protocol::INTAKE,
-            Command::Staff(_) => crate::protocol::PEOPLE,
+            Command::Staff(_) | Command::Patrol(_) => crate::protocol::PEOPLE,
         }
     }
 }
@@ -415,6 +450,8 @@ pub enum Outcome {
     ApiKey(Box<ApiKey>),
     /// The workers a roster change touched, as stored after it.
     Staff(Vec<Worker>),
+    /// A patrol as stored after the step.
+    Patrol(Box<Patrol>),
 }
 
 /// What a report returns.
@@ -663,6 +700,22 @@ impl Proposal for Staff {
     fn output(o: Outcome) -> Result<Result<Vec<Worker>, Refusal>, Outcome> {
         refused_or(o, |o| match o {
             Outcome::Staff(w) => Ok(w),
+            other => Err(other),
+        })
+    }
+}
+
+impl From<PatrolCmd> for Command {
+    fn from(v: PatrolCmd) -> Command {
+        Command::Patrol(v)
+    }
+}
+
+impl Proposal for PatrolCmd {
+    type Output = Box<Patrol>;
+    fn output(o: Outcome) -> Result<Result<Box<Patrol>, Refusal>, Outcome> {
+        refused_or(o, |o| match o {
+            Outcome::Patrol(p) => Ok(p),
             other => Err(other),
         })
     }

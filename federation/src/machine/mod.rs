@@ -18,6 +18,7 @@
 //! place     an unassigned case (待分派) placed on a grid and routed as a report would be
 //! apikeys   keys of integrating systems (Open311): created with their secret's hash, revoked
 //! staff     the roster of grid workers, and dispatch by it (`auto`: the worker of the place)
+//! patrol    the patrol log (日巡查): started and ended by workers of the roster; reports found on one
 //! ```
 
 mod access;
@@ -28,6 +29,9 @@ pub mod command;
 mod grids;
 mod inbox;
 mod outbox;
+mod patrol;
+#[cfg(test)]
+mod patrol_tests;
 mod place;
 mod report;
 #[cfg(test)]
@@ -43,8 +47,9 @@ pub mod validate;
 
 pub(crate) use command::invalid;
 pub use command::{
-    Acked, Act, ApiKeyCreate, ApiKeyRevoke, Command, Department, GridsImport, Outcome, Place, Proposal,
-    Receive, Refusal, Reported, Resequence, Rollup, Staff, StaffOp, TokenCreate, TokenRevoke, AUTO_WORKER,
+    Acked, Act, ApiKeyCreate, ApiKeyRevoke, Command, Department, GridsImport, Outcome, PatrolCmd, PatrolOp,
+    Place, Proposal, Receive, Refusal, Reported, Resequence, Rollup, Staff, StaffOp, TokenCreate,
+    TokenRevoke, AUTO_WORKER,
 };
 pub use outbox::route;
 pub use store::{Change, Ctx, RestoredLink, Rules, Store, RESTORED_SEQ_GAP};
@@ -85,5 +90,6 @@ pub fn apply<S: Store>(
         Command::ApiKeyRevoke(k) => apikeys::revoke(store, ctx, k),
         Command::Resequence(r) => outbox::resequence(store, rules, &r.peer, r.applied),
         Command::Staff(s) => staff::staff(store, rules, s),
+        Command::Patrol(p) => patrol::patrol(store, rules, ctx, p),
     }
 }

@@ -13,6 +13,7 @@ use crate::stats::{day_of, format_day};
 use super::cases::put_case;
 use super::command::{invalid, NewCase, Outcome, Refusal};
 use super::outbox::{community_of, enqueue};
+use super::patrol::check_found_on;
 use super::store::{Change, Ctx, Rules, Store};
 use super::validate::check_grid;
 
@@ -95,6 +96,11 @@ pub(crate) fn report<S: Store>(
                 "grid",
                 format!("{} is outside {w}, where this sender may report", placed.grid),
             )));
+        }
+    }
+    if let Some(patrol) = &new.intake.patrol {
+        if let Err(refusal) = check_found_on(store, rules, patrol, &placed.grid, ctx.now)? {
+            return Ok(Outcome::Refused(refusal));
         }
     }
     let day = format_day(day_of(ctx.now)).replace('-', "");

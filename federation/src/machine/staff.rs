@@ -20,7 +20,7 @@ use super::command::{invalid, Outcome, Refusal, Staff, StaffOp, AUTO_WORKER};
 use super::store::{Change, Rules, Store};
 
 /// A roster refusal as the state machine's, naming the same field.
-fn refusal(e: RosterError) -> Refusal {
+pub(super) fn refusal(e: RosterError) -> Refusal {
     let field = e.field().to_string();
     let text = e.to_string();
     let message = text.strip_prefix(&format!("{field}: ")).unwrap_or(&text).to_string();

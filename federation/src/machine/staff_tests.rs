@@ -10,18 +10,18 @@ use crate::mem::Mem;
 use crate::people::{Phone, Role, Worker};
 use crate::workflow::{Action, Step};
 
-const COMMUNITY: &str = "370102001001";
-const GRID: &str = "370102001001001";
+pub(super) const COMMUNITY: &str = "370102001001";
+pub(super) const GRID: &str = "370102001001001";
 
-struct Node {
+pub(super) struct Node {
     code: Code,
     policy: DeadlinePolicy,
-    mem: Mem,
-    now: i64,
+    pub(super) mem: Mem,
+    pub(super) now: i64,
 }
 
 impl Node {
-    fn new(code: &str) -> Node {
+    pub(super) fn new(code: &str) -> Node {
         Node {
             code: Code::parse("node", code).unwrap(),
             policy: DeadlinePolicy::default(),
@@ -30,7 +30,7 @@ impl Node {
         }
     }
 
-    fn apply(&mut self, cmd: Command) -> Outcome {
+    pub(super) fn apply(&mut self, cmd: Command) -> Outcome {
         self.now += 1000;
         let rules = Rules {
             node: &self.code,
@@ -44,7 +44,7 @@ impl Node {
         apply(&mut self.mem, &rules, Ctx { now: self.now, index: 1 }, &cmd).unwrap()
     }
 
-    fn staff(&mut self, op: StaffOp) -> Result<Vec<Worker>, Refusal> {
+    pub(super) fn staff(&mut self, op: StaffOp) -> Result<Vec<Worker>, Refusal> {
         match self.apply(Command::Staff(Staff { op, by: "gridfed://370102001001/operator".into() })) {
             Outcome::Staff(w) => Ok(w),
             Outcome::Refused(r) => Err(r),
@@ -52,7 +52,7 @@ impl Node {
         }
     }
 
-    fn add(&mut self, name: &str, role: Role, places: &[&str]) -> Result<Worker, Refusal> {
+    pub(super) fn add(&mut self, name: &str, role: Role, places: &[&str]) -> Result<Worker, Refusal> {
         let phone =
             Phone::parse("phone", &format!("1380531{:04}", self.mem.roster.iter().count() * 7 + name.len()))
                 .unwrap();
@@ -66,13 +66,13 @@ impl Node {
     }
 
     /// A case reported on `grid` and registered, ready to dispatch.
-    fn registered_case(&mut self, grid: &str) -> Case {
+    pub(super) fn registered_case(&mut self, grid: &str) -> Case {
         let new = super::tests::new_case(None, grid);
         let Outcome::Reported { case, .. } = self.apply(Command::Report(new)) else { panic!("report") };
         self.act(&case.id, Action::Register).unwrap()
     }
 
-    fn act(&mut self, case: &str, action: Action) -> Result<Case, Refusal> {
+    pub(super) fn act(&mut self, case: &str, action: Action) -> Result<Case, Refusal> {
         let step = Step {
             action,
             actor: "值班员".into(),
@@ -87,17 +87,17 @@ impl Node {
         }
     }
 
-    fn dispatch_to(&mut self, case: &str, name: &str) -> Result<Case, Refusal> {
+    pub(super) fn dispatch_to(&mut self, case: &str, name: &str) -> Result<Case, Refusal> {
         let handler = Handler { kind: HandlerKind::GridWorker, name: name.into() };
         self.act(case, Action::Dispatch { handler })
     }
 }
 
-fn place(s: &str) -> PlaceCode {
+pub(super) fn place(s: &str) -> PlaceCode {
     PlaceCode::parse("place", s).unwrap()
 }
 
-fn field_of(r: &Refusal) -> &str {
+pub(super) fn field_of(r: &Refusal) -> &str {
     match r {
         Refusal::Invalid { field, .. } => field,
         other => panic!("not a field refusal: {other:?}"),

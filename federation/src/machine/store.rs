@@ -8,12 +8,12 @@ use crate::case::Case;
 use crate::category::Catalog;
 use crate::code::Code;
 use crate::deadline::DeadlinePolicy;
-use crate::geo::{Located, PlaceCode};
+use crate::geo::{BBox, Located, PlaceCode};
 use crate::grids::{GridSet, MapVersion};
 use crate::intake::apikey::ApiKey;
 use crate::intake::IntakeRules;
 use crate::link::Envelope;
-use crate::people::Roster;
+use crate::people::{Patrol, PatrolId, Roster, WorkerId};
 use crate::tally::{Freshness, Tally, TallyKey};
 use crate::Millis;
 
@@ -121,6 +121,11 @@ pub enum Change {
     ApiKey(Box<ApiKey>),
     /// The node's roster of grid workers, replaced whole (a roster is a few dozen workers).
     Roster(Box<Roster>),
+    /// A patrol (日巡查), started or ended. The store also keeps which patrol each worker is on: the
+    /// latest started and not ended.
+    Patrol(Box<Patrol>),
+    /// The last patrol number given by this node (ids are never reused).
+    PatrolNumber(u32),
     /// Mark (or, with None, unmark) the link to `peer` as restored.
     Restored {
         /// The neighbour.
@@ -162,6 +167,14 @@ pub trait Store {
     fn roster(&mut self) -> Result<Option<Roster>, Self::Error>;
     /// Every grid and micro-grid on the node's grid boundaries; None when it holds none.
     fn places(&mut self) -> Result<Option<BTreeSet<PlaceCode>>, Self::Error>;
+    /// The rectangle around unit grid `grid` on the node's grid boundaries (WGS-84); None without one.
+    fn grid_bounds(&mut self, grid: &Code) -> Result<Option<BBox>, Self::Error>;
+    /// Patrol `id` of this node.
+    fn patrol(&mut self, id: &PatrolId) -> Result<Option<Patrol>, Self::Error>;
+    /// The patrol `worker` last started, if it has not ended.
+    fn open_patrol(&mut self, worker: &WorkerId) -> Result<Option<Patrol>, Self::Error>;
+    /// The last patrol number this node gave (0 before the first).
+    fn patrol_number(&mut self) -> Result<u32, Self::Error>;
     /// The messages queued for `peer`, in sequence order.
     fn queued(&mut self, peer: &Code) -> Result<Vec<(u64, Envelope)>, Self::Error>;
     /// Whether the link to `peer` was restored from a backup, and what remains to resynchronise.

@@ -99,6 +99,10 @@ pub struct ReportArgs {
     /// Idempotency key; a retried report with the same key returns the first case. Generated if absent.
     #[arg(long)]
     request_id: Option<String>,
+    /// Found on this patrol of the node (P370102001001-000123, from `gridnode patrol start`): under way,
+    /// on the same grid.
+    #[arg(long, default_value = "", value_name = "ID")]
+    patrol: String,
     #[arg(long)]
     json: bool,
 }
@@ -254,6 +258,7 @@ pub async fn run(cmd: CaseCmd) -> anyhow::Result<ExitCode> {
                 reporter: a.reporter,
                 priority: a.priority,
                 crs: a.crs,
+                patrol_id: a.patrol,
                 ..Default::default()
             };
             let resp = client.case(async |mut c, d| c.report(with_deadline(msg.clone(), d)).await).await?;

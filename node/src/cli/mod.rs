@@ -21,6 +21,7 @@ mod grids;
 mod install;
 mod links;
 pub(crate) mod output;
+mod patrol;
 pub mod profile;
 pub(crate) mod progress;
 mod sheet;
@@ -155,6 +156,9 @@ enum Command {
     /// The roster of grid workers (网格员名册): add, assign places, deactivate, import and export sheets.
     #[command(subcommand)]
     Staff(staff::StaffCmd),
+    /// The patrol log (日巡查): start and end patrols, list them, figures per grid.
+    #[command(subcommand)]
+    Patrol(patrol::PatrolCmd),
     /// Functional departments cases can be dispatched to (吹哨).
     #[command(subcommand)]
     Department(links::DepartmentCmd),
@@ -300,6 +304,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Staff(cmd) => {
             init_tracing("warn");
             staff::run(cmd).await
+        }
+        Command::Patrol(cmd) => {
+            init_tracing("warn");
+            patrol::run(cmd).await
         }
     }
 }

@@ -35,6 +35,27 @@ pub fn pad(s: &str, width: usize) -> String {
     format!("{s}{}", " ".repeat(width.saturating_sub(w)))
 }
 
+/// A table: the headers, then a line per row; each column but the last padded to its width (see
+/// [`pad`]), the last as it is, columns a space apart.
+pub fn table(columns: &[(&str, usize)], rows: impl IntoIterator<Item = Vec<String>>) -> String {
+    let line = |cells: &[String]| {
+        let n = cells.len();
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(columns)
+            .enumerate()
+            .map(|(i, (c, (_, w)))| if i + 1 == n { c.clone() } else { pad(c, *w) })
+            .collect();
+        parts.join(" ") + "\n"
+    };
+    let header: Vec<String> = columns.iter().map(|(h, _)| h.to_string()).collect();
+    let mut s = line(&header);
+    for r in rows {
+        s += &line(&r);
+    }
+    s
+}
+
 /// The JSON form of a case: the domain fields plus the category label and the light (empty when no
 /// clock runs).
 pub fn case_json(c: &Case, label: &str, light: &str) -> Value {
@@ -70,6 +91,9 @@ pub fn case_detail(c: &Case, label: &str, light: &str) -> String {
     s += &format!("  grid       {}\n", c.grid);
     s += &format!("  category   {} {}\n", c.category, label);
     s += &format!("  source     {}   priority {}   reporter {}\n", c.source, c.priority, c.reporter);
+    if let Some(p) = &c.intake.patrol {
+        s += &format!("  patrol     {p}\n");
+    }
     if let Some(l) = &c.location {
         let coords = match (l.lat, l.lon) {
             (Some(a), Some(b)) => format!(" ({a:.5}, {b:.5})"),

@@ -13,7 +13,7 @@ use proto::v1::{
 };
 use serde_json::json;
 
-use super::output::pad;
+use super::output::table;
 use super::NodeArgs;
 use crate::client::{with_deadline, Client, ClientError};
 use crate::export::columns::STAFF_COLUMNS;
@@ -145,27 +145,20 @@ fn state(w: &Worker) -> &'static str {
 
 /// The workers as a table, a line each.
 pub fn worker_rows(workers: &[Worker]) -> String {
-    let mut s = format!(
-        "{} {} {} {} {} {}\n",
-        pad("ID", 19),
-        pad("姓名", 8),
-        pad("岗位", 12),
-        pad("手机号", 12),
-        pad("状态", 5),
-        "负责网格"
-    );
-    for w in workers {
-        s += &format!(
-            "{} {} {} {} {} {}\n",
-            pad(&w.id, 19),
-            pad(&w.name, 8),
-            pad(&w.role_zh, 12),
-            pad(&w.phone, 12),
-            pad(state(w), 5),
-            w.places.join("、")
-        );
-    }
-    s
+    let columns = [("ID", 19), ("姓名", 8), ("岗位", 12), ("手机号", 12), ("状态", 5), ("负责网格", 0)];
+    table(
+        &columns,
+        workers.iter().map(|w| {
+            vec![
+                w.id.clone(),
+                w.name.clone(),
+                w.role_zh.clone(),
+                w.phone.clone(),
+                state(w).to_string(),
+                w.places.join("、"),
+            ]
+        }),
+    )
 }
 
 fn print(r: &WorkersResponse, json: bool, what: &str) {

@@ -160,6 +160,7 @@ fn command_name(c: &federation::machine::Command) -> &'static str {
         Command::ApiKeyCreate(_) => "api key create",
         Command::ApiKeyRevoke(_) => "api key revoke",
         Command::Staff(_) => "staff",
+        Command::Patrol(_) => "patrol",
     }
 }
 

@@ -10,6 +10,7 @@
 //! apikeys  ApiKeyService   operators: keys of systems reporting through Open311
 //! grids    GridService     grid boundaries: import (operators), list, locate a point
 //! staff    StaffService    the roster of grid workers: add, assign, deactivate, import, list
+//! patrol   PatrolService   the patrol log (日巡查): start, end, list, figures per grid
 //! arrivals hotline tickets routed down here, registered and dispatched by the roster on arrival
 //! authz    who may call what: one rule for certificates and tokens, gRPC and HTTP
 //! commit   commit here or forward once to the leader; errors to statuses
@@ -25,6 +26,7 @@ mod cluster;
 mod codes;
 pub(crate) mod commit;
 mod grids;
+mod patrol;
 mod peer;
 mod raft;
 mod staff;
@@ -36,6 +38,7 @@ pub use cluster::ClusterApi;
 pub use codes::StatusCodesLayer;
 pub use commit::FORWARDED;
 pub use grids::{GridApi, MAX_GEOJSON_BYTES};
+pub use patrol::PatrolApi;
 pub use peer::PeerApi;
 pub use raft::RaftApi;
 pub use staff::StaffApi;

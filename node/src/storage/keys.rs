@@ -2,6 +2,7 @@
 //! a node's keys together and every key under a code prefix belongs to that code's subtree.
 
 use federation::code::Code;
+use federation::people::{PatrolId, WorkerId};
 use federation::tally::TallyKey;
 
 fn day_bytes(day: i64) -> [u8; 8] {
@@ -67,6 +68,24 @@ pub fn fed(kind: &str, name: &str) -> Vec<u8> {
 /// The roster of grid workers this node keeps (one record: a roster is a few dozen workers).
 pub fn roster() -> Vec<u8> {
     fed("people", "roster")
+}
+
+/// Patrol `id` of this node (日巡查); ids sort by number.
+pub fn patrol(id: &PatrolId) -> Vec<u8> {
+    fed("people", &format!("patrol/{id}"))
+}
+
+/// Where every patrol key starts.
+pub const PATROLS: &[u8] = b"people/patrol/";
+
+/// The patrol `worker` last started and has not ended (its id).
+pub fn open_patrol(worker: &WorkerId) -> Vec<u8> {
+    fed("people", &format!("patrol-open/{worker}"))
+}
+
+/// The last patrol number this node gave.
+pub fn patrol_number() -> Vec<u8> {
+    fed("people", "patrol-number")
 }
 
 #[cfg(test)]

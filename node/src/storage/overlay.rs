@@ -6,12 +6,12 @@ use std::collections::{BTreeSet, HashMap};
 use federation::access::AccessToken;
 use federation::case::Case;
 use federation::code::Code;
-use federation::geo::{Located, PlaceCode};
+use federation::geo::{BBox, Located, PlaceCode};
 use federation::grids::MapVersion;
 use federation::intake::apikey::ApiKey;
 use federation::link::Envelope;
 use federation::machine::{self, Change, Department, RestoredLink};
-use federation::people::Roster;
+use federation::people::{Patrol, PatrolId, Roster, WorkerId};
 use federation::tally::{Freshness, Tally, TallyKey};
 use rocksdb::{Direction, IteratorMode, WriteBatch, DB};
 use serde::{Deserialize, Serialize};
@@ -82,6 +82,14 @@ impl<'a> Overlay<'a> {
             return Ok(v.clone());
         }
         Ok(self.db.get_cf(cf(self.db, name)?, key)?)
+    }
+
+    /// The node's grid boundaries as this batch sees them.
+    fn map(&self) -> Result<Option<std::sync::Arc<federation::geo::GridMap>>, StoreError> {
+        Ok(match &self.new_grids {
+            Some((_, m)) => Some(m.clone()),
+            None => self.grids.map(self.db)?.map(|(_, m)| m),
+        })
     }
 
     fn get_as<T: serde::de::DeserializeOwned>(
@@ -196,11 +204,26 @@ impl machine::Store for Overlay<'_> {
     }
 
     fn places(&mut self) -> Result<Option<BTreeSet<PlaceCode>>, StoreError> {
-        let map = match &self.new_grids {
-            Some((_, m)) => Some(m.clone()),
-            None => self.grids.map(self.db)?.map(|(_, m)| m),
-        };
-        Ok(map.map(|m| m.places().iter().map(|p| p.code().clone()).collect()))
+        Ok(self.map()?.map(|m| m.places().iter().map(|p| p.code().clone()).collect()))
+    }
+
+    fn grid_bounds(&mut self, grid: &Code) -> Result<Option<BBox>, StoreError> {
+        Ok(self.map()?.and_then(|m| m.bounds(grid)))
+    }
+
+    fn patrol(&mut self, id: &PatrolId) -> Result<Option<Patrol>, StoreError> {
+        self.get_as(CF_FED, "patrol", &keys::patrol(id))
+    }
+
+    fn open_patrol(&mut self, worker: &WorkerId) -> Result<Option<Patrol>, StoreError> {
+        match self.get_as::<PatrolId>(CF_FED, "open patrol", &keys::open_patrol(worker))? {
+            Some(id) => Ok(self.patrol(&id)?.filter(|p| p.ended_at.is_none())),
+            None => Ok(None),
+        }
+    }
+
+    fn patrol_number(&mut self) -> Result<u32, StoreError> {
+        Ok(self.get_as(CF_FED, "patrol number", &keys::patrol_number())?.unwrap_or(0))
     }
 
     fn queued(&mut self, peer: &Code) -> Result<Vec<(u64, Envelope)>, StoreError> {
@@ -306,6 +329,16 @@ impl machine::Store for Overlay<'_> {
             }
             Change::ApiKey(k) => self.put(CF_FED, "api key", keys::fed("apikey", &k.id), &*k)?,
             Change::Roster(r) => self.put(CF_FED, "roster", keys::roster(), &*r)?,
+            Change::Patrol(p) => {
+                let open = keys::open_patrol(&p.worker);
+                if p.ended_at.is_none() {
+                    self.put(CF_FED, "open patrol", open, &p.id)?;
+                } else if self.get_as::<PatrolId>(CF_FED, "open patrol", &open)?.as_ref() == Some(&p.id) {
+                    self.set(CF_FED, open, None);
+                }
+                self.put(CF_FED, "patrol", keys::patrol(&p.id), &*p)?
+            }
+            Change::PatrolNumber(n) => self.put(CF_FED, "patrol number", keys::patrol_number(), &n)?,
             Change::Restored { peer, link: Some(l) } => {
                 self.put(CF_FED, "restored link", keys::fed("restored", peer.as_str()), &l)?;
                 self.touched.outbox = true;

@@ -11,7 +11,7 @@ use federation::code::{Code, Level};
 use federation::intake::apikey::ApiKey;
 use federation::link::Envelope;
 use federation::machine::Department;
-use federation::people::Roster;
+use federation::people::{Patrol, Roster};
 use federation::stats::{Counters, Report};
 use federation::tally::{Freshness, Tally, TallyKey};
 use rocksdb::{Direction, IteratorMode, ReadOptions, DB};
@@ -138,6 +138,8 @@ reads! {
     fn api_keys(&self) -> Vec<ApiKey>;
     /// The roster of grid workers this node keeps, if it has one.
     fn roster(&self) -> Option<Roster>;
+    /// Every patrol of this node, in id order.
+    fn patrols(&self) -> Vec<Patrol>;
     /// Up to `limit` queued messages for `peer`, in order.
     fn outbox(&self, peer: &Code, limit: usize) -> Vec<(u64, Envelope)>;
     /// How many messages wait for `peer`, and when the oldest was queued.
@@ -469,6 +471,10 @@ impl Raw {
             Some(b) => Ok(Some(decode("roster", &b)?)),
             None => Ok(None),
         }
+    }
+
+    pub fn patrols(&self) -> Result<Vec<Patrol>, StoreError> {
+        self.fed_values(keys::PATROLS, "patrol")
     }
 
     /// Up to `limit` queued messages for `peer`, in order.

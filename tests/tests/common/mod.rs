@@ -65,6 +65,28 @@ pub fn cli(args: &[&str]) -> Output {
     cli_env(&[], args)
 }
 
+/// The CLI as an office uses it: one node's replicas (`--node`), one identity (the environment).
+pub struct Office {
+    pub env: Vec<(String, String)>,
+    pub node: String,
+}
+
+impl Office {
+    /// Runs `args --node ...`, refused or not.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let mut a = args.to_vec();
+        a.extend(["--node", &self.node]);
+        cli_env(&self.env, &a)
+    }
+
+    /// Runs `args --node ... --json`, requires success, parses stdout as JSON.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut a = args.to_vec();
+        a.extend(["--node", &self.node, "--json"]);
+        cli_json_env(&self.env, &a)
+    }
+}
+
 /// Runs the CLI with extra environment variables (e.g. GRIDNODE_CA/CERT/KEY).
 pub fn cli_env(env: &[(String, String)], args: &[&str]) -> Output {
     let mut cmd = Command::new(BIN);
