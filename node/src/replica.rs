@@ -282,8 +282,14 @@ pub async fn run_with(
             .with_backups(BackupSource::new(db.clone(), data_dir.clone(), clock.clone()));
     let grid_api =
         GridApi::new(local.clone(), writer.clone(), leadership.clone(), reader.clone(), pool.clone());
-    let staff_api =
-        StaffApi::new(local.clone(), writer.clone(), leadership.clone(), reader.clone(), pool.clone());
+    let staff_api = StaffApi::new(
+        local.clone(),
+        writer.clone(),
+        leadership.clone(),
+        reader.clone(),
+        pool.clone(),
+        clock.clone(),
+    );
     let patrol_api = PatrolApi::new(
         local.clone(),
         writer.clone(),

@@ -206,6 +206,25 @@ fn a_community_roster_dispatches_hotline_tickets_to_the_worker_of_the_place() {
     let acted = own.json(&["case", "act", id, "--action", "dispatch", "--to-worker", "auto"]);
     assert_eq!(acted["handler"]["name"], "W370102001001-005", "{acted}");
 
+    // Figures per worker, next to the figures by area: one ticket each for the full-time worker (on
+    // site within 7 minutes), the grid leader and the part-time worker; none for the building leader.
+    let figures = own.json(&["staff", "figures"]);
+    let of = |id: &str| {
+        let all = figures["workers"].as_array().unwrap();
+        all.iter().find(|w| w["id"] == id).cloned().unwrap_or_else(|| panic!("{id} in {figures}"))
+    };
+    let sun = of("W370102001001-002");
+    assert_eq!(
+        (sun["assigned"].as_u64(), sun["on_site"].as_u64(), sun["on_site_in_time"].as_u64()),
+        (Some(1), Some(1), Some(1)),
+        "{sun}"
+    );
+    assert_eq!(of("W370102001001-001")["assigned"], 1);
+    assert_eq!(of("W370102001001-005")["assigned"], 1);
+    assert_eq!(of("W370102001001-003")["assigned"], 0);
+    let text = String::from_utf8(own.run(&["staff", "figures"]).stdout).unwrap();
+    assert!(text.contains("7分钟到场") && text.contains("孙雅琴"), "{text}");
+
     // The roster as a sheet with the office's headers; the district cannot keep one.
     let xlsx = f.dir.path().join("roster.xlsx");
     let out = own.run(&["staff", "export", "--all", "--out", xlsx.to_str().unwrap()]);

@@ -26,6 +26,10 @@ pub struct WorkerFigures {
     pub returned: u32,
     /// Of those, open and past their deadline at the time asked.
     pub overdue: u32,
+    /// Of those, checked in on site (到场).
+    pub on_site: u32,
+    /// Of those, checked in on site within 7 minutes of the report.
+    pub on_site_in_time: u32,
 }
 
 impl WorkerFigures {
@@ -37,6 +41,8 @@ impl WorkerFigures {
         self.closed_on_time += other.closed_on_time;
         self.returned += other.returned;
         self.overdue += other.overdue;
+        self.on_site += other.on_site;
+        self.on_site_in_time += other.on_site_in_time;
     }
 }
 
@@ -64,6 +70,8 @@ pub fn per_worker<'a>(
             closed_on_time: b(closed && case.closed_on_time()),
             returned: b(case.returns > 0),
             overdue: b(case.is_overdue(now)),
+            on_site: b(case.on_site.is_some()),
+            on_site_in_time: b(case.on_site_in_time()),
         });
     }
     out
@@ -93,7 +101,8 @@ mod tests {
         let mut late = dispatched(2, "W370102001001-002", CaseState::Closed);
         late.closed_at = Some(2 * DAY);
         late.returns = 1;
-        let open = dispatched(3, "W370102001001-002", CaseState::Dispatched);
+        let mut open = dispatched(3, "W370102001001-002", CaseState::Dispatched);
+        open.on_site = Some(crate::case::OnSite { at: 60_000, point: None });
         let mut other = dispatched(4, "W370102001001-003", CaseState::Handled);
         other.handled_at = Some(DAY / 4);
         let cancelled = dispatched(5, "W370102001001-003", CaseState::Cancelled);
@@ -108,7 +117,16 @@ mod tests {
         let w2 = f[&WorkerId::parse("w", "W370102001001-002").unwrap()];
         assert_eq!(
             w2,
-            WorkerFigures { assigned: 3, handled: 2, closed: 2, closed_on_time: 1, returned: 1, overdue: 1 }
+            WorkerFigures {
+                assigned: 3,
+                handled: 2,
+                closed: 2,
+                closed_on_time: 1,
+                returned: 1,
+                overdue: 1,
+                on_site: 1,
+                on_site_in_time: 1
+            }
         );
         let w3 = f[&WorkerId::parse("w", "W370102001001-003").unwrap()];
         assert_eq!((w3.assigned, w3.handled, w3.closed), (1, 1, 0));

@@ -12,7 +12,7 @@ use federation::case::Case;
 use federation::code::Code;
 use federation::machine::{PatrolCmd, PatrolOp};
 use federation::people::{coverage, found_by, patrols_per_grid_per_day, Found, Patrol};
-use federation::stats::{day_of, day_start, format_day, parse_day};
+use federation::stats::{day_of, format_day, parse_day};
 use proto::patrol::{end_from_pb, patrol_to_pb, start_from_pb};
 use proto::v1::patrol_service_client::PatrolServiceClient;
 use proto::v1::patrol_service_server::PatrolService;
@@ -27,7 +27,7 @@ use crate::consensus::writer::WRITE_TIMEOUT;
 use crate::consensus::{Leadership, Writer};
 use crate::local::Local;
 use crate::rpc::ChannelPool;
-use crate::storage::reader::{CaseReader, ListFilter};
+use crate::storage::reader::CaseReader;
 
 /// The patrol service of a replica.
 #[derive(Clone)]
@@ -43,9 +43,6 @@ pub struct PatrolApi {
 fn bad(e: proto::ConvertError) -> Status {
     Status::invalid_argument(e.to_string())
 }
-
-/// Cases read per page when counting them for the figures.
-const PAGE: usize = 500;
 
 impl PatrolApi {
     pub fn new(
@@ -96,26 +93,6 @@ impl PatrolApi {
             Some(addr) => Some(PatrolServiceClient::new(super::commit::leader_channel(&self.pool, &addr)?)),
             None => None,
         })
-    }
-
-    /// The owned cases reported on days `from..=to`.
-    fn cases(&self, from: i64, to: i64) -> Result<Vec<Case>, Status> {
-        let filter = ListFilter {
-            owned_only: true,
-            reported: Some((day_start(from), day_start(to + 1))),
-            ..ListFilter::default()
-        };
-        let (mut out, mut after) = (Vec::new(), String::new());
-        loop {
-            let (page, more) = self.reader.list(&filter, &after, PAGE).map_err(store_status)?;
-            if let Some(last) = page.last() {
-                after = last.id.clone();
-            }
-            out.extend(page);
-            if !more {
-                return Ok(out);
-            }
-        }
     }
 
     /// The node's grids: on its map, configured, of its workers.
@@ -251,7 +228,7 @@ impl PatrolService for PatrolApi {
             return c.patrol_figures(forwarded(msg, WRITE_TIMEOUT)).await;
         }
         let patrols = self.reader.patrols().map_err(store_status)?;
-        let cases = self.cases(from, to)?;
+        let cases = self.reader.owned_reported(from, to).map_err(store_status)?;
         Ok(Response::new(figures(self.grids()?, &patrols, &cases, (from, to, today))))
     }
 }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use federation::access::{AccessRole, Need};
 use federation::machine::{Staff, StaffOp};
-use federation::people::{mask_phone, Phone, Worker};
+use federation::people::{mask_phone, per_worker, Phone, Worker, WorkerFigures};
+use federation::stats::{day_of, format_day, parse_day};
 use proto::people::{add_from_pb, import_from_pb, places, worker_id, worker_to_pb};
 use proto::v1::staff_service_client::StaffServiceClient;
 use proto::v1::staff_service_server::StaffService;
@@ -32,6 +33,7 @@ pub struct StaffApi {
     leadership: Leadership,
     reader: CaseReader,
     pool: ChannelPool,
+    clock: crate::clock::Clock,
 }
 
 fn bad(e: proto::ConvertError) -> Status {
@@ -45,8 +47,9 @@ impl StaffApi {
         leadership: Leadership,
         reader: CaseReader,
         pool: ChannelPool,
+        clock: crate::clock::Clock,
     ) -> StaffApi {
-        StaffApi { local, writer, leadership, reader, pool }
+        StaffApi { local, writer, leadership, reader, pool, clock }
     }
 
     /// Whether `req`'s caller sees phone numbers in full: an operator of exactly this node.
@@ -100,6 +103,22 @@ fn masked_unless(mut r: Response<WorkersResponse>, full: bool) -> Response<Worke
         }
     }
     r
+}
+
+fn figure_pb(id: String, name: String, role_zh: String, f: &WorkerFigures) -> WorkerFigure {
+    WorkerFigure {
+        id,
+        name,
+        role_zh,
+        assigned: f.assigned,
+        handled: f.handled,
+        closed: f.closed,
+        closed_on_time: f.closed_on_time,
+        returned: f.returned,
+        overdue: f.overdue,
+        on_site: f.on_site,
+        on_site_in_time: f.on_site_in_time,
+    }
 }
 
 /// `w` as the caller may see it.
@@ -169,6 +188,45 @@ impl StaffService for StaffApi {
         req: Request<ImportWorkersRequest>,
     ) -> Result<Response<WorkersResponse>, Status> {
         self.change(req, |m| Ok(import_from_pb(m.clone())), async |mut c, r| c.import_workers(r).await).await
+    }
+
+    #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica))]
+    async fn worker_figures(
+        &self,
+        req: Request<WorkerFiguresRequest>,
+    ) -> Result<Response<WorkerFiguresResponse>, Status> {
+        super::authz::operator_of(self.local.authenticated, &self.local.node, Need::Read, &req)?;
+        let fwd = is_forwarded(&req);
+        let msg = req.into_inner();
+        let now = self.clock.now_ms();
+        let day = |field: &str, value: &str, default: i64| match value.trim() {
+            "" => Ok(default),
+            s => parse_day(field, s).map_err(|e| Status::invalid_argument(e.to_string())),
+        };
+        let (from, to) = (day("from", &msg.from, 0)?, day("to", &msg.to, day_of(now))?);
+        if from > to {
+            return Err(Status::invalid_argument(format!(
+                "from: {} is after to ({})",
+                msg.from,
+                format_day(to)
+            )));
+        }
+        if let Some(addr) = read_route(&self.leadership, false, fwd).await? {
+            let ch = super::commit::leader_channel(&self.pool, &addr)?;
+            return StaffServiceClient::new(ch).worker_figures(forwarded(msg, WRITE_TIMEOUT)).await;
+        }
+        let cases = self.reader.owned_reported(from, to).map_err(store_status)?;
+        let mut figures = per_worker(&cases, now);
+        let roster = self.reader.roster().map_err(store_status)?;
+        let mut workers = Vec::new();
+        for w in roster.iter().flat_map(|r| r.workers()) {
+            let f = figures.remove(&w.id).unwrap_or_default();
+            workers.push(figure_pb(w.id.to_string(), w.name.clone(), w.role.zh().into(), &f));
+        }
+        for (id, f) in figures {
+            workers.push(figure_pb(id.to_string(), String::new(), String::new(), &f));
+        }
+        Ok(Response::new(WorkerFiguresResponse { from: format_day(from), to: format_day(to), workers }))
     }
 
     #[instrument(skip_all, fields(node = %self.local.node, replica = self.local.replica))]
