@@ -1,13 +1,15 @@
 //! The demo's operators: grid workers report on patrol, citizens call 12345 (tickets taken at the
 //! district are dispatched down), communities register, dispatch, escalate; streets summon departments;
-//! handlers report back; verifiers close or return. Everything goes through the real gRPC API.
+//! handlers report back; verifiers close or return. Each community keeps a roster (a grid leader and a
+//! full-time worker per grid), so its cases and the 12345 tickets routed to it are dispatched to the
+//! worker of their grid, who checks in on site. Everything goes through the real gRPC API.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use federation::code::{Code, Level};
 use federation::topology::Topology;
-use proto::v1::{ActRequest, Department, Handler, ListRequest, ReportRequest};
+use proto::v1::{ActRequest, AddWorkerRequest, Department, Handler, ListRequest, ReportRequest};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -67,11 +69,36 @@ impl Activity {
                     .with_context(|| format!("register {name} at {}", n.code))?;
             }
         }
+        self.rosters().await?;
         for _ in 0..40 {
             self.report().await;
         }
         for _ in 0..120 {
             self.act().await;
+        }
+        Ok(())
+    }
+
+    /// Each community's roster: its first grid's leader (网格长), and a full-time worker (专职网格员) for
+    /// every grid, named from the demo's workers in turn.
+    async fn rosters(&mut self) -> anyhow::Result<()> {
+        let mut names = self.data.workers.iter().cycle();
+        let mut number = 0u32;
+        for n in self.nodes.iter().filter(|n| n.code.level() == Level::Community) {
+            let posts = n.grids.first().map(|g| ("grid_leader", g)).into_iter();
+            for (role, grid) in posts.chain(n.grids.iter().map(|g| ("full_time", g))) {
+                number += 1;
+                let msg = AddWorkerRequest {
+                    name: names.next().cloned().unwrap_or_default(),
+                    role: role.into(),
+                    phone: format!("1380531{:04}", number),
+                    places: vec![grid.clone()],
+                };
+                n.client
+                    .staff(async |mut c, d| c.add_worker(with_deadline(msg.clone(), d)).await)
+                    .await
+                    .with_context(|| format!("add a worker of {grid} at {}", n.code))?;
+            }
         }
         Ok(())
     }
@@ -177,9 +204,15 @@ impl Activity {
                 msg.note = "请社区牵头协同办理，街道派员配合".into();
             }
             "registered" if level == Level::Community => {
+                // 精准派单: to the worker of the case's grid, from the community's roster.
                 msg.action = "dispatch".into();
-                msg.handler =
-                    Some(Handler { kind: "grid_worker".into(), name: pick(rng, &data.workers).to_string() });
+                msg.handler = Some(Handler { kind: "grid_worker".into(), name: "auto".into() });
+            }
+            "dispatched"
+                if level == Level::Community && case.on_site_at_ms.is_none() && rng.gen_bool(0.7) =>
+            {
+                msg.action = "arrive".into();
+                msg.actor = "网格员".into();
             }
             "registered" => {
                 msg.action = "dispatch".into();
