@@ -253,7 +253,7 @@ fn the_dashboard_works_in_a_browser_against_a_real_federation() {
         "return [...document.querySelectorAll('#action-buttons button')].map(b => b.dataset.action)",
         vec![],
     );
-    assert_eq!(buttons, json!(["cancel", "dispatch", "suspend", "send_down"]));
+    assert_eq!(buttons, json!(["cancel", "dispatch", "urge", "arrive", "suspend", "send_down"]));
 
     // Dispatch without a handler: the server's refusal is shown next to the handler field.
     b.click_at("#action-buttons button[data-action='dispatch']", T);

@@ -60,6 +60,7 @@ function deadlines(c) {
     ['case.registered_at', c.registered_at_ms],
     ['case.dispatched_at', c.dispatched_at_ms],
     ['case.due_at', c.due_at_ms],
+    ['case.overall_due', c.overall_due_ms],
     ['case.handled_at', c.handled_at_ms],
     ['case.closed_at', c.closed_at_ms],
   ];
