@@ -618,6 +618,12 @@ impl World {
             _ => Action::Start,
         };
         let action = if state == CaseState::Dispatched && rng.chance(60) { Action::Start } else { action };
+        // Handlers check in on site and supervisors urge now and then: their counters roll up too.
+        let action = match (state, rng.below(10)) {
+            (CaseState::Dispatched | CaseState::Handling, 0) => Action::Arrive,
+            (CaseState::Registered | CaseState::Dispatched | CaseState::Handling, 1) => Action::Urge,
+            _ => action,
+        };
         let step = Step {
             action,
             actor: "op".into(),
@@ -912,4 +918,14 @@ proptest! {
     fn federation_invariants_hold_under_faults(seed in any::<u64>()) {
         simulate(seed, 400);
     }
+}
+
+/// The district's rollup equals the figures computed directly from every case (`check_quiescent`), with
+/// the counters of check-ins on site, urging and two-clock closures present, not only zeros.
+#[test]
+fn the_district_rollup_equals_the_direct_figures_with_every_kind_of_step() {
+    let w = simulate(20_261_125, 1_500);
+    let district = c("370102");
+    let all = w.nodes[&district].store.subtree(&district);
+    assert!(all.on_site > 0 && all.urged > 0 && all.closed > 0 && all.hotline > 0, "{all:?}");
 }
