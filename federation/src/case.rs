@@ -373,6 +373,15 @@ pub struct OnSite {
 }
 
 impl Case {
+    /// The most specific place of the case: the micro-grid its point lies in, else its unit grid (what
+    /// dispatch by place looks a worker up by).
+    pub fn place(&self) -> Result<crate::geo::PlaceCode, crate::geo::PlaceError> {
+        match &self.intake.micro {
+            Some(micro) => Ok(micro.clone()),
+            None => crate::geo::PlaceCode::unit("grid", &self.grid),
+        }
+    }
+
     /// Checked in on site within the 7 minutes of "7123" after the report (the registration limit,
     /// `register_due`, is the same 7 minutes from the same moment).
     pub fn on_site_in_time(&self) -> bool {

@@ -29,16 +29,14 @@ pub fn worker_id(field: &str, value: &str) -> Result<WorkerId, ConvertError> {
     WorkerId::parse(field, value).map_err(|e| invalid(e, field))
 }
 
+/// Parses a place code (a grid or a micro-grid), naming `field`.
+pub fn place(field: &str, value: &str) -> Result<PlaceCode, ConvertError> {
+    PlaceCode::parse(field, value.trim()).map_err(|e| invalid(e, field))
+}
+
 /// Parses place codes (grids and micro-grids), naming `field[i]`.
 pub fn places(field: &str, values: &[String]) -> Result<Vec<PlaceCode>, ConvertError> {
-    values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let f = format!("{field}[{i}]");
-            PlaceCode::parse(&f, v.trim()).map_err(|e| invalid(e, &f))
-        })
-        .collect()
+    values.iter().enumerate().map(|(i, v)| place(&format!("{field}[{i}]"), v)).collect()
 }
 
 /// The roster change an `AddWorkerRequest` asks for.

@@ -92,10 +92,7 @@ fn start<S: Store>(
     if map.is_none() && !rules.grids.is_empty() && !rules.grids.contains(grid) {
         return Ok(Err(invalid("grid", format!("{grid} is not a grid of node {}", rules.node))));
     }
-    let known = match &map {
-        Some(set) => KnownPlaces::Only(set),
-        None => KnownPlaces::Any,
-    };
+    let known = KnownPlaces::of_map(map.as_ref());
     let number = store.patrol_number()? + 1;
     let id = match PatrolId::new("id", roster.keeper(), number) {
         Ok(id) => id,

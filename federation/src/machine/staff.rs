@@ -59,10 +59,7 @@ pub(super) fn staff<S: Store>(store: &mut S, rules: &Rules<'_>, s: &Staff) -> Re
         Err(r) => return Ok(Outcome::Refused(r)),
     };
     let map = store.places()?;
-    let known = match &map {
-        Some(set) => KnownPlaces::Only(set),
-        None => KnownPlaces::Any,
-    };
+    let known = KnownPlaces::of_map(map.as_ref());
     let touched = match change(&mut roster, rules, &s.op, known, map.is_none()) {
         Ok(t) => t,
         Err(r) => return Ok(Outcome::Refused(r)),
@@ -177,12 +174,9 @@ pub(super) fn resolve_worker<S: Store>(
             Err(e) => Err(refusal(e)),
         },
         None => {
-            let place = match case.intake.micro.clone() {
-                Some(micro) => micro,
-                None => match PlaceCode::unit("grid", &case.grid) {
-                    Ok(p) => p,
-                    Err(e) => return Ok(Err(invalid("grid", e.to_string()))),
-                },
+            let place = match case.place() {
+                Ok(p) => p,
+                Err(e) => return Ok(Err(invalid("grid", e.to_string()))),
             };
             match choose_worker(&roster, &place) {
                 Ok(choice) => {

@@ -21,7 +21,12 @@ pub enum KnownPlaces<'a> {
     Only(&'a BTreeSet<PlaceCode>),
 }
 
-impl KnownPlaces<'_> {
+impl<'a> KnownPlaces<'a> {
+    /// The places of the node's map, when it holds one; any place under the keeper when not.
+    pub fn of_map(map: Option<&'a BTreeSet<PlaceCode>>) -> KnownPlaces<'a> {
+        map.map_or(KnownPlaces::Any, KnownPlaces::Only)
+    }
+
     /// True when `place` exists.
     pub fn contains(&self, place: &PlaceCode) -> bool {
         match self {

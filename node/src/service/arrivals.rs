@@ -9,7 +9,6 @@
 
 use federation::case::{Case, CaseState, Source};
 use federation::code::Code;
-use federation::geo::PlaceCode;
 use federation::link::{Body, Envelope};
 use federation::machine::{Act, AUTO_WORKER};
 use federation::people::{choose_worker, Roster};
@@ -53,14 +52,7 @@ pub fn hotline_arrivals<'a>(
 
 /// Whether the roster has a worker for the place of `case` (its micro-grid, else its grid).
 fn has_worker(roster: &Roster, case: &Case) -> bool {
-    let place = match &case.intake.micro {
-        Some(m) => m.clone(),
-        None => match PlaceCode::unit("grid", &case.grid) {
-            Ok(p) => p,
-            Err(_) => return false,
-        },
-    };
-    choose_worker(roster, &place).is_ok()
+    case.place().is_ok_and(|place| choose_worker(roster, &place).is_ok())
 }
 
 fn is_waiting_ticket(case: &Case, node: &Code) -> bool {

@@ -9,7 +9,7 @@ use federation::category::Catalog;
 use federation::code::{Code, Level};
 use federation::light::Light;
 use federation::machine::Act;
-use federation::stats::{day_of, format_day, parse_day};
+use federation::stats::{day_of, format_day};
 use federation::CaseState;
 use proto::convert;
 use proto::v1::case_service_client::CaseServiceClient;
@@ -294,21 +294,7 @@ impl CaseService for CaseApi {
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         let now = self.clock.now_ms();
-        let from = match msg.from.as_str() {
-            "" => 0,
-            s => parse_day("from", s).map_err(Status::invalid_argument)?,
-        };
-        let to = match msg.to.as_str() {
-            "" => day_of(now),
-            s => parse_day("to", s).map_err(Status::invalid_argument)?,
-        };
-        if from > to {
-            return Err(Status::invalid_argument(format!(
-                "from: {} is after to ({})",
-                format_day(from),
-                format_day(to)
-            )));
-        }
+        let (from, to) = super::days::day_range(&msg.from, &msg.to, (0, day_of(now)))?;
         let scope = match (msg.subtree, msg.scope.as_str()) {
             (false, _) => None,
             (true, "") => Some(self.local.node.clone()),

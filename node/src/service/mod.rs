@@ -25,6 +25,7 @@ mod case;
 mod cluster;
 mod codes;
 pub(crate) mod commit;
+mod days;
 mod grids;
 mod patrol;
 mod peer;

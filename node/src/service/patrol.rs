@@ -12,7 +12,7 @@ use federation::case::Case;
 use federation::code::Code;
 use federation::machine::{PatrolCmd, PatrolOp};
 use federation::people::{coverage, found_by, patrols_per_grid_per_day, Found, Patrol};
-use federation::stats::{day_of, format_day, parse_day};
+use federation::stats::{day_of, format_day};
 use proto::patrol::{end_from_pb, patrol_to_pb, start_from_pb};
 use proto::v1::patrol_service_client::PatrolServiceClient;
 use proto::v1::patrol_service_server::PatrolService;
@@ -22,6 +22,7 @@ use tracing::{info, instrument};
 
 use super::authz::operator_of;
 use super::commit::{commit_or_forward, forwarded, forwarded_for, is_forwarded, read_route, store_status};
+use super::days::{day_arg, day_range};
 use crate::clock::Clock;
 use crate::consensus::writer::WRITE_TIMEOUT;
 use crate::consensus::{Leadership, Writer};
@@ -105,14 +106,6 @@ impl PatrolApi {
             grids.extend(roster.workers().flat_map(|w| w.places.iter().map(|p| p.grid().clone())));
         }
         Ok(grids)
-    }
-}
-
-/// A day argument: `YYYY-MM-DD`, or `default` when empty.
-fn day_arg(field: &str, value: &str, default: i64) -> Result<i64, Status> {
-    match value.trim() {
-        "" => Ok(default),
-        s => parse_day(field, s).map_err(|e| Status::invalid_argument(e.to_string())),
     }
 }
 
@@ -216,14 +209,7 @@ impl PatrolService for PatrolApi {
         let leader = self.read_there(&req).await?;
         let msg = req.into_inner();
         let today = day_of(self.clock.now_ms());
-        let (from, to) = (day_arg("from", &msg.from, today)?, day_arg("to", &msg.to, today)?);
-        if from > to {
-            return Err(Status::invalid_argument(format!(
-                "from: {} is after to ({})",
-                format_day(from),
-                format_day(to)
-            )));
-        }
+        let (from, to) = day_range(&msg.from, &msg.to, (today, today))?;
         if let Some(mut c) = leader {
             return c.patrol_figures(forwarded(msg, WRITE_TIMEOUT)).await;
         }

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use federation::access::{AccessRole, Need};
 use federation::machine::{Staff, StaffOp};
 use federation::people::{mask_phone, per_worker, Phone, Worker, WorkerFigures};
-use federation::stats::{day_of, format_day, parse_day};
-use proto::people::{add_from_pb, import_from_pb, places, worker_id, worker_to_pb};
+use federation::stats::{day_of, format_day};
+use proto::people::{add_from_pb, import_from_pb, place, places, worker_id, worker_to_pb};
 use proto::v1::staff_service_client::StaffServiceClient;
 use proto::v1::staff_service_server::StaffService;
 use proto::v1::*;
@@ -158,7 +158,7 @@ impl StaffService for StaffApi {
         req: Request<UnassignWorkerRequest>,
     ) -> Result<Response<WorkersResponse>, Status> {
         let op = |m: &UnassignWorkerRequest| {
-            let place = places("place", std::slice::from_ref(&m.place)).map_err(bad)?.remove(0);
+            let place = place("place", &m.place).map_err(bad)?;
             Ok(StaffOp::Unassign { id: worker_id("id", &m.id).map_err(bad)?, place })
         };
         self.change(req, op, async |mut c, r| c.unassign_worker(r).await).await
@@ -199,18 +199,7 @@ impl StaffService for StaffApi {
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         let now = self.clock.now_ms();
-        let day = |field: &str, value: &str, default: i64| match value.trim() {
-            "" => Ok(default),
-            s => parse_day(field, s).map_err(|e| Status::invalid_argument(e.to_string())),
-        };
-        let (from, to) = (day("from", &msg.from, 0)?, day("to", &msg.to, day_of(now))?);
-        if from > to {
-            return Err(Status::invalid_argument(format!(
-                "from: {} is after to ({})",
-                msg.from,
-                format_day(to)
-            )));
-        }
+        let (from, to) = super::days::day_range(&msg.from, &msg.to, (0, day_of(now)))?;
         if let Some(addr) = read_route(&self.leadership, false, fwd).await? {
             let ch = super::commit::leader_channel(&self.pool, &addr)?;
             return StaffServiceClient::new(ch).worker_figures(forwarded(msg, WRITE_TIMEOUT)).await;
@@ -240,7 +229,7 @@ impl StaffService for StaffApi {
         let msg = req.into_inner();
         let place = match msg.place.trim() {
             "" => None,
-            p => Some(places("place", &[p.to_string()]).map_err(bad)?.remove(0)),
+            p => Some(place("place", p).map_err(bad)?),
         };
         if let Some(addr) = read_route(&self.leadership, false, fwd).await? {
             let ch = super::commit::leader_channel(&self.pool, &addr)?;
